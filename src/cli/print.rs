@@ -1,0 +1,26 @@
+//! `rbake print`.
+
+use super::settings::Settings;
+use super::{SpecArgs, emit, spec};
+use crate::report;
+
+pub fn run(settings: &Settings, args: &SpecArgs) -> Result<(), spec::Failed> {
+    let mut loaded = match spec::load(settings, args) {
+        Ok(l) => l,
+        Err((sources, diags)) => {
+            emit(&diags.0, &sources);
+            return Err(1);
+        }
+    };
+    let def = match spec::resolve(settings, args, &mut loaded) {
+        Ok(d) => d,
+        Err(diags) => {
+            emit(&loaded.warnings, &loaded.sources);
+            emit(&diags.0, &loaded.sources);
+            return Err(1);
+        }
+    };
+    emit(&loaded.warnings, &loaded.sources);
+    println!("{}", report::print::render(&def));
+    Ok(())
+}

@@ -1,0 +1,517 @@
+//! Evaluates expressions with go-cty's semantics. Names that are not local (matrix values,
+//! `for` variables, function parameters) are asked of a [`Resolver`], which evaluates
+//! variables and block attributes lazily, so declaration order never matters.
+
+use std::collections::BTreeMap;
+
+use super::stdlib::{self, Env};
+use super::suggest::did_you_mean;
+use super::value::{Kind, Value};
+use crate::source::{Diag, Span};
+use crate::syntax::ast::*;
+
+/// Calls deeper than this are reported as recursion rather than overflowing the stack.
+const MAX_DEPTH: usize = 128;
+
+/// What the evaluator asks its surroundings.
+pub trait Resolver {
+    /// A global name: a variable, a global attribute or a built-in variable.
+    /// `None` when no such name exists.
+    fn global(&mut self, name: &str, at: Span) -> Option<Result<Value, Diag>>;
+    /// Whether `name` is a block type (`target`, `group`) that can be referenced.
+    fn is_block_type(&self, name: &str) -> bool;
+    /// `kind.name.attr`: one attribute of a named block.
+    fn block_attr(&mut self, kind: &str, name: &str, attr: &str, at: Span) -> Result<Value, Diag>;
+    /// A user-defined function; `None` when there is none by that name.
+    fn user_function(&mut self, name: &str) -> Option<Result<UserFunction, Diag>>;
+    /// Every global name, for "did you mean" help.
+    fn global_names(&self) -> Vec<String>;
+}
+
+/// A `function` block, ready to call.
+#[derive(Clone, Debug)]
+pub struct UserFunction {
+    pub name: String,
+    pub params: Vec<String>,
+    pub variadic: Option<String>,
+    pub result: Expr,
+}
+
+pub struct Evaluator<'a> {
+    pub resolver: &'a mut dyn Resolver,
+    pub env: &'a Env,
+    locals: Vec<(String, Value)>,
+    depth: usize,
+}
+
+type R = Result<Value, Diag>;
+
+impl<'a> Evaluator<'a> {
+    pub fn new(resolver: &'a mut dyn Resolver, env: &'a Env) -> Evaluator<'a> {
+        Evaluator { resolver, env, locals: Vec::new(), depth: 0 }
+    }
+
+    /// Makes `name` visible to the expressions evaluated next (until [`Evaluator::pop`]).
+    pub fn push(&mut self, name: impl Into<String>, value: Value) {
+        self.locals.push((name.into(), value));
+    }
+
+    pub fn pop(&mut self, n: usize) {
+        let keep = self.locals.len().saturating_sub(n);
+        self.locals.truncate(keep);
+    }
+
+    fn local(&self, name: &str) -> Option<&Value> {
+        self.locals.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    pub fn eval(&mut self, e: &Expr) -> R {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.depth -= 1;
+            return Err(Diag::error("eval::too_deep", "expression nests too deeply")
+                .label(e.span, "evaluation gave up here")
+                .help("look for a function that calls itself, directly or through others"));
+        }
+        let r = self.eval_inner(e);
+        self.depth -= 1;
+        r
+    }
+
+    fn eval_inner(&mut self, e: &Expr) -> R {
+        match &e.kind {
+            ExprKind::Null => Ok(Value::Null),
+            ExprKind::Bool(b) => Ok(Value::Bool(*b)),
+            ExprKind::Number(n) => Ok(Value::Number(*n)),
+            ExprKind::Template(parts) => self.template(parts, e.span),
+            ExprKind::Array(items) => items.iter().map(|x| self.eval(x)).collect::<Result<_, _>>().map(Value::List),
+            ExprKind::Object(items) => {
+                let mut m = BTreeMap::new();
+                for (k, v) in items {
+                    let key = match k {
+                        ObjectKey::Ident(name, _) => name.clone(),
+                        ObjectKey::Expr(x) => {
+                            let kv = self.eval(x)?;
+                            kv.to_str().ok_or_else(|| type_error(x.span, "object key", Kind::String, &kv))?
+                        }
+                    };
+                    let val = self.eval(v)?;
+                    m.insert(key, val);
+                }
+                Ok(Value::Map(m))
+            }
+            ExprKind::Var(name) => self.var(name, e.span),
+            ExprKind::Paren(x) => self.eval(x),
+            ExprKind::Traversal(root, ops) => self.traversal(root, ops),
+            ExprKind::Call { name, name_span, args, expand_final } => {
+                self.call(name, *name_span, args, *expand_final, e.span)
+            }
+            ExprKind::Cond(c, t, f) => {
+                let cv = self.eval(c)?;
+                match cv.to_bool() {
+                    Some(true) => self.eval(t),
+                    Some(false) => self.eval(f),
+                    None => Err(type_error(c.span, "condition", Kind::Bool, &cv)),
+                }
+            }
+            ExprKind::Unary(op, x) => {
+                let v = self.eval(x)?;
+                match op {
+                    UnaryOp::Neg => v.to_number().map(|n| Value::Number(-n)).ok_or_else(|| type_error(x.span, "operand", Kind::Number, &v)),
+                    UnaryOp::Not => v.to_bool().map(|b| Value::Bool(!b)).ok_or_else(|| type_error(x.span, "operand", Kind::Bool, &v)),
+                }
+            }
+            ExprKind::Binary(op, l, r) => self.binary(*op, l, r),
+            ExprKind::For(f) => self.for_expr(f, e.span),
+        }
+    }
+
+    fn var(&mut self, name: &str, at: Span) -> R {
+        if let Some(v) = self.local(name) {
+            return Ok(v.clone());
+        }
+        if self.resolver.is_block_type(name) {
+            return Err(Diag::error("eval::block_as_value", format!("`{name}` cannot be used as a value"))
+                .label(at, "a block type")
+                .help(format!("reference one attribute of one block, e.g. `{name}.NAME.ATTRIBUTE`")));
+        }
+        match self.resolver.global(name, at) {
+            Some(r) => r,
+            None => {
+                let mut names = self.resolver.global_names();
+                names.extend(self.locals.iter().map(|(n, _)| n.clone()));
+                Err(Diag::error("eval::undefined_variable", format!("variable `{name}` is not defined"))
+                    .label(at, "not defined")
+                    .help(match did_you_mean(name, names.iter().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`? Otherwise declare it: `variable \"{name}\" {{ default = \"...\" }}`"),
+                        None => format!("declare it: `variable \"{name}\" {{ default = \"...\" }}`, or set it in the environment"),
+                    }))
+            }
+        }
+    }
+
+    fn traversal(&mut self, root: &Expr, ops: &[Traverse]) -> R {
+        // `target.NAME.ATTR` reads another block's attribute, unless a local shadows the name.
+        if let ExprKind::Var(kind) = &root.kind
+            && self.local(kind).is_none()
+            && self.resolver.is_block_type(kind)
+        {
+            let (Some(Traverse::Attr(name, name_span)), Some(Traverse::Attr(attr, attr_span))) = (ops.first(), ops.get(1)) else {
+                return Err(Diag::error("eval::block_reference", format!("incomplete reference to a {kind}"))
+                    .label(root.span.to(ops.first().map_or(root.span, traverse_span)), "needs a name and an attribute")
+                    .help(format!("write `{kind}.NAME.ATTRIBUTE`, e.g. `{kind}.app.tags`")));
+            };
+            let v = self.resolver.block_attr(kind, name, attr, name_span.to(*attr_span))?;
+            return self.apply_ops(v, &ops[2..], root.span);
+        }
+        let v = self.eval(root)?;
+        self.apply_ops(v, ops, root.span)
+    }
+
+    fn apply_ops(&mut self, mut v: Value, ops: &[Traverse], mut at: Span) -> R {
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                Traverse::Attr(name, span) => {
+                    at = at.to(*span);
+                    v = get_attr(v, name, *span)?;
+                }
+                Traverse::Index(ix) => {
+                    let key = self.eval(ix)?;
+                    at = at.to(ix.span);
+                    v = index(v, &key, ix.span)?;
+                }
+                Traverse::AttrSplat(_) | Traverse::FullSplat(_) => {
+                    let items = match v {
+                        Value::Null => Vec::new(),
+                        Value::List(items) => items,
+                        other => vec![other],
+                    };
+                    let rest = &ops[i + 1..];
+                    let out = items.into_iter().map(|item| self.apply_ops(item, rest, at)).collect::<Result<_, _>>()?;
+                    return Ok(Value::List(out));
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn template(&mut self, parts: &[Part], span: Span) -> R {
+        // A template that is exactly one interpolation yields the value itself, unconverted.
+        if let [Part::Interp(x)] = parts {
+            return self.eval(x);
+        }
+        let mut out = String::new();
+        self.render(parts, span, &mut out)?;
+        Ok(Value::String(out))
+    }
+
+    fn render(&mut self, parts: &[Part], span: Span, out: &mut String) -> Result<(), Diag> {
+        for p in parts {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Interp(x) => {
+                    let v = self.eval(x)?;
+                    match v.to_str() {
+                        Some(s) => out.push_str(&s),
+                        None if v.is_null() => {
+                            return Err(Diag::error("eval::null_interpolation", "cannot interpolate a null value")
+                                .label(x.span, "this is null")
+                                .help("give the variable a default, or use `coalesce(x, \"\")` to turn null into an empty string"));
+                        }
+                        None => return Err(type_error(x.span, "interpolation", Kind::String, &v)),
+                    }
+                }
+                Part::If { cond, then, otherwise } => {
+                    let c = self.eval(cond)?;
+                    match c.to_bool() {
+                        Some(true) => self.render(then, span, out)?,
+                        Some(false) => self.render(otherwise, span, out)?,
+                        None => return Err(type_error(cond.span, "condition", Kind::Bool, &c)),
+                    }
+                }
+                Part::For { key_var, value_var, collection, body } => {
+                    let coll = self.eval(collection)?;
+                    for (k, v) in iterate(&coll, collection.span)? {
+                        let mut n = 0;
+                        if let Some(kv) = key_var {
+                            self.push(kv.clone(), k);
+                            n += 1;
+                        }
+                        self.push(value_var.clone(), v);
+                        n += 1;
+                        let r = self.render(body, span, out);
+                        self.pop(n);
+                        r?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn binary(&mut self, op: BinaryOp, l: &Expr, r: &Expr) -> R {
+        use BinaryOp::*;
+        // `&&` and `||` evaluate both sides in cty, but failing early on the left is harmless.
+        let lv = self.eval(l)?;
+        let rv = self.eval(r)?;
+        match op {
+            Eq => Ok(Value::Bool(lv == rv)),
+            Ne => Ok(Value::Bool(lv != rv)),
+            And | Or => {
+                let a = lv.to_bool().ok_or_else(|| type_error(l.span, "operand", Kind::Bool, &lv))?;
+                let b = rv.to_bool().ok_or_else(|| type_error(r.span, "operand", Kind::Bool, &rv))?;
+                Ok(Value::Bool(if op == And { a && b } else { a || b }))
+            }
+            _ => {
+                let a = lv.to_number().ok_or_else(|| type_error(l.span, "operand", Kind::Number, &lv))?;
+                let b = rv.to_number().ok_or_else(|| type_error(r.span, "operand", Kind::Number, &rv))?;
+                Ok(match op {
+                    Add => Value::Number(a + b),
+                    Sub => Value::Number(a - b),
+                    Mul => Value::Number(a * b),
+                    Div => {
+                        if b == 0.0 {
+                            return Err(Diag::error("eval::divide_by_zero", "division by zero")
+                                .label(r.span, "this is zero")
+                                .help("guard the division with a condition"));
+                        }
+                        Value::Number(a / b)
+                    }
+                    Mod => {
+                        if b == 0.0 {
+                            return Err(Diag::error("eval::divide_by_zero", "modulo by zero")
+                                .label(r.span, "this is zero")
+                                .help("guard the operation with a condition"));
+                        }
+                        Value::Number(a % b)
+                    }
+                    Lt => Value::Bool(a < b),
+                    Le => Value::Bool(a <= b),
+                    Gt => Value::Bool(a > b),
+                    Ge => Value::Bool(a >= b),
+                    Eq | Ne | And | Or => unreachable!("handled above"),
+                })
+            }
+        }
+    }
+
+    fn for_expr(&mut self, f: &ForExpr, span: Span) -> R {
+        let coll = self.eval(&f.collection)?;
+        let entries = iterate(&coll, f.collection.span)?;
+        let mut list = Vec::new();
+        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        for (k, v) in entries {
+            let mut n = 0;
+            if let Some(kv) = &f.key_var {
+                self.push(kv.clone(), k);
+                n += 1;
+            }
+            self.push(f.value_var.clone(), v);
+            n += 1;
+            let r = self.for_item(f, span, &mut list, &mut map);
+            self.pop(n);
+            r?;
+        }
+        Ok(if f.key.is_some() { Value::Map(map) } else { Value::List(list) })
+    }
+
+    fn for_item(&mut self, f: &ForExpr, span: Span, list: &mut Vec<Value>, map: &mut BTreeMap<String, Value>) -> Result<(), Diag> {
+        if let Some(c) = &f.cond {
+            let cv = self.eval(c)?;
+            if !cv.to_bool().ok_or_else(|| type_error(c.span, "condition", Kind::Bool, &cv))? {
+                return Ok(());
+            }
+        }
+        let value = self.eval(&f.value)?;
+        let Some(kx) = &f.key else {
+            list.push(value);
+            return Ok(());
+        };
+        let kv = self.eval(kx)?;
+        let key = kv.to_str().ok_or_else(|| type_error(kx.span, "object key", Kind::String, &kv))?;
+        if f.grouping {
+            match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
+                Value::List(items) => items.push(value),
+                _ => unreachable!("grouping entries are lists"),
+            }
+        } else if map.contains_key(&key) {
+            return Err(Diag::error("eval::duplicate_key", format!("duplicate key `{key}` in a `for` expression"))
+                .label(kx.span, "produces the same key twice")
+                .label(span, "")
+                .help("make the keys unique, or group values with `...` after the value expression"));
+        } else {
+            map.insert(key, value);
+        }
+        Ok(())
+    }
+
+    fn call(&mut self, name: &str, name_span: Span, args: &[Expr], expand_final: bool, span: Span) -> R {
+        match name {
+            "try" => return self.call_try(args, span),
+            "can" => {
+                let [arg] = args else {
+                    return Err(arity_error(name, name_span, 1, false, args.len()));
+                };
+                return Ok(Value::Bool(self.eval(arg).is_ok()));
+            }
+            _ => {}
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let v = self.eval(a)?;
+            if expand_final && i + 1 == args.len() {
+                match v {
+                    Value::List(items) => values.extend(items),
+                    other => return Err(type_error(a.span, "expanded argument", Kind::List, &other)),
+                }
+            } else {
+                values.push(v);
+            }
+        }
+        if let Some(f) = stdlib::lookup(name) {
+            if values.len() < f.params || (!f.variadic && values.len() > f.params) {
+                return Err(arity_error(name, name_span, f.params, f.variadic, values.len()));
+            }
+            return (f.call)(self.env, &values).map_err(|msg| {
+                Diag::error("eval::function_failed", format!("`{name}` failed: {msg}"))
+                    .label(span, "in this call")
+                    .help(format!("check the arguments of `{name}` against the bake standard library reference"))
+            });
+        }
+        match self.resolver.user_function(name) {
+            Some(Ok(f)) => self.call_user(&f, values, name_span),
+            Some(Err(d)) => Err(d),
+            None => {
+                let builtin = stdlib::names().chain(["try", "can"]);
+                Err(Diag::error("eval::unknown_function", format!("there is no function named `{name}`"))
+                    .label(name_span, "unknown function")
+                    .help(match did_you_mean(name, builtin) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "define it with a `function` block, or see the bake standard library for the built-in ones".into(),
+                    }))
+            }
+        }
+    }
+
+    fn call_try(&mut self, args: &[Expr], span: Span) -> R {
+        let mut last = None;
+        for a in args {
+            match self.eval(a) {
+                Ok(v) => return Ok(v),
+                Err(d) => last = Some(d),
+            }
+        }
+        Err(match last {
+            Some(d) => Diag::error("eval::try_failed", "no argument of `try` could be evaluated")
+                .label(span, "every argument failed")
+                .help(format!("the last one failed with: {}; add a fallback value as the last argument", d.message)),
+            None => arity_error("try", span, 1, true, 0),
+        })
+    }
+
+    fn call_user(&mut self, f: &UserFunction, args: Vec<Value>, at: Span) -> R {
+        let n = f.params.len();
+        if args.len() < n || (f.variadic.is_none() && args.len() > n) {
+            return Err(arity_error(&f.name, at, n, f.variadic.is_some(), args.len()));
+        }
+        // A function body sees its parameters and the globals, not the caller's locals.
+        let saved = std::mem::take(&mut self.locals);
+        let mut args = args.into_iter();
+        for p in &f.params {
+            self.push(p.clone(), args.next().unwrap_or(Value::Null));
+        }
+        if let Some(v) = &f.variadic {
+            self.push(v.clone(), Value::List(args.collect()));
+        }
+        let r = self.eval(&f.result);
+        self.locals = saved;
+        r.map_err(|d| {
+            if d.code == "eval::too_deep" {
+                return d;
+            }
+            let msg = format!("in function `{}`: {}", f.name, d.message);
+            Diag { message: msg, ..d }.label(at, "called here")
+        })
+    }
+}
+
+fn traverse_span(t: &Traverse) -> Span {
+    match t {
+        Traverse::Attr(_, s) | Traverse::AttrSplat(s) | Traverse::FullSplat(s) => *s,
+        Traverse::Index(x) => x.span,
+    }
+}
+
+/// The entries a `for` iterates: index/element for lists, key/value for objects.
+fn iterate(v: &Value, at: Span) -> Result<Vec<(Value, Value)>, Diag> {
+    match v {
+        Value::List(items) => Ok(items.iter().enumerate().map(|(i, x)| (Value::Number(i as f64), x.clone())).collect()),
+        Value::Map(m) => Ok(m.iter().map(|(k, x)| (Value::String(k.clone()), x.clone())).collect()),
+        other => Err(type_error(at, "collection", Kind::List, other)),
+    }
+}
+
+fn get_attr(v: Value, name: &str, at: Span) -> R {
+    match v {
+        Value::Map(mut m) => match m.remove(name) {
+            Some(x) => Ok(x),
+            None => {
+                let help = match did_you_mean(name, m.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if m.is_empty() => "the object is empty".to_string(),
+                    None => format!("the object has: {}", m.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                };
+                Err(Diag::error("eval::unsupported_attribute", format!("this object has no attribute `{name}`"))
+                    .label(at, "no such attribute")
+                    .help(help))
+            }
+        },
+        Value::Null => Err(Diag::error("eval::null_attribute", format!("cannot read `{name}` from a null value"))
+            .label(at, "the value here is null")
+            .help("check that the value is set before reading its attributes, e.g. with `try(x.attr, default)`")),
+        other => Err(Diag::error("eval::unsupported_attribute", format!("cannot read attribute `{name}` of a {}", other.kind()))
+            .label(at, "not an object")
+            .help("only objects have attributes; use `[index]` for lists")),
+    }
+}
+
+fn index(v: Value, key: &Value, at: Span) -> R {
+    match v {
+        Value::List(mut items) => {
+            let Some(n) = key.to_number() else {
+                return Err(type_error(at, "list index", Kind::Number, key));
+            };
+            if n < 0.0 || n.fract() != 0.0 || n as usize >= items.len() {
+                return Err(Diag::error("eval::invalid_index", format!("index {key} is out of range for a list of {} elements", items.len()))
+                    .label(at, "out of range")
+                    .help("use `length(list)` to guard the index, or `try(list[i], default)`"));
+            }
+            Ok(items.swap_remove(n as usize))
+        }
+        Value::Map(_) => {
+            let Some(k) = key.to_str() else {
+                return Err(type_error(at, "object key", Kind::String, key));
+            };
+            get_attr(v, &k, at)
+        }
+        Value::Null => Err(Diag::error("eval::null_index", "cannot index a null value")
+            .label(at, "the value indexed is null")
+            .help("check that the value is set, e.g. with `try(x[i], default)`")),
+        other => Err(Diag::error("eval::invalid_index", format!("cannot index a {}", other.kind()))
+            .label(at, "not a list or object")
+            .help("only lists and objects can be indexed")),
+    }
+}
+
+pub fn type_error(at: Span, what: &str, want: Kind, got: &Value) -> Diag {
+    Diag::error("eval::type_mismatch", format!("the {what} must be a {want}, not a {}", got.kind()))
+        .label(at, format!("this is a {}", got.kind()))
+        .help(format!("give a {want} value here"))
+}
+
+fn arity_error(name: &str, at: Span, params: usize, variadic: bool, got: usize) -> Diag {
+    let want = if variadic { format!("at least {params}") } else { params.to_string() };
+    Diag::error("eval::wrong_arguments", format!("`{name}` takes {want} argument(s), {got} given"))
+        .label(at, "in this call")
+        .help(format!("call `{name}` with {want} argument(s)"))
+}

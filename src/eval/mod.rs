@@ -1,0 +1,216 @@
+//! Evaluation: from the document as written to resolved targets and groups.
+//!
+//! `collect` evaluates every block (variables, functions, matrix expansion, attributes) into
+//! a [`Config`], the equivalent of bake's parsed config; `resolve` then answers one request
+//! (target/group names, `--set`) with inherits, overrides and links applied.
+
+pub mod decode;
+pub mod expr;
+pub mod matrix;
+pub mod overrides;
+pub mod resolve;
+pub mod resolver;
+pub mod stdlib;
+pub mod suggest;
+pub mod types;
+pub mod value;
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+
+use crate::model::{Group, Item, Target};
+use crate::source::{Diag, Diags, SourceMap};
+use crate::spec::attrs::{self, TARGET_ATTRS};
+use crate::spec::{self, Document};
+pub use resolver::VarSource;
+
+/// Everything evaluation reads from the world, gathered once by the CLI.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// The process environment (variable overrides, `SOURCE_DATE_EPOCH`).
+    pub env: BTreeMap<String, String>,
+    /// Built-in variables: `BAKE_CMD_CONTEXT`, `BAKE_LOCAL_PLATFORM`.
+    pub builtins: BTreeMap<String, String>,
+    pub stdlib: stdlib::Env,
+}
+
+/// All targets and groups of the document, evaluated and merged by name, before any request.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub targets: IndexMap<String, Target>,
+    pub groups: IndexMap<String, Group>,
+    pub variables: Vec<VariableInfo>,
+}
+
+/// A variable's value and where it came from, for `rbake ls variables`.
+#[derive(Clone, Debug)]
+pub struct VariableInfo {
+    pub name: String,
+    pub value: value::Value,
+    pub source: VarSource,
+    pub description: Option<String>,
+}
+
+/// Evaluates every block of the document. Errors are collected across blocks; warnings are
+/// returned alongside a successful result.
+pub fn collect(doc: &Document, inputs: &Inputs, sources: &mut SourceMap, diags: &mut Diags) -> Config {
+    let mut ctx = resolver::Ctx::new(doc, inputs, sources);
+    let mut config = Config::default();
+
+    for (name, r) in ctx.all_variables() {
+        match r {
+            Ok(value) => {
+                let v = &doc.variables[&name];
+                let description = v.description.as_ref().and_then(|d| ctx.eval_with(d, &[]).ok()).and_then(|d| d.to_str());
+                let source = ctx.var_sources.get(&name).cloned().unwrap_or(VarSource::Default);
+                config.variables.push(VariableInfo { name, value, source, description });
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    diags.extend(ctx.all_functions());
+    if diags.has_errors() {
+        return config;
+    }
+
+    // Names first, so that attributes can refer to any target by its final name.
+    let mut expanded: Vec<(usize, Vec<resolver::Instance>)> = Vec::new();
+    for (i, block) in doc.targets.iter().enumerate() {
+        let instances = matrix::expand(&mut ctx, i, block, diags);
+        for inst in &instances {
+            ctx.instances.entry(inst.name.clone()).or_default().push(inst.clone());
+        }
+        expanded.push((i, instances));
+    }
+
+    let mut renamed: Vec<Group> = Vec::new();
+    for (i, instances) in &expanded {
+        let block = &doc.targets[*i];
+        warn_unknown_attrs(block, diags);
+        let label = &block.labels[0];
+        if !instances.is_empty() && (instances.len() != 1 || instances[0].name != label.0) {
+            renamed.push(Group {
+                name: label.0.clone(),
+                span: label.1,
+                targets: instances.iter().map(|x| Item { value: x.name.clone(), span: label.1 }).collect(),
+                description: None,
+            });
+        }
+        for inst in instances {
+            let t = target(&mut ctx, block, inst, diags);
+            match config.targets.get_mut(&inst.name) {
+                Some(existing) => existing.merge(&t),
+                None => {
+                    config.targets.insert(inst.name.clone(), t);
+                }
+            }
+        }
+    }
+
+    for block in &doc.groups {
+        if let Some(g) = group(&mut ctx, block, diags) {
+            match config.groups.get_mut(&g.name) {
+                Some(existing) => {
+                    for t in g.targets {
+                        if !existing.targets.iter().any(|x| x.value == t.value) {
+                            existing.targets.push(t);
+                        }
+                    }
+                    if g.description.is_some() {
+                        existing.description = g.description;
+                    }
+                }
+                None => {
+                    config.groups.insert(g.name.clone(), g);
+                }
+            }
+        }
+    }
+    for g in renamed {
+        config.groups.entry(g.name.clone()).or_insert(g);
+    }
+    for d in lint_globals(doc) {
+        diags.push(d);
+    }
+    config
+}
+
+fn warn_unknown_attrs(block: &crate::syntax::ast::Block, diags: &mut Diags) {
+    for a in &block.body.attrs {
+        if attrs::target_attr(&a.name).is_none() && !attrs::BLOCK_ONLY.contains(&a.name.as_str()) {
+            let known: Vec<&str> = TARGET_ATTRS.iter().map(|d| d.key).collect();
+            diags.push(spec::unknown_attr("target", a, &known));
+        }
+    }
+    for b in &block.body.blocks {
+        diags.push(
+            Diag::warning("spec::unknown_block", format!("unexpected block `{}` inside a target", b.kind))
+                .label(b.kind_span, "ignored")
+                .help("targets hold attributes only; move this block to the top level"),
+        );
+    }
+}
+
+fn target(ctx: &mut resolver::Ctx, block: &crate::syntax::ast::Block, inst: &resolver::Instance, diags: &mut Diags) -> Target {
+    let mut t = Target::new(inst.name.clone(), block.head_span());
+    for a in &block.body.attrs {
+        let Some(def) = attrs::target_attr(&a.name) else { continue };
+        let value = match ctx.eval_with(&a.expr, &inst.locals) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        match decode::decode(def, value, &a.expr, a.span) {
+            Ok(attr) => {
+                // Within one block a later attribute of the same key replaces the earlier.
+                t.set_def(def, attr);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    t
+}
+
+fn group(ctx: &mut resolver::Ctx, block: &crate::syntax::ast::Block, diags: &mut Diags) -> Option<Group> {
+    let label = &block.labels[0];
+    if !matrix::valid_name(&label.0) {
+        diags.push(matrix::invalid_name("group", &label.0, label.1));
+        return None;
+    }
+    let mut g = Group { name: label.0.clone(), span: block.head_span(), targets: Vec::new(), description: None };
+    for a in &block.body.attrs {
+        match a.name.as_str() {
+            "targets" => {
+                let def = attrs::target_attr("tags").expect("tags is a list attribute");
+                match ctx.eval_with(&a.expr, &[]).and_then(|v| decode::decode(def, v, &a.expr, a.span)) {
+                    Ok(Some(crate::model::Attr { value: crate::model::AttrValue::List(items), .. })) => g.targets = items,
+                    Ok(_) => {}
+                    Err(mut d) => {
+                        d.message = d.message.replace("`tags`", "`targets`");
+                        d.help = Some("write `targets = [\"app\", \"db\"]`".into());
+                        diags.push(d);
+                    }
+                }
+            }
+            "description" => match ctx.eval_with(&a.expr, &[]) {
+                Ok(v) => g.description = v.to_str(),
+                Err(d) => diags.push(d),
+            },
+            "matrix" | "name" => diags.push(
+                Diag::error("eval::group_matrix", format!("`{}` is not supported for groups", a.name))
+                    .label(a.name_span, "only targets take this")
+                    .help("put the matrix on a target; its name becomes a group of the generated targets"),
+            ),
+            _ => diags.push(spec::unknown_attr("group", a, attrs::GROUP_ATTRS)),
+        }
+    }
+    Some(g)
+}
+
+/// Global attributes are evaluated by bake even when unused; so are their errors.
+fn lint_globals(_doc: &Document) -> Vec<Diag> {
+    Vec::new()
+}

@@ -1,0 +1,397 @@
+//! Answers a request (names, `--set`) against a [`Config`]: groups expand, targets inherit,
+//! overrides apply, `target:` contexts pull in the targets they link, and bake's defaults
+//! fill what is left.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::overrides::{self, Override};
+use super::suggest::did_you_mean;
+use super::{Config, Inputs};
+use crate::model::{Attr, AttrValue, Definition, Group, Item, Target};
+use crate::source::{Diag, Diags, Span, Spanned};
+use crate::spec::attrs::{self, TARGET_ATTRS};
+
+pub struct Request {
+    /// Requested target or group names (or patterns); empty means `default`.
+    pub names: Vec<Spanned<String>>,
+    pub overrides: Vec<Override>,
+}
+
+pub fn resolve(config: &Config, req: &Request, inputs: &Inputs, diags: &mut Diags) -> Option<Definition> {
+    let names: Vec<Spanned<String>> = req
+        .names
+        .iter()
+        .map(|n| Spanned::new(n.value.replace('.', "_"), n.span))
+        .collect();
+
+    // Overrides by target, in command-line order.
+    let mut by_target: HashMap<String, Vec<&Override>> = HashMap::new();
+    for o in &req.overrides {
+        let matched = overrides::expand(&o.pattern, config.targets.keys());
+        if matched.is_empty() {
+            diags.push(
+                Diag::error("set::no_match", format!("no target matches `{}`", o.pattern))
+                    .label(o.pattern_span, "matches nothing")
+                    .help(known_targets_help(&o.pattern, config)),
+            );
+        }
+        for m in matched {
+            by_target.entry(m).or_default().push(o);
+        }
+    }
+    if diags.has_errors() {
+        return None;
+    }
+
+    let mut r = Resolver { config, overrides: &by_target, cache: HashMap::new(), diags: Diags::default() };
+    let mut def = Definition::default();
+    for name in &names {
+        let (targets, groups) = r.expand_group(name);
+        for t in targets {
+            if def.targets.contains_key(&t.value) {
+                continue;
+            }
+            if let Some(target) = r.resolve_target(&t.value, t.span) {
+                def.targets.insert(t.value.clone(), target);
+            }
+        }
+        for g in groups {
+            if let Some(group) = config.groups.get(&g) {
+                def.groups.insert(g, group.clone());
+            }
+        }
+    }
+    for name in &names {
+        if name.value == "default" {
+            continue;
+        }
+        let g = def.groups.entry("default".into()).or_insert_with(|| Group {
+            name: "default".into(),
+            span: name.span,
+            targets: Vec::new(),
+            description: None,
+        });
+        if !g.targets.iter().any(|t| t.value == name.value) {
+            g.targets.push(Item { value: name.value.clone(), span: name.span });
+        }
+    }
+    if let Some(g) = def.groups.get_mut("default") {
+        let mut seen = Vec::new();
+        g.targets.retain(|t| {
+            if seen.contains(&t.value) {
+                false
+            } else {
+                seen.push(t.value.clone());
+                true
+            }
+        });
+    }
+
+    let requested: Vec<String> = def.targets.keys().cloned().collect();
+    for name in requested {
+        r.load_links(&name, &mut def, &mut Vec::new());
+    }
+    diags.extend(r.diags.0);
+    if diags.has_errors() {
+        return None;
+    }
+    for t in def.targets.values_mut() {
+        finish(t, inputs);
+    }
+    Some(def)
+}
+
+fn known_targets_help(name: &str, config: &Config) -> String {
+    let names = config.targets.keys().chain(config.groups.keys());
+    match did_you_mean(name, names.clone().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if config.targets.is_empty() => "the definition has no targets".to_string(),
+        None => format!("known targets: {}", config.targets.keys().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+struct Resolver<'a> {
+    config: &'a Config,
+    overrides: &'a HashMap<String, Vec<&'a Override>>,
+    /// Resolved targets; `None` while a target is being resolved (an inherits cycle).
+    cache: HashMap<String, Option<Target>>,
+    diags: Diags,
+}
+
+impl Resolver<'_> {
+    /// A name's targets (groups expanded depth-first, deduplicated) and the groups visited.
+    fn expand_group(&self, name: &Spanned<String>) -> (Vec<Item>, Vec<String>) {
+        let mut targets = Vec::new();
+        let mut groups = Vec::new();
+        self.walk(&name.value, name.span, &mut Vec::new(), &mut targets, &mut groups);
+        if targets.is_empty() && groups.is_empty() {
+            // A pattern (newer bake) names every matching target.
+            let matched = overrides::expand(&name.value, self.config.targets.keys());
+            if name.value.contains(['*', '?', '[']) && !matched.is_empty() {
+                targets.extend(matched.into_iter().map(|m| Item { value: m, span: name.span }));
+            }
+        }
+        let mut seen = Vec::new();
+        targets.retain(|t| {
+            if seen.contains(&t.value) {
+                false
+            } else {
+                seen.push(t.value.clone());
+                true
+            }
+        });
+        groups.dedup();
+        (targets, groups)
+    }
+
+    fn walk(&self, name: &str, span: Span, visiting: &mut Vec<String>, targets: &mut Vec<Item>, groups: &mut Vec<String>) {
+        let Some(g) = self.config.groups.get(name) else {
+            if !(name.contains(['*', '?', '[']) && !self.config.targets.contains_key(name)) || visiting.is_empty() {
+                targets.push(Item { value: name.to_string(), span });
+            }
+            return;
+        };
+        if visiting.iter().any(|v| v == name) {
+            return;
+        }
+        visiting.push(name.to_string());
+        groups.push(name.to_string());
+        for t in &g.targets {
+            self.walk(&t.value, t.span, visiting, targets, groups);
+        }
+        visiting.pop();
+    }
+
+    fn resolve_target(&mut self, name: &str, at: Span) -> Option<Target> {
+        let mut t = self.target(name, at)?;
+        t.set_def(attrs::target_attr("inherits").expect("inherits is an attribute"), None);
+        Some(t)
+    }
+
+    fn target(&mut self, name: &str, at: Span) -> Option<Target> {
+        if let Some(t) = self.cache.get(name) {
+            return t.clone();
+        }
+        let Some(own) = self.config.targets.get(name) else {
+            self.diags.push(
+                Diag::error("resolve::unknown_target", format!("there is no target or group named `{name}`"))
+                    .label(at, "requested here")
+                    .help(known_targets_help(name, self.config)),
+            );
+            return None;
+        };
+        self.cache.insert(name.to_string(), None);
+        let mut base = Target::new(name, own.span);
+        for parent in own.list("inherits").to_vec() {
+            if self.cache.get(&parent.value).is_some_and(Option::is_none) {
+                // bake tolerates inherits cycles, merging what it has so far.
+                self.diags.push(
+                    Diag::warning("resolve::inherits_cycle", format!("`{name}` inherits from `{}`, which inherits from `{name}`", parent.value))
+                        .label(parent.span, "closes a cycle")
+                        .help("bake merges both sides anyway; remove one direction of the cycle"),
+                );
+                continue;
+            }
+            if let Some(p) = self.target(&parent.value, parent.span) {
+                base.merge(&p);
+            }
+        }
+        let mut t = Target::new(name, own.span);
+        t.merge(&base);
+        t.merge(own);
+        if let Some(os) = self.overrides.get(name)
+            && let Err(d) = overrides::apply(&mut t, os)
+        {
+            self.diags.push(d);
+        }
+        normalize(&mut t);
+        self.cache.insert(name.to_string(), Some(t.clone()));
+        Some(t)
+    }
+
+    /// Follows `contexts = { x = "target:NAME" }`: linked targets join the definition (with
+    /// their outputs removed), cycles and platform mismatches are errors.
+    fn load_links(&mut self, name: &str, def: &mut Definition, visited: &mut Vec<String>) {
+        visited.push(name.to_string());
+        let links: Vec<Item> = def.targets[name]
+            .map("contexts")
+            .into_iter()
+            .filter(|(_, v)| v.value.starts_with("target:"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        for link in links {
+            let dep = link.value.trim_start_matches("target:").to_string();
+            if dep == name {
+                self.diags.push(
+                    Diag::error("resolve::self_link", format!("target `{name}` cannot use itself as a context"))
+                        .label(link.span, "links to itself")
+                        .help("point the context at another target, a directory or an image"),
+                );
+                continue;
+            }
+            if visited.contains(&dep) {
+                self.diags.push(
+                    Diag::error("resolve::link_cycle", format!("contexts form a loop: {} -> {dep}", visited.join(" -> ")))
+                        .label(link.span, "closes the loop")
+                        .help("a target cannot depend on a target that depends on it"),
+                );
+                continue;
+            }
+            if !def.targets.contains_key(&dep) {
+                let Some(mut t) = self.resolve_target(&dep, link.span) else { continue };
+                t.set_def(attrs::target_attr("output").expect("output is an attribute"), None);
+                def.targets.insert(dep.clone(), t);
+            }
+            self.load_links(&dep, def, visited);
+            let mine: Vec<String> = def.targets[name].list("platforms").iter().map(|i| i.value.clone()).collect();
+            let theirs: Vec<String> = def.targets[&dep].list("platforms").iter().map(|i| i.value.clone()).collect();
+            if mine.len() > 1 && theirs.len() > 1 && mine.len() == theirs.len() {
+                // bake compares sorted copies and, as a side effect, prints both sorted.
+                sort_platforms(def.targets.get_mut(name).expect("present"));
+                sort_platforms(def.targets.get_mut(&dep).expect("present"));
+            }
+            let mut a = mine.clone();
+            let mut b = theirs.clone();
+            a.sort();
+            b.sort();
+            if mine.len() > 1 && theirs.len() > 1 && a != b {
+                let dep_span = def.targets[&dep].get("platforms").map_or(def.targets[&dep].span, |p| p.span);
+                let my_span = def.targets[name].get("platforms").map_or(link.span, |p| p.span);
+                self.diags.push(
+                    Diag::error("resolve::link_platforms", format!("target `{dep}` can't be used by `{name}`: they build different platforms"))
+                        .label(my_span, format!("`{name}` builds [{}]", mine.join(", ")))
+                        .label(link.span, "linked here")
+                        .related(Diag::error("resolve::link_platforms", format!("`{dep}` builds [{}]", theirs.join(", "))).label(dep_span, format!("`{dep}` builds these")))
+                        .help("give both targets the same platforms, or make the dependency single-platform"),
+                );
+            }
+        }
+        visited.pop();
+    }
+}
+
+fn sort_platforms(t: &mut Target) {
+    let def = attrs::target_attr("platforms").expect("platforms is an attribute");
+    if let Some(Attr { value: AttrValue::List(items), .. }) = t.attrs[attrs::index_of(def)].as_mut() {
+        items.sort_by(|a, b| a.value.cmp(&b.value));
+    }
+}
+
+/// Removes duplicates (and empty items) from list attributes, and empty context values.
+fn normalize(t: &mut Target) {
+    for (i, def) in TARGET_ATTRS.iter().enumerate() {
+        let Some(attr) = t.attrs[i].as_mut() else { continue };
+        match &mut attr.value {
+            AttrValue::List(items) if def.key == "attest" => dedup_attest(items),
+            AttrValue::List(items) if def.dedup => {
+                let mut seen: Vec<String> = Vec::new();
+                items.retain(|x| {
+                    if x.value.is_empty() || seen.contains(&x.value) {
+                        false
+                    } else {
+                        seen.push(x.value.clone());
+                        true
+                    }
+                });
+            }
+            AttrValue::Map(m) if def.key == "contexts" => m.retain(|_, v| v.as_ref().is_some_and(|v| !v.value.is_empty())),
+            _ => {}
+        }
+    }
+}
+
+/// Attestations are unique by type: a later one replaces an earlier one in place.
+fn dedup_attest(items: &mut Vec<Item>) {
+    let mut out: Vec<Item> = Vec::new();
+    let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
+    for it in items.drain(..) {
+        let ty = overrides::output_type(&it.value);
+        if ty.is_empty() {
+            out.push(it);
+            continue;
+        }
+        match by_type.get(&ty) {
+            Some(&i) => out[i] = it,
+            None => {
+                by_type.insert(ty, out.len());
+                out.push(it);
+            }
+        }
+    }
+    *items = out;
+}
+
+/// bake's defaults and final touches: `context` and `dockerfile` defaults, the cleaned
+/// context path, and `SOURCE_DATE_EPOCH` as a build argument.
+fn finish(t: &mut Target, inputs: &Inputs) {
+    let span = t.span;
+    let context = t.str("context").unwrap_or(".").to_string();
+    let cleaned = match context.strip_prefix("cwd://") {
+        Some(rest) => clean_path(rest),
+        None if is_remote(&context) => context.clone(),
+        None => clean_path(&context),
+    };
+    let ctx_span = t.get("context").map_or(span, |a| a.span);
+    t.set_def(attrs::target_attr("context").expect("attr"), Some(Attr { value: AttrValue::Str(cleaned), span: ctx_span }));
+    if t.get("dockerfile").is_none() {
+        t.set_def(attrs::target_attr("dockerfile").expect("attr"), Some(Attr { value: AttrValue::Str("Dockerfile".into()), span }));
+    }
+    if let Some(epoch) = inputs.env.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
+        let def = attrs::target_attr("args").expect("attr");
+        let mut m = match t.get_def(def).map(|a| &a.value) {
+            Some(AttrValue::Map(m)) => m.clone(),
+            _ => BTreeMap::new(),
+        };
+        if !m.contains_key("SOURCE_DATE_EPOCH") {
+            m.insert("SOURCE_DATE_EPOCH".into(), Some(Item { value: epoch.clone(), span }));
+            let at = t.get_def(def).map_or(span, |a| a.span);
+            t.set_def(def, Some(Attr { value: AttrValue::Map(m), span: at }));
+        }
+    }
+}
+
+/// Whether a context is a URL or git reference that bake passes through untouched.
+pub fn is_remote(s: &str) -> bool {
+    s.contains("://") || s.starts_with("git@") || s.starts_with("github.com/")
+}
+
+/// Go's `path.Clean`.
+pub fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_path;
+
+    #[test]
+    fn cleans_like_go() {
+        assert_eq!(clean_path("./sub/dir/"), "sub/dir");
+        assert_eq!(clean_path("a/../.."), "..");
+        assert_eq!(clean_path("/../x"), "/x");
+        assert_eq!(clean_path(""), ".");
+    }
+}

@@ -1,0 +1,362 @@
+//! The lazy world an expression is evaluated in: variables (with environment overrides,
+//! types and validation), global attributes, user functions and other blocks' attributes,
+//! each computed on first use, cached, and checked for cycles.
+
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexMap;
+
+use super::Inputs;
+use super::expr::{Evaluator, Resolver, UserFunction};
+use super::types::Type;
+use super::value::Value;
+use crate::source::{Diag, Origin, SourceMap, Span};
+use crate::spec::{Document, Variable};
+use crate::syntax::ast::{Block, ExprKind};
+
+/// Where a variable's value came from, for `rbake ls variables`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VarSource {
+    Default,
+    Env(String),
+    Unset,
+}
+
+/// One target block evaluated for one matrix combination.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub block: usize,
+    pub locals: Vec<(String, Value)>,
+    pub name: String,
+}
+
+pub struct Ctx<'a> {
+    pub doc: &'a Document,
+    pub inputs: &'a Inputs,
+    pub sources: &'a mut SourceMap,
+    vars: HashMap<String, Result<Value, Diag>>,
+    pub var_sources: BTreeMap<String, VarSource>,
+    /// Names being evaluated, innermost last, to report cycles with every step.
+    stack: Vec<(String, Span)>,
+    funcs: HashMap<String, Result<UserFunction, Diag>>,
+    pub instances: IndexMap<String, Vec<Instance>>,
+    block_attrs: HashMap<(String, String, String), Result<Value, Diag>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(doc: &'a Document, inputs: &'a Inputs, sources: &'a mut SourceMap) -> Ctx<'a> {
+        Ctx {
+            doc,
+            inputs,
+            sources,
+            vars: HashMap::new(),
+            var_sources: BTreeMap::new(),
+            stack: Vec::new(),
+            funcs: HashMap::new(),
+            instances: IndexMap::new(),
+            block_attrs: HashMap::new(),
+        }
+    }
+
+    /// Evaluates an expression with the given locals (matrix values) in scope.
+    pub fn eval_with(&mut self, e: &crate::syntax::ast::Expr, locals: &[(String, Value)]) -> Result<Value, Diag> {
+        let env = &self.inputs.stdlib;
+        let mut ev = Evaluator::new(self, env);
+        for (k, v) in locals {
+            ev.push(k.clone(), v.clone());
+        }
+        ev.eval(e)
+    }
+
+    fn enter(&mut self, key: &str, at: Span) -> Result<(), Diag> {
+        if let Some(pos) = self.stack.iter().position(|(k, _)| k == key) {
+            let cycle: Vec<&str> = self.stack[pos..].iter().map(|(k, _)| k.as_str()).chain([key]).collect();
+            let mut d = Diag::error("eval::cycle", format!("`{key}` depends on itself"))
+                .label(at, "refers back here")
+                .help(format!("break the cycle {}", cycle.join(" -> ")));
+            for (k, s) in &self.stack[pos..] {
+                d = d.label(*s, format!("`{k}` is being evaluated"));
+            }
+            return Err(d);
+        }
+        self.stack.push((key.to_string(), at));
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.stack.pop();
+    }
+
+    /// Every declared variable, evaluated (bake reports errors in unused variables too).
+    pub fn all_variables(&mut self) -> Vec<(String, Result<Value, Diag>)> {
+        let names: Vec<String> = self.doc.variables.keys().cloned().collect();
+        names
+            .into_iter()
+            .map(|n| {
+                let span = self.doc.variables[&n].span;
+                let r = self.variable(&n, span);
+                (n, r)
+            })
+            .collect()
+    }
+
+    fn variable(&mut self, name: &str, at: Span) -> Result<Value, Diag> {
+        if let Some(r) = self.vars.get(name) {
+            return r.clone();
+        }
+        let doc = self.doc;
+        let v = &doc.variables[name];
+        self.enter(name, at)?;
+        let r = self.compute_variable(v);
+        self.leave();
+        self.vars.insert(name.to_string(), r.clone());
+        let r = match r {
+            Ok(value) => self.validate(v, value),
+            Err(d) => Err(d),
+        };
+        self.vars.insert(name.to_string(), r.clone());
+        r
+    }
+
+    fn compute_variable(&mut self, v: &Variable) -> Result<Value, Diag> {
+        let ty = match &v.type_expr {
+            Some(t) => Some(Type::parse(t).map_err(|msg| {
+                Diag::error("eval::invalid_type", format!("invalid type for variable `{}`: {msg}", v.name))
+                    .label(t.span, "not a type")
+                    .help("use `string`, `number`, `bool`, `list(string)`, `map(string)`, ... or `any`")
+            })?),
+            None => None,
+        };
+        let typed = ty.is_some();
+        let ty = ty.unwrap_or(Type::Any);
+        let (env_value, from_json) = self.env_override(&v.name, typed);
+        let default = match &v.default {
+            Some(d) => {
+                let value = self.eval_with(d, &[])?;
+                Some(ty.convert(value).map_err(|msg| {
+                    Diag::error("eval::default_type", format!("the default of `{}` does not match its type {}: {msg}", v.name, ty.name()))
+                        .label(d.span, "this default")
+                        .help(format!("give a default of type {}, or change the variable's `type`", ty.name()))
+                })?)
+            }
+            None => None,
+        };
+        let Some((env_name, text)) = env_value else {
+            self.var_sources.insert(v.name.clone(), if default.is_some() { VarSource::Default } else { VarSource::Unset });
+            return Ok(match default {
+                Some(d) => d,
+                None if typed => Value::Null,
+                None => Value::String(String::new()),
+            });
+        };
+        self.var_sources.insert(v.name.clone(), VarSource::Env(env_name.clone()));
+        let parsed = if from_json {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|j| ty.convert(Value::from_json(&j)))
+        } else if typed {
+            ty.from_env(&text)
+        } else {
+            // Untyped: the default's type decides, as in bake.
+            match &default {
+                None | Some(Value::Null) | Some(Value::String(_)) => Ok(Value::String(text.clone())),
+                Some(Value::Bool(_)) => super::types::parse_primitive(&text, &Type::Bool),
+                Some(Value::Number(_)) => super::types::parse_primitive(&text, &Type::Number),
+                Some(other) => Err(format!(
+                    "a {} default cannot be overridden from the environment without a declared type",
+                    other.kind()
+                )),
+            }
+        };
+        parsed.map_err(|msg| {
+            let src = format!("{env_name}={text}");
+            let file = self.sources.add(format!("environment variable {env_name}"), src, Origin::Env);
+            let span = Span::new(file, env_name.len() + 1..env_name.len() + 1 + text.len());
+            Diag::error("eval::env_override", format!("cannot use ${env_name} as variable `{}`: {msg}", v.name))
+                .label(span, "from the environment")
+                .label(v.span, "declared here")
+                .help(match &default {
+                    Some(Value::List(_)) | Some(Value::Map(_)) if !typed => {
+                        format!("declare `type = list(string)` (or map) on `{}` to accept comma-separated values, or unset ${env_name}", v.name)
+                    }
+                    _ => format!("set ${env_name} to a value of the variable's type, or unset it"),
+                })
+        })
+    }
+
+    /// The environment value overriding a variable: `NAME`, or `NAME_JSON` (read as JSON).
+    fn env_override(&self, name: &str, favor_json: bool) -> (Option<(String, String)>, bool) {
+        let env = &self.inputs.env;
+        let plain = env.get(name).cloned();
+        if plain.is_none() || favor_json {
+            let json_name = format!("{name}_JSON");
+            if !self.doc.variables.contains_key(&json_name)
+                && let Some(j) = env.get(&json_name)
+            {
+                return (Some((json_name, j.clone())), true);
+            }
+        }
+        (plain.map(|p| (name.to_string(), p)), false)
+    }
+
+    fn validate(&mut self, v: &Variable, value: Value) -> Result<Value, Diag> {
+        for val in &v.validations {
+            let Some(cond) = &val.condition else { continue };
+            let ok = self.eval_with(cond, &[])?;
+            match ok.to_bool() {
+                Some(true) => {}
+                Some(false) => {
+                    let msg = match &val.error_message {
+                        Some(m) => self.eval_with(m, &[])?.to_str().unwrap_or_default(),
+                        None => format!("validation of `{}` failed", v.name),
+                    };
+                    return Err(Diag::error("eval::validation_failed", format!("invalid value for variable `{}`: {msg}", v.name))
+                        .label(cond.span, "this condition is false")
+                        .label(v.span, format!("`{}` is {}", v.name, super::types::show(&value)))
+                        .help(format!("give `{}` a value that satisfies the condition", v.name)));
+                }
+                None => {
+                    return Err(super::expr::type_error(cond.span, "validation condition", super::value::Kind::Bool, &ok));
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    fn global_attr(&mut self, name: &str, at: Span) -> Result<Value, Diag> {
+        let key = format!("global {name}");
+        if let Some(r) = self.vars.get(&key) {
+            return r.clone();
+        }
+        let doc = self.doc;
+        let a = &doc.globals[name];
+        self.enter(name, at)?;
+        let r = self.eval_with(&a.expr, &[]);
+        self.leave();
+        self.vars.insert(key, r.clone());
+        r
+    }
+
+    fn function(&mut self, name: &str) -> Result<UserFunction, Diag> {
+        if let Some(r) = self.funcs.get(name) {
+            return r.clone();
+        }
+        let f = &self.doc.functions[name];
+        let r = (|| {
+            let missing = |what: &str| {
+                Diag::error("eval::function_incomplete", format!("function `{name}` has no `{what}`"))
+                    .label(f.span, format!("missing `{what}`"))
+                    .help("a function needs `params = [a, b]` and `result = ...`")
+            };
+            let params_attr = f.params.as_ref().ok_or_else(|| missing("params"))?;
+            let result = f.result.as_ref().ok_or_else(|| missing("result"))?;
+            let ExprKind::Array(items) = &params_attr.expr.kind else {
+                return Err(Diag::error("eval::function_params", "`params` must be a list of names")
+                    .label(params_attr.expr.span, "not a list")
+                    .help("write `params = [name, other]`"));
+            };
+            let keyword = |e: &crate::syntax::ast::Expr| -> Result<String, Diag> {
+                e.as_keyword().map(str::to_string).or_else(|| e.as_literal_str()).ok_or_else(|| {
+                    Diag::error("eval::function_params", "each parameter must be a name")
+                        .label(e.span, "not a name")
+                        .help("write parameter names bare, e.g. `params = [items, sep]`")
+                })
+            };
+            let params = items.iter().map(keyword).collect::<Result<Vec<_>, _>>()?;
+            let variadic = f.variadic.as_ref().map(|v| keyword(&v.expr)).transpose()?;
+            Ok(UserFunction { name: name.to_string(), params, variadic, result: result.expr.clone() })
+        })();
+        self.funcs.insert(name.to_string(), r.clone());
+        r
+    }
+
+    /// Checks every function definition (bake reports a broken one even if unused).
+    pub fn all_functions(&mut self) -> Vec<Diag> {
+        let names: Vec<String> = self.doc.functions.keys().cloned().collect();
+        names.into_iter().filter_map(|n| self.function(&n).err()).collect()
+    }
+
+    fn target_block(&self, i: usize) -> &'a Block {
+        &self.doc.targets[i]
+    }
+}
+
+impl Resolver for Ctx<'_> {
+    fn global(&mut self, name: &str, at: Span) -> Option<Result<Value, Diag>> {
+        if self.doc.globals.contains_key(name) {
+            return Some(self.global_attr(name, at));
+        }
+        if let Some(v) = self.inputs.builtins.get(name) {
+            return Some(Ok(Value::String(v.clone())));
+        }
+        if self.doc.variables.contains_key(name) {
+            return Some(self.variable(name, at));
+        }
+        None
+    }
+
+    fn is_block_type(&self, name: &str) -> bool {
+        matches!(name, "target" | "group")
+    }
+
+    fn block_attr(&mut self, kind: &str, name: &str, attr: &str, at: Span) -> Result<Value, Diag> {
+        let key = (kind.to_string(), name.to_string(), attr.to_string());
+        if let Some(r) = self.block_attrs.get(&key) {
+            return r.clone();
+        }
+        if attr == "name" {
+            return Ok(Value::String(name.to_string()));
+        }
+        // The last block of that name that sets the attribute is the one that counts.
+        let found = match kind {
+            "target" => self.instances.get(name).and_then(|list| {
+                list.iter().rev().find_map(|inst| {
+                    let b = self.target_block(inst.block);
+                    b.body.attrs.iter().find(|a| a.name == attr).map(|a| (a.expr.clone(), inst.locals.clone()))
+                })
+            }),
+            _ => self.doc.groups.iter().rev().filter(|g| g.labels[0].0 == name).find_map(|g| {
+                g.body.attrs.iter().find(|a| a.name == attr).map(|a| (a.expr.clone(), Vec::new()))
+            }),
+        };
+        let exists = match kind {
+            "target" => self.instances.contains_key(name),
+            _ => self.doc.groups.iter().any(|g| g.labels[0].0 == name),
+        };
+        if !exists {
+            let known: Vec<String> = match kind {
+                "target" => self.instances.keys().cloned().collect(),
+                _ => self.doc.groups.iter().map(|g| g.labels[0].0.clone()).collect(),
+            };
+            return Err(Diag::error("eval::unknown_block", format!("there is no {kind} named `{name}`"))
+                .label(at, "referenced here")
+                .help(match super::suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("define `{kind} \"{name}\" {{ ... }}`"),
+                }));
+        }
+        let Some((expr, locals)) = found else {
+            return Ok(Value::Null);
+        };
+        let label = format!("{kind}.{name}.{attr}");
+        self.enter(&label, at)?;
+        let r = self.eval_with(&expr, &locals);
+        self.leave();
+        self.block_attrs.insert(key, r.clone());
+        r
+    }
+
+    fn user_function(&mut self, name: &str) -> Option<Result<UserFunction, Diag>> {
+        if !self.doc.functions.contains_key(name) {
+            return None;
+        }
+        Some(self.function(name))
+    }
+
+    fn global_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.doc.variables.keys().cloned().collect();
+        names.extend(self.doc.globals.keys().cloned());
+        names.extend(self.inputs.builtins.keys().cloned());
+        names
+    }
+}

@@ -1,0 +1,150 @@
+//! The resolved definition: targets with every attribute decoded, merged (`inherits`,
+//! repeated blocks, files) and overridden (`--set`), each value still knowing its span.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+
+use crate::source::Span;
+use crate::spec::attrs::{self, AttrDef, Shape, TARGET_ATTRS};
+
+/// One string with the span of the text that produced it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub value: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Bool(bool),
+    List(Vec<Item>),
+    /// `None` values are kept only so they can be reported; they never print.
+    Map(BTreeMap<String, Option<Item>>),
+}
+
+/// An attribute value and the span of the attribute that last set it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attr {
+    pub value: AttrValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub name: String,
+    /// The `target "NAME"` head of the (first) block that defined it.
+    pub span: Span,
+    /// Indexed like [`TARGET_ATTRS`].
+    pub attrs: Vec<Option<Attr>>,
+}
+
+impl Target {
+    pub fn new(name: impl Into<String>, span: Span) -> Target {
+        Target { name: name.into(), span, attrs: vec![None; TARGET_ATTRS.len()] }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Attr> {
+        let def = attrs::target_attr(key)?;
+        self.attrs[attrs::index_of(def)].as_ref()
+    }
+
+    pub fn get_def(&self, def: &'static AttrDef) -> Option<&Attr> {
+        self.attrs[attrs::index_of(def)].as_ref()
+    }
+
+    pub fn set_def(&mut self, def: &'static AttrDef, attr: Option<Attr>) {
+        let i = attrs::index_of(def);
+        self.attrs[i] = attr;
+    }
+
+    pub fn str(&self, key: &str) -> Option<&str> {
+        match &self.get(key)?.value {
+            AttrValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        match &self.get(key)?.value {
+            AttrValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self, key: &str) -> &[Item] {
+        match self.get(key).map(|a| &a.value) {
+            Some(AttrValue::List(items)) => items,
+            _ => &[],
+        }
+    }
+
+    /// Map entries that have a value.
+    pub fn map(&self, key: &str) -> Vec<(&str, &Item)> {
+        match self.get(key).map(|a| &a.value) {
+            Some(AttrValue::Map(m)) => m.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str(), v))).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Merges `other` on top of `self` by each attribute's merge rule.
+    pub fn merge(&mut self, other: &Target) {
+        for (i, def) in TARGET_ATTRS.iter().enumerate() {
+            let Some(theirs) = &other.attrs[i] else { continue };
+            self.attrs[i] = Some(match (&self.attrs[i], def.merge) {
+                (Some(mine), attrs::Merge::Append) => append(mine, theirs),
+                (Some(mine), attrs::Merge::Keys) => merge_keys(mine, theirs),
+                _ => match (&theirs.value, def.shape) {
+                    // A map of only nulls sets nothing.
+                    (AttrValue::Map(m), Shape::Map) => Attr {
+                        value: AttrValue::Map(m.iter().filter(|(_, v)| v.is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()),
+                        span: theirs.span,
+                    },
+                    _ => theirs.clone(),
+                },
+            });
+        }
+    }
+}
+
+fn append(mine: &Attr, theirs: &Attr) -> Attr {
+    match (&mine.value, &theirs.value) {
+        (AttrValue::List(a), AttrValue::List(b)) => {
+            let mut items = a.clone();
+            items.extend(b.iter().cloned());
+            Attr { value: AttrValue::List(items), span: theirs.span }
+        }
+        _ => theirs.clone(),
+    }
+}
+
+fn merge_keys(mine: &Attr, theirs: &Attr) -> Attr {
+    match (&mine.value, &theirs.value) {
+        (AttrValue::Map(a), AttrValue::Map(b)) => {
+            let mut m = a.clone();
+            for (k, v) in b {
+                if v.is_some() {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            Attr { value: AttrValue::Map(m), span: theirs.span }
+        }
+        _ => theirs.clone(),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub span: Span,
+    pub targets: Vec<Item>,
+    pub description: Option<String>,
+}
+
+/// What `print` shows: the requested groups and the targets they resolve to.
+#[derive(Clone, Debug, Default)]
+pub struct Definition {
+    pub groups: BTreeMap<String, Group>,
+    pub targets: IndexMap<String, Target>,
+}

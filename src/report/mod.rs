@@ -1,0 +1,4 @@
+//! What users read: the resolved definition as bake's `--print` JSON, tables for `ls`.
+
+pub mod print;
+pub mod table;

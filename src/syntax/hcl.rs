@@ -1,0 +1,326 @@
+//! HCL native syntax: parsed by hcl-edit (which keeps byte spans), lowered to [`ast`].
+
+use hcl_edit::expr::{self as hx, Expression, TraversalOperator};
+use hcl_edit::structure::{self as hs, BlockLabel, Structure};
+use hcl_edit::template::{self as ht, Element};
+
+use super::ast::*;
+use crate::source::{Diag, FileId, Span};
+
+/// Parses one HCL file. A syntax error is one diagnostic at the parser's position.
+pub fn parse(file: FileId, text: &str) -> Result<Body, Diag> {
+    match hcl_edit::parser::parse_body(text) {
+        Ok(body) => Ok(Lower { file }.body(&body)),
+        Err(e) => {
+            let loc = e.location();
+            let at = loc.offset().min(text.len());
+            let end = next_char_boundary(text, at);
+            Err(Diag::error("syntax::hcl", format!("invalid HCL: {}", e.message()))
+                .label(Span::new(file, at..end), "here")
+                .help("fix the syntax at the marked position; HCL attributes are `name = value` and blocks are `type \"label\" { ... }`"))
+        }
+    }
+}
+
+/// Parses a standalone template (used for HCL-JSON strings), spans relative to `base`.
+pub fn parse_template(base: Span, text: &str) -> Result<Vec<Part>, Diag> {
+    match text.parse::<ht::Template>() {
+        Ok(t) => {
+            let lower = Lower { file: base.file };
+            let mut parts = lower.template(&t);
+            shift_parts(&mut parts, base.start as usize);
+            Ok(parts)
+        }
+        Err(e) => {
+            let at = e.location().offset();
+            Err(Diag::error("syntax::template", format!("invalid template: {}", e.message()))
+                .label(base.sub(at..at + 1), "here")
+                .help("check `${...}` and `%{...}` sequences in this string; write `$${` for a literal `${`"))
+        }
+    }
+}
+
+fn next_char_boundary(text: &str, at: usize) -> usize {
+    let mut end = (at + 1).min(text.len());
+    while end < text.len() && !text.is_char_boundary(end) {
+        end += 1;
+    }
+    end
+}
+
+struct Lower {
+    file: FileId,
+}
+
+impl Lower {
+    fn span(&self, s: &impl hcl_edit::Span) -> Span {
+        let r = s.span().unwrap_or(0..0);
+        Span::new(self.file, r)
+    }
+
+    fn body(&self, body: &hs::Body) -> Body {
+        let mut out = Body::default();
+        for s in body.iter() {
+            match s {
+                Structure::Attribute(a) => out.attrs.push(Attr {
+                    name: a.key.as_str().to_string(),
+                    name_span: self.span(&a.key),
+                    expr: self.expr(&a.value),
+                    span: self.span(a),
+                }),
+                Structure::Block(b) => out.blocks.push(Block {
+                    kind: b.ident.as_str().to_string(),
+                    kind_span: self.span(&b.ident),
+                    labels: b
+                        .labels
+                        .iter()
+                        .map(|l| match l {
+                            BlockLabel::Ident(i) => (i.as_str().to_string(), self.span(i)),
+                            BlockLabel::String(s) => (s.as_str().to_string(), self.span(s)),
+                        })
+                        .collect(),
+                    body: self.body(&b.body),
+                    span: self.span(b),
+                }),
+            }
+        }
+        out
+    }
+
+    fn expr(&self, e: &Expression) -> Expr {
+        let span = self.span(e);
+        let kind = match e {
+            Expression::Null(_) => ExprKind::Null,
+            Expression::Bool(b) => ExprKind::Bool(*b.value()),
+            Expression::Number(n) => ExprKind::Number(n.value().as_f64().unwrap_or(f64::NAN)),
+            Expression::String(s) => ExprKind::Template(vec![Part::Lit(s.value().to_string())]),
+            Expression::Array(a) => ExprKind::Array(a.iter().map(|x| self.expr(x)).collect()),
+            Expression::Object(o) => ExprKind::Object(
+                o.iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            hx::ObjectKey::Ident(i) => ObjectKey::Ident(i.as_str().to_string(), self.span(i)),
+                            hx::ObjectKey::Expression(x) => ObjectKey::Expr(self.expr(x)),
+                        };
+                        (key, self.expr(v.expr()))
+                    })
+                    .collect(),
+            ),
+            Expression::StringTemplate(t) => ExprKind::Template(self.elements(t.iter())),
+            Expression::HeredocTemplate(h) => ExprKind::Template(self.template(&h.template)),
+            Expression::Parenthesis(p) => ExprKind::Paren(Box::new(self.expr(p.inner()))),
+            Expression::Variable(v) => ExprKind::Var(v.as_str().to_string()),
+            Expression::Conditional(c) => ExprKind::Cond(
+                Box::new(self.expr(&c.cond_expr)),
+                Box::new(self.expr(&c.true_expr)),
+                Box::new(self.expr(&c.false_expr)),
+            ),
+            Expression::FuncCall(f) => {
+                let mut name = String::new();
+                for ns in &f.name.namespace {
+                    name.push_str(ns.as_str());
+                    name.push_str("::");
+                }
+                name.push_str(f.name.name.as_str());
+                ExprKind::Call {
+                    name,
+                    name_span: self.span(&f.name.name),
+                    args: f.args.iter().map(|a| self.expr(a)).collect(),
+                    expand_final: f.args.expand_final(),
+                }
+            }
+            Expression::Traversal(t) => ExprKind::Traversal(
+                Box::new(self.expr(&t.expr)),
+                t.operators
+                    .iter()
+                    .map(|op| {
+                        let s = self.span(op);
+                        match op.value() {
+                            TraversalOperator::AttrSplat(_) => Traverse::AttrSplat(s),
+                            TraversalOperator::FullSplat(_) => Traverse::FullSplat(s),
+                            TraversalOperator::GetAttr(i) => Traverse::Attr(i.as_str().to_string(), self.span(i)),
+                            TraversalOperator::Index(x) => Traverse::Index(self.expr(x)),
+                            TraversalOperator::LegacyIndex(n) => Traverse::Index(Expr::new(
+                                ExprKind::Number(*n.value() as f64),
+                                self.span(n),
+                            )),
+                        }
+                    })
+                    .collect(),
+            ),
+            Expression::UnaryOp(u) => ExprKind::Unary(
+                match u.operator.value() {
+                    hx::UnaryOperator::Neg => UnaryOp::Neg,
+                    hx::UnaryOperator::Not => UnaryOp::Not,
+                },
+                Box::new(self.expr(&u.expr)),
+            ),
+            Expression::BinaryOp(b) => {
+                use hx::BinaryOperator as B;
+                let op = match b.operator.value() {
+                    B::Mul => BinaryOp::Mul,
+                    B::Div => BinaryOp::Div,
+                    B::Mod => BinaryOp::Mod,
+                    B::Plus => BinaryOp::Add,
+                    B::Minus => BinaryOp::Sub,
+                    B::Less => BinaryOp::Lt,
+                    B::LessEq => BinaryOp::Le,
+                    B::Greater => BinaryOp::Gt,
+                    B::GreaterEq => BinaryOp::Ge,
+                    B::Eq => BinaryOp::Eq,
+                    B::NotEq => BinaryOp::Ne,
+                    B::And => BinaryOp::And,
+                    B::Or => BinaryOp::Or,
+                };
+                ExprKind::Binary(op, Box::new(self.expr(&b.lhs_expr)), Box::new(self.expr(&b.rhs_expr)))
+            }
+            Expression::ForExpr(f) => ExprKind::For(Box::new(ForExpr {
+                key_var: f.intro.key_var.as_ref().map(|k| k.as_str().to_string()),
+                value_var: f.intro.value_var.as_str().to_string(),
+                collection: self.expr(&f.intro.collection_expr),
+                key: f.key_expr.as_ref().map(|k| self.expr(k)),
+                value: self.expr(&f.value_expr),
+                cond: f.cond.as_ref().map(|c| self.expr(&c.expr)),
+                grouping: f.grouping,
+            })),
+        };
+        Expr::new(kind, span)
+    }
+
+    fn template(&self, t: &ht::Template) -> Vec<Part> {
+        self.elements(t.iter())
+    }
+
+    /// Lowers template elements, applying `~` strip markers to neighbouring literals.
+    fn elements<'a>(&self, elements: impl Iterator<Item = &'a Element>) -> Vec<Part> {
+        let elements: Vec<&Element> = elements.collect();
+        let mut parts = Vec::with_capacity(elements.len());
+        let mut strip_next = false;
+        for (i, el) in elements.iter().enumerate() {
+            let (strip_prev, strip_after) = strip_markers(el);
+            if strip_prev {
+                if let Some(Part::Lit(s)) = parts.last_mut() {
+                    let trimmed = s.trim_end().len();
+                    s.truncate(trimmed);
+                }
+            }
+            match el {
+                Element::Literal(s) => {
+                    let mut text = s.value().to_string();
+                    if strip_next {
+                        text = text.trim_start().to_string();
+                    }
+                    parts.push(Part::Lit(text));
+                }
+                Element::Interpolation(x) => parts.push(Part::Interp(self.expr(&x.expr))),
+                Element::Directive(d) => parts.push(self.directive(d)),
+            }
+            strip_next = strip_after;
+            let _ = i;
+        }
+        parts
+    }
+
+    fn directive(&self, d: &ht::Directive) -> Part {
+        match d {
+            ht::Directive::If(d) => Part::If {
+                cond: self.expr(&d.if_expr.cond_expr),
+                then: self.template(&d.if_expr.template),
+                otherwise: d.else_expr.as_ref().map(|e| self.template(&e.template)).unwrap_or_default(),
+            },
+            ht::Directive::For(d) => Part::For {
+                key_var: d.for_expr.key_var.as_ref().map(|k| k.as_str().to_string()),
+                value_var: d.for_expr.value_var.as_str().to_string(),
+                collection: self.expr(&d.for_expr.collection_expr),
+                body: self.template(&d.for_expr.template),
+            },
+        }
+    }
+}
+
+/// Whether an element strips whitespace before it and after it.
+fn strip_markers(el: &Element) -> (bool, bool) {
+    match el {
+        Element::Literal(_) => (false, false),
+        Element::Interpolation(i) => (i.strip.strip_start(), i.strip.strip_end()),
+        Element::Directive(d) => match d.as_ref() {
+            ht::Directive::If(d) => (d.if_expr.strip.strip_start(), d.endif_expr.strip.strip_end()),
+            ht::Directive::For(d) => (d.for_expr.strip.strip_start(), d.endfor_expr.strip.strip_end()),
+        },
+    }
+}
+
+fn shift_parts(parts: &mut [Part], by: usize) {
+    for p in parts {
+        match p {
+            Part::Lit(_) => {}
+            Part::Interp(e) => shift_expr(e, by),
+            Part::If { cond, then, otherwise } => {
+                shift_expr(cond, by);
+                shift_parts(then, by);
+                shift_parts(otherwise, by);
+            }
+            Part::For { collection, body, .. } => {
+                shift_expr(collection, by);
+                shift_parts(body, by);
+            }
+        }
+    }
+}
+
+fn shift_span(s: &mut Span, by: usize) {
+    s.start += by as u32;
+    s.end += by as u32;
+}
+
+/// Moves every span in an expression parsed from a substring to the substring's position.
+fn shift_expr(e: &mut Expr, by: usize) {
+    shift_span(&mut e.span, by);
+    match &mut e.kind {
+        ExprKind::Null | ExprKind::Bool(_) | ExprKind::Number(_) | ExprKind::Var(_) => {}
+        ExprKind::Template(parts) => shift_parts(parts, by),
+        ExprKind::Array(items) => items.iter_mut().for_each(|x| shift_expr(x, by)),
+        ExprKind::Object(items) => {
+            for (k, v) in items {
+                match k {
+                    ObjectKey::Ident(_, s) => shift_span(s, by),
+                    ObjectKey::Expr(x) => shift_expr(x, by),
+                }
+                shift_expr(v, by);
+            }
+        }
+        ExprKind::Traversal(x, ops) => {
+            shift_expr(x, by);
+            for op in ops {
+                match op {
+                    Traverse::Attr(_, s) | Traverse::AttrSplat(s) | Traverse::FullSplat(s) => shift_span(s, by),
+                    Traverse::Index(x) => shift_expr(x, by),
+                }
+            }
+        }
+        ExprKind::Call { name_span, args, .. } => {
+            shift_span(name_span, by);
+            args.iter_mut().for_each(|x| shift_expr(x, by));
+        }
+        ExprKind::Cond(a, b, c) => {
+            shift_expr(a, by);
+            shift_expr(b, by);
+            shift_expr(c, by);
+        }
+        ExprKind::Unary(_, x) | ExprKind::Paren(x) => shift_expr(x, by),
+        ExprKind::Binary(_, a, b) => {
+            shift_expr(a, by);
+            shift_expr(b, by);
+        }
+        ExprKind::For(f) => {
+            shift_expr(&mut f.collection, by);
+            if let Some(k) = &mut f.key {
+                shift_expr(k, by);
+            }
+            shift_expr(&mut f.value, by);
+            if let Some(c) = &mut f.cond {
+                shift_expr(c, by);
+            }
+        }
+    }
+}
