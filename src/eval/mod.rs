@@ -110,28 +110,20 @@ pub fn collect(doc: &Document, inputs: &Inputs, sources: &mut SourceMap, diags: 
 
     for block in &doc.groups {
         if let Some(g) = group(&mut ctx, block, diags) {
-            match config.groups.get_mut(&g.name) {
-                Some(existing) => {
-                    for t in g.targets {
-                        if !existing.targets.iter().any(|x| x.value == t.value) {
-                            existing.targets.push(t);
-                        }
-                    }
-                    if g.description.is_some() {
-                        existing.description = g.description;
-                    }
-                }
-                None => {
-                    config.groups.insert(g.name.clone(), g);
-                }
-            }
+            // A later group block of the same name replaces the earlier one (bake decodes
+            // groups without merging them, unlike targets).
+            config.groups.insert(g.name.clone(), g);
         }
     }
     for g in renamed {
         config.groups.entry(g.name.clone()).or_insert(g);
     }
-    for d in lint_globals(doc) {
-        diags.push(d);
+    let globals: Vec<(String, crate::source::Span)> = doc.globals.iter().map(|(k, a)| (k.clone(), a.name_span)).collect();
+    for (name, span) in globals {
+        use expr::Resolver;
+        if let Some(Err(d)) = ctx.global(&name, span) {
+            diags.push(d);
+        }
     }
     config
 }
@@ -208,9 +200,4 @@ fn group(ctx: &mut resolver::Ctx, block: &crate::syntax::ast::Block, diags: &mut
         }
     }
     Some(g)
-}
-
-/// Global attributes are evaluated by bake even when unused; so are their errors.
-fn lint_globals(_doc: &Document) -> Vec<Diag> {
-    Vec::new()
 }

@@ -167,11 +167,17 @@ impl miette::Diagnostic for WithRelated {
 pub struct Diags(pub Vec<Diag>);
 
 impl Diags {
+    /// Adds a diagnostic unless the same one was already reported (a shared cause, such as
+    /// a cycle, otherwise surfaces once per name that reaches it).
     pub fn push(&mut self, d: Diag) {
-        self.0.push(d);
+        if !self.0.contains(&d) {
+            self.0.push(d);
+        }
     }
     pub fn extend(&mut self, other: impl IntoIterator<Item = Diag>) {
-        self.0.extend(other);
+        for d in other {
+            self.push(d);
+        }
     }
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(Diag::is_error)

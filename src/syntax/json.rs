@@ -70,6 +70,13 @@ impl Lower {
 
     /// `"target": { "app": {...}, "db": [{...}, {...}] }`
     fn blocks(&self, kind: &str, kind_span: Span, v: &J, out: &mut Body, diags: &mut Diags) {
+        // The HCL JSON spec also allows a list of such objects.
+        if let J::Array(a) = v {
+            for item in &a.elements {
+                self.blocks(kind, kind_span, item, out, diags);
+            }
+            return;
+        }
         let J::Object(labels) = v else {
             diags.push(
                 Diag::error("syntax::json", format!("`{kind}` must be an object of named blocks"))
