@@ -18,11 +18,21 @@ pub struct Request {
 }
 
 pub fn resolve(config: &Config, req: &Request, inputs: &Inputs, diags: &mut Diags) -> Option<Definition> {
-    let names: Vec<Spanned<String>> = req
-        .names
-        .iter()
-        .map(|n| Spanned::new(n.value.replace('.', "_"), n.span))
-        .collect();
+    // Names are sanitized as bake does; a name that is neither a group nor a target but a
+    // pattern (newer bake) stands for every target it matches.
+    let mut names: Vec<Spanned<String>> = Vec::new();
+    for n in &req.names {
+        let name = n.value.replace('.', "_");
+        let known = config.groups.contains_key(&name) || config.targets.contains_key(&name);
+        if !known && name.contains(['*', '?', '[']) {
+            let matched = overrides::expand(&name, config.targets.keys());
+            if !matched.is_empty() {
+                names.extend(matched.into_iter().map(|m| Spanned::new(m, n.span)));
+                continue;
+            }
+        }
+        names.push(Spanned::new(name, n.span));
+    }
 
     // Overrides by target, in command-line order.
     let mut by_target: HashMap<String, Vec<&Override>> = HashMap::new();
@@ -124,13 +134,6 @@ impl Resolver<'_> {
         let mut targets = Vec::new();
         let mut groups = Vec::new();
         self.walk(&name.value, name.span, &mut Vec::new(), &mut targets, &mut groups);
-        if targets.is_empty() && groups.is_empty() {
-            // A pattern (newer bake) names every matching target.
-            let matched = overrides::expand(&name.value, self.config.targets.keys());
-            if name.value.contains(['*', '?', '[']) && !matched.is_empty() {
-                targets.extend(matched.into_iter().map(|m| Item { value: m, span: name.span }));
-            }
-        }
         let mut seen = Vec::new();
         targets.retain(|t| {
             if seen.contains(&t.value) {
@@ -146,9 +149,7 @@ impl Resolver<'_> {
 
     fn walk(&self, name: &str, span: Span, visiting: &mut Vec<String>, targets: &mut Vec<Item>, groups: &mut Vec<String>) {
         let Some(g) = self.config.groups.get(name) else {
-            if !(name.contains(['*', '?', '[']) && !self.config.targets.contains_key(name)) || visiting.is_empty() {
-                targets.push(Item { value: name.to_string(), span });
-            }
+            targets.push(Item { value: name.to_string(), span });
             return;
         };
         if visiting.iter().any(|v| v == name) {

@@ -12,6 +12,11 @@ pub fn to_json(def: &Definition) -> J {
         let mut groups = Map::new();
         for (name, g) in &def.groups {
             let mut o = Map::new();
+            // Newer bake prints a group's description; 0.13 has none to print, so this
+            // changes no 0.13 output. A target's description stays unprinted, as 0.13 does.
+            if let Some(d) = &g.description {
+                o.insert("description".into(), J::String(d.clone()));
+            }
             o.insert("targets".into(), J::Array(g.targets.iter().map(|t| J::String(t.value.clone())).collect()));
             groups.insert(name.clone(), J::Object(o));
         }
