@@ -3,9 +3,11 @@
 //! Data flows one way: `source → syntax → spec → eval → model → report`, with `cli` on
 //! top. See ARCHITECTURE.md.
 
+pub mod check;
 pub mod cli;
 pub mod eval;
 pub mod model;
+pub mod plan;
 pub mod report;
 pub mod source;
 pub mod spec;

@@ -25,7 +25,10 @@ enum What {
 }
 
 pub fn run(settings: &Settings, args: &LsArgs) -> Result<(), spec::Failed> {
-    let spec_args = SpecArgs { files: args.files.clone(), ..SpecArgs::default() };
+    let spec_args = SpecArgs {
+        files: args.files.clone(),
+        ..SpecArgs::default()
+    };
     let loaded = match spec::load(settings, &spec_args) {
         Ok(l) => l,
         Err((sources, diags)) => {
@@ -41,11 +44,19 @@ pub fn run(settings: &Settings, args: &LsArgs) -> Result<(), spec::Failed> {
                 .targets
                 .values()
                 .map(|t| {
-                    let platforms: Vec<&str> = t.list("platforms").iter().map(|p| p.value.as_str()).collect();
+                    let platforms: Vec<&str> = t
+                        .list("platforms")
+                        .iter()
+                        .map(|p| p.value.as_str())
+                        .collect();
                     vec![
                         t.name.clone(),
                         t.str("description").unwrap_or("").to_string(),
-                        if platforms.is_empty() { "(builder default)".into() } else { platforms.join(",") },
+                        if platforms.is_empty() {
+                            "(builder default)".into()
+                        } else {
+                            platforms.join(",")
+                        },
                     ]
                 })
                 .collect();
@@ -59,7 +70,11 @@ pub fn run(settings: &Settings, args: &LsArgs) -> Result<(), spec::Failed> {
                     vec![
                         g.name.clone(),
                         g.description.clone().unwrap_or_default(),
-                        g.targets.iter().map(|t| t.value.as_str()).collect::<Vec<_>>().join(","),
+                        g.targets
+                            .iter()
+                            .map(|t| t.value.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
                     ]
                 })
                 .collect();
@@ -72,14 +87,21 @@ pub fn run(settings: &Settings, args: &LsArgs) -> Result<(), spec::Failed> {
                 .map(|v| {
                     let value = match &v.value {
                         crate::eval::value::Value::Null => "null".to_string(),
-                        other => other.to_str().unwrap_or_else(|| other.to_json().to_string()),
+                        other => other
+                            .to_str()
+                            .unwrap_or_else(|| other.to_json().to_string()),
                     };
                     let source = match &v.source {
                         VarSource::Default => "default".to_string(),
                         VarSource::Env(name) => format!("env ${name}"),
                         VarSource::Unset => "unset".to_string(),
                     };
-                    vec![v.name.clone(), value, source, v.description.clone().unwrap_or_default()]
+                    vec![
+                        v.name.clone(),
+                        value,
+                        source,
+                        v.description.clone().unwrap_or_default(),
+                    ]
                 })
                 .collect();
             table::render(&["VARIABLE", "VALUE", "FROM", "DESCRIPTION"], &rows)

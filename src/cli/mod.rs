@@ -1,6 +1,7 @@
 //! The command line: clap definitions and one file per subcommand.
 
 mod ls;
+mod plan;
 mod print;
 pub mod settings;
 mod spec;
@@ -31,6 +32,8 @@ pub struct Cli {
 enum Command {
     /// Print the resolved definition as JSON, like `docker buildx bake --print`
     Print(SpecArgs),
+    /// Show what `apply` would do: per-platform builds, pushes, loads, exports; check them
+    Plan(plan::PlanArgs),
     /// List targets, groups or variables
     Ls(ls::LsArgs),
 }
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
     let settings = settings::Settings::from_process();
     let result = match cli.command {
         Command::Print(args) => print::run(&settings, &args),
+        Command::Plan(args) => plan::run(&settings, &args),
         Command::Ls(args) => ls::run(&settings, &args),
     };
     match result {
@@ -77,7 +81,8 @@ pub fn emit(diags: &[Diag], sources: &SourceMap) {
     let handler = if tty {
         miette::GraphicalReportHandler::new().with_width(width)
     } else {
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(width)
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(width)
     };
     for d in diags {
         let mut out = String::new();

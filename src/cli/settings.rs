@@ -32,7 +32,10 @@ impl Settings {
         eval::Inputs {
             env: self.env.clone(),
             builtins,
-            stdlib: stdlib::Env { now_unix: self.now_unix, home: self.env.get("HOME").cloned() },
+            stdlib: stdlib::Env {
+                now_unix: self.now_unix,
+                home: self.env.get("HOME").cloned(),
+            },
         }
     }
 }

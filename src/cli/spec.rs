@@ -25,14 +25,20 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
     let mut sources = SourceMap::new();
     let mut diags = Diags::default();
     let names: Vec<String> = if args.files.is_empty() {
-        syntax::DEFAULT_FILES.iter().filter(|n| settings.cwd.join(n).is_file()).map(|n| n.to_string()).collect()
+        syntax::DEFAULT_FILES
+            .iter()
+            .filter(|n| settings.cwd.join(n).is_file())
+            .map(|n| n.to_string())
+            .collect()
     } else {
         args.files.clone()
     };
     if names.is_empty() {
         diags.push(
-            Diag::error("cli::no_definition", "couldn't find a bake definition")
-                .help(format!("create docker-bake.hcl or build.hcl here, or name a file with `-f`; looked for {}", syntax::DEFAULT_FILES.join(", "))),
+            Diag::error("cli::no_definition", "couldn't find a bake definition").help(format!(
+                "create docker-bake.hcl or build.hcl here, or name a file with `-f`; looked for {}",
+                syntax::DEFAULT_FILES.join(", ")
+            )),
         );
         return Err((sources, diags));
     }
@@ -42,7 +48,10 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s).map(|_| s)
         } else {
-            std::fs::read(settings.cwd.join(name)).and_then(|b| String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+            std::fs::read(settings.cwd.join(name)).and_then(|b| {
+                String::from_utf8(b)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            })
         };
         let text = match text {
             Ok(t) => t,
@@ -74,11 +83,19 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
     if diags.has_errors() {
         return Err((sources, diags));
     }
-    Ok(Loaded { sources, config, warnings: diags.0 })
+    Ok(Loaded {
+        sources,
+        config,
+        warnings: diags.0,
+    })
 }
 
 /// Resolves the requested names with overrides.
-pub fn resolve(settings: &Settings, args: &SpecArgs, loaded: &mut Loaded) -> Result<Definition, Diags> {
+pub fn resolve(
+    settings: &Settings,
+    args: &SpecArgs,
+    loaded: &mut Loaded,
+) -> Result<Definition, Diags> {
     let mut diags = Diags::default();
     let mut sets = Vec::new();
     for s in &args.set {
@@ -92,7 +109,10 @@ pub fn resolve(settings: &Settings, args: &SpecArgs, loaded: &mut Loaded) -> Res
     if diags.has_errors() {
         return Err(diags);
     }
-    let request = resolve::Request { names, overrides: sets };
+    let request = resolve::Request {
+        names,
+        overrides: sets,
+    };
     let inputs = settings.inputs();
     match resolve::resolve(&loaded.config, &request, &inputs, &mut diags) {
         Some(def) if !diags.has_errors() => {
@@ -105,7 +125,11 @@ pub fn resolve(settings: &Settings, args: &SpecArgs, loaded: &mut Loaded) -> Res
 
 /// The positional names as a source of their own, so an unknown name can be pointed at.
 fn command_line_names(targets: &[String], sources: &mut SourceMap) -> Vec<Spanned<String>> {
-    let targets: Vec<String> = if targets.is_empty() { vec!["default".into()] } else { targets.to_vec() };
+    let targets: Vec<String> = if targets.is_empty() {
+        vec!["default".into()]
+    } else {
+        targets.to_vec()
+    };
     let text = targets.join(" ");
     let file = sources.add("command line", text, Origin::Set);
     let mut at = 0;

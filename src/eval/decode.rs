@@ -10,19 +10,27 @@ use crate::spec::attrs::{AttrDef, Shape};
 use crate::syntax::ast::{Expr, ExprKind, ObjectKey};
 
 /// Decodes `value` (evaluated from `expr`) as attribute `def`. `Ok(None)` for null.
-pub fn decode(def: &AttrDef, value: Value, expr: &Expr, attr_span: Span) -> Result<Option<Attr>, Diag> {
+pub fn decode(
+    def: &AttrDef,
+    value: Value,
+    expr: &Expr,
+    attr_span: Span,
+) -> Result<Option<Attr>, Diag> {
     if value.is_null() {
         return Ok(None);
     }
     let mismatch = |want: &str, got: &Value| {
-        Diag::error("eval::attribute_type", format!("`{}` must be {want}, not a {}", def.key, got.kind()))
-            .label(expr.span, format!("this is a {}", got.kind()))
-            .help(match def.shape {
-                Shape::List => format!("write a list: `{} = [\"...\"]`", def.key),
-                Shape::Map => format!("write an object: `{} = {{ KEY = \"value\" }}`", def.key),
-                Shape::Bool => format!("write `{} = true` or `false`", def.key),
-                Shape::Str => format!("write a string: `{} = \"...\"`", def.key),
-            })
+        Diag::error(
+            "eval::attribute_type",
+            format!("`{}` must be {want}, not a {}", def.key, got.kind()),
+        )
+        .label(expr.span, format!("this is a {}", got.kind()))
+        .help(match def.shape {
+            Shape::List => format!("write a list: `{} = [\"...\"]`", def.key),
+            Shape::Map => format!("write an object: `{} = {{ KEY = \"value\" }}`", def.key),
+            Shape::Bool => format!("write `{} = true` or `false`", def.key),
+            Shape::Str => format!("write a string: `{} = \"...\"`", def.key),
+        })
     };
     let v = match def.shape {
         Shape::Str => AttrValue::Str(value.to_str().ok_or_else(|| mismatch("a string", &value))?),
@@ -36,7 +44,10 @@ pub fn decode(def: &AttrDef, value: Value, expr: &Expr, attr_span: Span) -> Resu
             for (item, span) in items.iter().zip(spans) {
                 match item {
                     Value::Null => {}
-                    Value::Map(m) => out.push(Item { value: csv_of(m, span, def)?, span }),
+                    Value::Map(m) => out.push(Item {
+                        value: csv_of(m, span, def)?,
+                        span,
+                    }),
                     other => match other.to_str() {
                         Some(s) => out.push(Item { value: s, span }),
                         None => return Err(item_error(def, other, span)),
@@ -55,20 +66,33 @@ pub fn decode(def: &AttrDef, value: Value, expr: &Expr, attr_span: Span) -> Resu
                 let span = spans.get(k.as_str()).copied().unwrap_or(expr.span);
                 let item = match v {
                     Value::Null => None,
-                    other => Some(Item { value: other.to_str().ok_or_else(|| item_error(def, other, span))?, span }),
+                    other => Some(Item {
+                        value: other.to_str().ok_or_else(|| item_error(def, other, span))?,
+                        span,
+                    }),
                 };
                 out.insert(k.clone(), item);
             }
             AttrValue::Map(out)
         }
     };
-    Ok(Some(Attr { value: v, span: attr_span }))
+    Ok(Some(Attr {
+        value: v,
+        span: attr_span,
+    }))
 }
 
 fn item_error(def: &AttrDef, got: &Value, span: Span) -> Diag {
-    Diag::error("eval::attribute_type", format!("items of `{}` must be strings, not a {}", def.key, got.kind()))
-        .label(span, format!("this is a {}", got.kind()))
-        .help("give each item as a string")
+    Diag::error(
+        "eval::attribute_type",
+        format!(
+            "items of `{}` must be strings, not a {}",
+            def.key,
+            got.kind()
+        ),
+    )
+    .label(span, format!("this is a {}", got.kind()))
+    .help("give each item as a string")
 }
 
 /// An object item of a list attribute (newer bake's composable form) as `type=...,key=value`.
@@ -82,7 +106,11 @@ fn csv_of(m: &BTreeMap<String, Value>, span: Span, def: &AttrDef) -> Result<Stri
             continue;
         }
         let s = v.to_str().ok_or_else(|| item_error(def, v, span))?;
-        parts.push(if s.contains(',') || s.contains('"') { format!("{k}=\"{}\"", s.replace('"', "\"\"")) } else { format!("{k}={s}") });
+        parts.push(if s.contains(',') || s.contains('"') {
+            format!("{k}=\"{}\"", s.replace('"', "\"\""))
+        } else {
+            format!("{k}={s}")
+        });
     }
     Ok(parts.join(","))
 }

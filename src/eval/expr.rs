@@ -48,7 +48,12 @@ type R = Result<Value, Diag>;
 
 impl<'a> Evaluator<'a> {
     pub fn new(resolver: &'a mut dyn Resolver, env: &'a Env) -> Evaluator<'a> {
-        Evaluator { resolver, env, locals: Vec::new(), depth: 0 }
+        Evaluator {
+            resolver,
+            env,
+            locals: Vec::new(),
+            depth: 0,
+        }
     }
 
     /// Makes `name` visible to the expressions evaluated next (until [`Evaluator::pop`]).
@@ -62,7 +67,11 @@ impl<'a> Evaluator<'a> {
     }
 
     fn local(&self, name: &str) -> Option<&Value> {
-        self.locals.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.locals
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     pub fn eval(&mut self, e: &Expr) -> R {
@@ -84,7 +93,11 @@ impl<'a> Evaluator<'a> {
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
             ExprKind::Number(n) => Ok(Value::Number(*n)),
             ExprKind::Template(parts) => self.template(parts, e.span),
-            ExprKind::Array(items) => items.iter().map(|x| self.eval(x)).collect::<Result<_, _>>().map(Value::List),
+            ExprKind::Array(items) => items
+                .iter()
+                .map(|x| self.eval(x))
+                .collect::<Result<_, _>>()
+                .map(Value::List),
             ExprKind::Object(items) => {
                 let mut m = BTreeMap::new();
                 for (k, v) in items {
@@ -92,7 +105,9 @@ impl<'a> Evaluator<'a> {
                         ObjectKey::Ident(name, _) => name.clone(),
                         ObjectKey::Expr(x) => {
                             let kv = self.eval(x)?;
-                            kv.to_str().ok_or_else(|| type_error(x.span, "object key", Kind::String, &kv))?
+                            kv.to_str().ok_or_else(|| {
+                                type_error(x.span, "object key", Kind::String, &kv)
+                            })?
                         }
                     };
                     let val = self.eval(v)?;
@@ -103,9 +118,12 @@ impl<'a> Evaluator<'a> {
             ExprKind::Var(name) => self.var(name, e.span),
             ExprKind::Paren(x) => self.eval(x),
             ExprKind::Traversal(root, ops) => self.traversal(root, ops),
-            ExprKind::Call { name, name_span, args, expand_final } => {
-                self.call(name, *name_span, args, *expand_final, e.span)
-            }
+            ExprKind::Call {
+                name,
+                name_span,
+                args,
+                expand_final,
+            } => self.call(name, *name_span, args, *expand_final, e.span),
             ExprKind::Cond(c, t, f) => {
                 let cv = self.eval(c)?;
                 match cv.to_bool() {
@@ -117,8 +135,14 @@ impl<'a> Evaluator<'a> {
             ExprKind::Unary(op, x) => {
                 let v = self.eval(x)?;
                 match op {
-                    UnaryOp::Neg => v.to_number().map(|n| Value::Number(-n)).ok_or_else(|| type_error(x.span, "operand", Kind::Number, &v)),
-                    UnaryOp::Not => v.to_bool().map(|b| Value::Bool(!b)).ok_or_else(|| type_error(x.span, "operand", Kind::Bool, &v)),
+                    UnaryOp::Neg => v
+                        .to_number()
+                        .map(|n| Value::Number(-n))
+                        .ok_or_else(|| type_error(x.span, "operand", Kind::Number, &v)),
+                    UnaryOp::Not => v
+                        .to_bool()
+                        .map(|b| Value::Bool(!b))
+                        .ok_or_else(|| type_error(x.span, "operand", Kind::Bool, &v)),
                 }
             }
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r),
@@ -131,9 +155,14 @@ impl<'a> Evaluator<'a> {
             return Ok(v.clone());
         }
         if self.resolver.is_block_type(name) {
-            return Err(Diag::error("eval::block_as_value", format!("`{name}` cannot be used as a value"))
-                .label(at, "a block type")
-                .help(format!("reference one attribute of one block, e.g. `{name}.NAME.ATTRIBUTE`")));
+            return Err(Diag::error(
+                "eval::block_as_value",
+                format!("`{name}` cannot be used as a value"),
+            )
+            .label(at, "a block type")
+            .help(format!(
+                "reference one attribute of one block, e.g. `{name}.NAME.ATTRIBUTE`"
+            )));
         }
         match self.resolver.global(name, at) {
             Some(r) => r,
@@ -156,12 +185,24 @@ impl<'a> Evaluator<'a> {
             && self.local(kind).is_none()
             && self.resolver.is_block_type(kind)
         {
-            let (Some(Traverse::Attr(name, name_span)), Some(Traverse::Attr(attr, attr_span))) = (ops.first(), ops.get(1)) else {
-                return Err(Diag::error("eval::block_reference", format!("incomplete reference to a {kind}"))
-                    .label(root.span.to(ops.first().map_or(root.span, traverse_span)), "needs a name and an attribute")
-                    .help(format!("write `{kind}.NAME.ATTRIBUTE`, e.g. `{kind}.app.tags`")));
+            let (Some(Traverse::Attr(name, name_span)), Some(Traverse::Attr(attr, attr_span))) =
+                (ops.first(), ops.get(1))
+            else {
+                return Err(Diag::error(
+                    "eval::block_reference",
+                    format!("incomplete reference to a {kind}"),
+                )
+                .label(
+                    root.span.to(ops.first().map_or(root.span, traverse_span)),
+                    "needs a name and an attribute",
+                )
+                .help(format!(
+                    "write `{kind}.NAME.ATTRIBUTE`, e.g. `{kind}.app.tags`"
+                )));
             };
-            let v = self.resolver.block_attr(kind, name, attr, name_span.to(*attr_span))?;
+            let v = self
+                .resolver
+                .block_attr(kind, name, attr, name_span.to(*attr_span))?;
             return self.apply_ops(v, &ops[2..], root.span);
         }
         let v = self.eval(root)?;
@@ -187,7 +228,10 @@ impl<'a> Evaluator<'a> {
                         other => vec![other],
                     };
                     let rest = &ops[i + 1..];
-                    let out = items.into_iter().map(|item| self.apply_ops(item, rest, at)).collect::<Result<_, _>>()?;
+                    let out = items
+                        .into_iter()
+                        .map(|item| self.apply_ops(item, rest, at))
+                        .collect::<Result<_, _>>()?;
                     return Ok(Value::List(out));
                 }
             }
@@ -221,7 +265,11 @@ impl<'a> Evaluator<'a> {
                         None => return Err(type_error(x.span, "interpolation", Kind::String, &v)),
                     }
                 }
-                Part::If { cond, then, otherwise } => {
+                Part::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
                     let c = self.eval(cond)?;
                     match c.to_bool() {
                         Some(true) => self.render(then, span, out)?,
@@ -229,7 +277,12 @@ impl<'a> Evaluator<'a> {
                         None => return Err(type_error(cond.span, "condition", Kind::Bool, &c)),
                     }
                 }
-                Part::For { key_var, value_var, collection, body } => {
+                Part::For {
+                    key_var,
+                    value_var,
+                    collection,
+                    body,
+                } => {
                     let coll = self.eval(collection)?;
                     for (k, v) in iterate(&coll, collection.span)? {
                         let mut n = 0;
@@ -258,13 +311,21 @@ impl<'a> Evaluator<'a> {
             Eq => Ok(Value::Bool(lv == rv)),
             Ne => Ok(Value::Bool(lv != rv)),
             And | Or => {
-                let a = lv.to_bool().ok_or_else(|| type_error(l.span, "operand", Kind::Bool, &lv))?;
-                let b = rv.to_bool().ok_or_else(|| type_error(r.span, "operand", Kind::Bool, &rv))?;
+                let a = lv
+                    .to_bool()
+                    .ok_or_else(|| type_error(l.span, "operand", Kind::Bool, &lv))?;
+                let b = rv
+                    .to_bool()
+                    .ok_or_else(|| type_error(r.span, "operand", Kind::Bool, &rv))?;
                 Ok(Value::Bool(if op == And { a && b } else { a || b }))
             }
             _ => {
-                let a = lv.to_number().ok_or_else(|| type_error(l.span, "operand", Kind::Number, &lv))?;
-                let b = rv.to_number().ok_or_else(|| type_error(r.span, "operand", Kind::Number, &rv))?;
+                let a = lv
+                    .to_number()
+                    .ok_or_else(|| type_error(l.span, "operand", Kind::Number, &lv))?;
+                let b = rv
+                    .to_number()
+                    .ok_or_else(|| type_error(r.span, "operand", Kind::Number, &rv))?;
                 Ok(match op {
                     Add => Value::Number(a + b),
                     Sub => Value::Number(a - b),
@@ -312,13 +373,26 @@ impl<'a> Evaluator<'a> {
             self.pop(n);
             r?;
         }
-        Ok(if f.key.is_some() { Value::Map(map) } else { Value::List(list) })
+        Ok(if f.key.is_some() {
+            Value::Map(map)
+        } else {
+            Value::List(list)
+        })
     }
 
-    fn for_item(&mut self, f: &ForExpr, span: Span, list: &mut Vec<Value>, map: &mut BTreeMap<String, Value>) -> Result<(), Diag> {
+    fn for_item(
+        &mut self,
+        f: &ForExpr,
+        span: Span,
+        list: &mut Vec<Value>,
+        map: &mut BTreeMap<String, Value>,
+    ) -> Result<(), Diag> {
         if let Some(c) = &f.cond {
             let cv = self.eval(c)?;
-            if !cv.to_bool().ok_or_else(|| type_error(c.span, "condition", Kind::Bool, &cv))? {
+            if !cv
+                .to_bool()
+                .ok_or_else(|| type_error(c.span, "condition", Kind::Bool, &cv))?
+            {
                 return Ok(());
             }
         }
@@ -328,24 +402,36 @@ impl<'a> Evaluator<'a> {
             return Ok(());
         };
         let kv = self.eval(kx)?;
-        let key = kv.to_str().ok_or_else(|| type_error(kx.span, "object key", Kind::String, &kv))?;
+        let key = kv
+            .to_str()
+            .ok_or_else(|| type_error(kx.span, "object key", Kind::String, &kv))?;
         if f.grouping {
             match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
                 Value::List(items) => items.push(value),
                 _ => unreachable!("grouping entries are lists"),
             }
         } else if map.contains_key(&key) {
-            return Err(Diag::error("eval::duplicate_key", format!("duplicate key `{key}` in a `for` expression"))
-                .label(kx.span, "produces the same key twice")
-                .label(span, "")
-                .help("make the keys unique, or group values with `...` after the value expression"));
+            return Err(Diag::error(
+                "eval::duplicate_key",
+                format!("duplicate key `{key}` in a `for` expression"),
+            )
+            .label(kx.span, "produces the same key twice")
+            .label(span, "")
+            .help("make the keys unique, or group values with `...` after the value expression"));
         } else {
             map.insert(key, value);
         }
         Ok(())
     }
 
-    fn call(&mut self, name: &str, name_span: Span, args: &[Expr], expand_final: bool, span: Span) -> R {
+    fn call(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[Expr],
+        expand_final: bool,
+        span: Span,
+    ) -> R {
         match name {
             "try" => return self.call_try(args, span),
             "can" => {
@@ -362,7 +448,9 @@ impl<'a> Evaluator<'a> {
             if expand_final && i + 1 == args.len() {
                 match v {
                     Value::List(items) => values.extend(items),
-                    other => return Err(type_error(a.span, "expanded argument", Kind::List, &other)),
+                    other => {
+                        return Err(type_error(a.span, "expanded argument", Kind::List, &other));
+                    }
                 }
             } else {
                 values.push(v);
@@ -370,7 +458,13 @@ impl<'a> Evaluator<'a> {
         }
         if let Some(f) = stdlib::lookup(name) {
             if values.len() < f.params || (!f.variadic && values.len() > f.params) {
-                return Err(arity_error(name, name_span, f.params, f.variadic, values.len()));
+                return Err(arity_error(
+                    name,
+                    name_span,
+                    f.params,
+                    f.variadic,
+                    values.len(),
+                ));
             }
             return (f.call)(self.env, &values).map_err(|msg| {
                 Diag::error("eval::function_failed", format!("`{name}` failed: {msg}"))
@@ -402,9 +496,15 @@ impl<'a> Evaluator<'a> {
             }
         }
         Err(match last {
-            Some(d) => Diag::error("eval::try_failed", "no argument of `try` could be evaluated")
-                .label(span, "every argument failed")
-                .help(format!("the last one failed with: {}; add a fallback value as the last argument", d.message)),
+            Some(d) => Diag::error(
+                "eval::try_failed",
+                "no argument of `try` could be evaluated",
+            )
+            .label(span, "every argument failed")
+            .help(format!(
+                "the last one failed with: {}; add a fallback value as the last argument",
+                d.message
+            )),
             None => arity_error("try", span, 1, true, 0),
         })
     }
@@ -412,7 +512,13 @@ impl<'a> Evaluator<'a> {
     fn call_user(&mut self, f: &UserFunction, args: Vec<Value>, at: Span) -> R {
         let n = f.params.len();
         if args.len() < n || (f.variadic.is_none() && args.len() > n) {
-            return Err(arity_error(&f.name, at, n, f.variadic.is_some(), args.len()));
+            return Err(arity_error(
+                &f.name,
+                at,
+                n,
+                f.variadic.is_some(),
+                args.len(),
+            ));
         }
         // A function body sees its parameters and the globals, not the caller's locals.
         let saved = std::mem::take(&mut self.locals);
@@ -445,8 +551,15 @@ fn traverse_span(t: &Traverse) -> Span {
 /// The entries a `for` iterates: index/element for lists, key/value for objects.
 fn iterate(v: &Value, at: Span) -> Result<Vec<(Value, Value)>, Diag> {
     match v {
-        Value::List(items) => Ok(items.iter().enumerate().map(|(i, x)| (Value::Number(i as f64), x.clone())).collect()),
-        Value::Map(m) => Ok(m.iter().map(|(k, x)| (Value::String(k.clone()), x.clone())).collect()),
+        Value::List(items) => Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (Value::Number(i as f64), x.clone()))
+            .collect()),
+        Value::Map(m) => Ok(m
+            .iter()
+            .map(|(k, x)| (Value::String(k.clone()), x.clone()))
+            .collect()),
         other => Err(type_error(at, "collection", Kind::List, other)),
     }
 }
@@ -482,9 +595,15 @@ fn index(v: Value, key: &Value, at: Span) -> R {
                 return Err(type_error(at, "list index", Kind::Number, key));
             };
             if n < 0.0 || n.fract() != 0.0 || n as usize >= items.len() {
-                return Err(Diag::error("eval::invalid_index", format!("index {key} is out of range for a list of {} elements", items.len()))
-                    .label(at, "out of range")
-                    .help("use `length(list)` to guard the index, or `try(list[i], default)`"));
+                return Err(Diag::error(
+                    "eval::invalid_index",
+                    format!(
+                        "index {key} is out of range for a list of {} elements",
+                        items.len()
+                    ),
+                )
+                .label(at, "out of range")
+                .help("use `length(list)` to guard the index, or `try(list[i], default)`"));
             }
             Ok(items.swap_remove(n as usize))
         }
@@ -497,21 +616,34 @@ fn index(v: Value, key: &Value, at: Span) -> R {
         Value::Null => Err(Diag::error("eval::null_index", "cannot index a null value")
             .label(at, "the value indexed is null")
             .help("check that the value is set, e.g. with `try(x[i], default)`")),
-        other => Err(Diag::error("eval::invalid_index", format!("cannot index a {}", other.kind()))
-            .label(at, "not a list or object")
-            .help("only lists and objects can be indexed")),
+        other => Err(Diag::error(
+            "eval::invalid_index",
+            format!("cannot index a {}", other.kind()),
+        )
+        .label(at, "not a list or object")
+        .help("only lists and objects can be indexed")),
     }
 }
 
 pub fn type_error(at: Span, what: &str, want: Kind, got: &Value) -> Diag {
-    Diag::error("eval::type_mismatch", format!("the {what} must be a {want}, not a {}", got.kind()))
-        .label(at, format!("this is a {}", got.kind()))
-        .help(format!("give a {want} value here"))
+    Diag::error(
+        "eval::type_mismatch",
+        format!("the {what} must be a {want}, not a {}", got.kind()),
+    )
+    .label(at, format!("this is a {}", got.kind()))
+    .help(format!("give a {want} value here"))
 }
 
 fn arity_error(name: &str, at: Span, params: usize, variadic: bool, got: usize) -> Diag {
-    let want = if variadic { format!("at least {params}") } else { params.to_string() };
-    Diag::error("eval::wrong_arguments", format!("`{name}` takes {want} argument(s), {got} given"))
-        .label(at, "in this call")
-        .help(format!("call `{name}` with {want} argument(s)"))
+    let want = if variadic {
+        format!("at least {params}")
+    } else {
+        params.to_string()
+    };
+    Diag::error(
+        "eval::wrong_arguments",
+        format!("`{name}` takes {want} argument(s), {got} given"),
+    )
+    .label(at, "in this call")
+    .help(format!("call `{name}` with {want} argument(s)"))
 }

@@ -8,16 +8,20 @@ use super::value::Value;
 use crate::source::{Diag, Diags, Span};
 use crate::syntax::ast::Block;
 
-static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_-]+$").expect("valid regex"));
+static NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_-]+$").expect("valid regex"));
 
 pub fn valid_name(name: &str) -> bool {
     NAME.is_match(name)
 }
 
 pub fn invalid_name(kind: &str, name: &str, at: Span) -> Diag {
-    Diag::error("eval::invalid_name", format!("invalid {kind} name `{name}`"))
-        .label(at, "not a valid name")
-        .help("names may contain only letters, digits, `_` and `-`")
+    Diag::error(
+        "eval::invalid_name",
+        format!("invalid {kind} name `{name}`"),
+    )
+    .label(at, "not a valid name")
+    .help("names may contain only letters, digits, `_` and `-`")
 }
 
 /// Expands one target block into its instances. Axes combine in the order of their sorted
@@ -39,7 +43,11 @@ pub fn expand(ctx: &mut Ctx, index: usize, block: &Block, diags: &mut Diags) -> 
             diags.push(invalid_name("target", &label.0, label.1));
             return Vec::new();
         }
-        return vec![Instance { block: index, locals: Vec::new(), name: label.0.clone() }];
+        return vec![Instance {
+            block: index,
+            locals: Vec::new(),
+            name: label.0.clone(),
+        }];
     };
     let value = match ctx.eval_with(&matrix.expr, &[]) {
         Ok(v) => v,
@@ -60,9 +68,12 @@ pub fn expand(ctx: &mut Ctx, index: usize, block: &Block, diags: &mut Diags) -> 
     for (axis, values) in axes {
         let Value::List(values) = values else {
             diags.push(
-                Diag::error("eval::matrix_shape", format!("matrix axis `{axis}` must be a list"))
-                    .label(matrix.expr.span, "in this matrix")
-                    .help(format!("write `{axis} = [\"a\", \"b\"]`")),
+                Diag::error(
+                    "eval::matrix_shape",
+                    format!("matrix axis `{axis}` must be a list"),
+                )
+                .label(matrix.expr.span, "in this matrix")
+                .help(format!("write `{axis} = [\"a\", \"b\"]`")),
             );
             return Vec::new();
         };
@@ -84,7 +95,12 @@ pub fn expand(ctx: &mut Ctx, index: usize, block: &Block, diags: &mut Diags) -> 
                 Ok(v) => match v.to_str() {
                     Some(s) => s,
                     None => {
-                        diags.push(super::expr::type_error(n.expr.span, "target name", super::value::Kind::String, &v));
+                        diags.push(super::expr::type_error(
+                            n.expr.span,
+                            "target name",
+                            super::value::Kind::String,
+                            &v,
+                        ));
                         return Vec::new();
                     }
                 },
@@ -101,13 +117,22 @@ pub fn expand(ctx: &mut Ctx, index: usize, block: &Block, diags: &mut Diags) -> 
         }
         if out.iter().any(|i| i.name == name) {
             diags.push(
-                Diag::error("eval::duplicate_name", format!("the matrix produces the name `{name}` more than once"))
-                    .label(at, "not unique across the matrix")
-                    .help("include every matrix axis in `name`, e.g. `name = \"app-${axis1}-${axis2}\"`"),
+                Diag::error(
+                    "eval::duplicate_name",
+                    format!("the matrix produces the name `{name}` more than once"),
+                )
+                .label(at, "not unique across the matrix")
+                .help(
+                    "include every matrix axis in `name`, e.g. `name = \"app-${axis1}-${axis2}\"`",
+                ),
             );
             return Vec::new();
         }
-        out.push(Instance { block: index, locals, name });
+        out.push(Instance {
+            block: index,
+            locals,
+            name,
+        });
     }
     out
 }

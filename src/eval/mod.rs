@@ -41,6 +41,8 @@ pub struct Config {
     pub targets: IndexMap<String, Target>,
     pub groups: IndexMap<String, Group>,
     pub variables: Vec<VariableInfo>,
+    /// rbake's builders, in declaration order (empty: the implicit local engine).
+    pub builders: IndexMap<String, crate::model::Builder>,
 }
 
 /// A variable's value and where it came from, for `rbake ls variables`.
@@ -54,7 +56,12 @@ pub struct VariableInfo {
 
 /// Evaluates every block of the document. Errors are collected across blocks; warnings are
 /// returned alongside a successful result.
-pub fn collect(doc: &Document, inputs: &Inputs, sources: &mut SourceMap, diags: &mut Diags) -> Config {
+pub fn collect(
+    doc: &Document,
+    inputs: &Inputs,
+    sources: &mut SourceMap,
+    diags: &mut Diags,
+) -> Config {
     let mut ctx = resolver::Ctx::new(doc, inputs, sources);
     let mut config = Config::default();
 
@@ -62,9 +69,22 @@ pub fn collect(doc: &Document, inputs: &Inputs, sources: &mut SourceMap, diags: 
         match r {
             Ok(value) => {
                 let v = &doc.variables[&name];
-                let description = v.description.as_ref().and_then(|d| ctx.eval_with(d, &[]).ok()).and_then(|d| d.to_str());
-                let source = ctx.var_sources.get(&name).cloned().unwrap_or(VarSource::Default);
-                config.variables.push(VariableInfo { name, value, source, description });
+                let description = v
+                    .description
+                    .as_ref()
+                    .and_then(|d| ctx.eval_with(d, &[]).ok())
+                    .and_then(|d| d.to_str());
+                let source = ctx
+                    .var_sources
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or(VarSource::Default);
+                config.variables.push(VariableInfo {
+                    name,
+                    value,
+                    source,
+                    description,
+                });
             }
             Err(d) => diags.push(d),
         }
@@ -79,7 +99,10 @@ pub fn collect(doc: &Document, inputs: &Inputs, sources: &mut SourceMap, diags: 
     for (i, block) in doc.targets.iter().enumerate() {
         let instances = matrix::expand(&mut ctx, i, block, diags);
         for inst in &instances {
-            ctx.instances.entry(inst.name.clone()).or_default().push(inst.clone());
+            ctx.instances
+                .entry(inst.name.clone())
+                .or_default()
+                .push(inst.clone());
         }
         expanded.push((i, instances));
     }
@@ -93,7 +116,13 @@ pub fn collect(doc: &Document, inputs: &Inputs, sources: &mut SourceMap, diags: 
             renamed.push(Group {
                 name: label.0.clone(),
                 span: label.1,
-                targets: instances.iter().map(|x| Item { value: x.name.clone(), span: label.1 }).collect(),
+                targets: instances
+                    .iter()
+                    .map(|x| Item {
+                        value: x.name.clone(),
+                        span: label.1,
+                    })
+                    .collect(),
                 description: None,
             });
         }
@@ -115,10 +144,17 @@ pub fn collect(doc: &Document, inputs: &Inputs, sources: &mut SourceMap, diags: 
             config.groups.insert(g.name.clone(), g);
         }
     }
+    for block in &doc.builders {
+        builder(&mut ctx, block, &mut config, diags);
+    }
     for g in renamed {
         config.groups.entry(g.name.clone()).or_insert(g);
     }
-    let globals: Vec<(String, crate::source::Span)> = doc.globals.iter().map(|(k, a)| (k.clone(), a.name_span)).collect();
+    let globals: Vec<(String, crate::source::Span)> = doc
+        .globals
+        .iter()
+        .map(|(k, a)| (k.clone(), a.name_span))
+        .collect();
     for (name, span) in globals {
         use expr::Resolver;
         if let Some(Err(d)) = ctx.global(&name, span) {
@@ -137,17 +173,27 @@ fn warn_unknown_attrs(block: &crate::syntax::ast::Block, diags: &mut Diags) {
     }
     for b in &block.body.blocks {
         diags.push(
-            Diag::warning("spec::unknown_block", format!("unexpected block `{}` inside a target", b.kind))
-                .label(b.kind_span, "ignored")
-                .help("targets hold attributes only; move this block to the top level"),
+            Diag::warning(
+                "spec::unknown_block",
+                format!("unexpected block `{}` inside a target", b.kind),
+            )
+            .label(b.kind_span, "ignored")
+            .help("targets hold attributes only; move this block to the top level"),
         );
     }
 }
 
-fn target(ctx: &mut resolver::Ctx, block: &crate::syntax::ast::Block, inst: &resolver::Instance, diags: &mut Diags) -> Target {
+fn target(
+    ctx: &mut resolver::Ctx,
+    block: &crate::syntax::ast::Block,
+    inst: &resolver::Instance,
+    diags: &mut Diags,
+) -> Target {
     let mut t = Target::new(inst.name.clone(), block.head_span());
     for a in &block.body.attrs {
-        let Some(def) = attrs::target_attr(&a.name) else { continue };
+        let Some(def) = attrs::target_attr(&a.name) else {
+            continue;
+        };
         let value = match ctx.eval_with(&a.expr, &inst.locals) {
             Ok(v) => v,
             Err(d) => {
@@ -166,19 +212,34 @@ fn target(ctx: &mut resolver::Ctx, block: &crate::syntax::ast::Block, inst: &res
     t
 }
 
-fn group(ctx: &mut resolver::Ctx, block: &crate::syntax::ast::Block, diags: &mut Diags) -> Option<Group> {
+fn group(
+    ctx: &mut resolver::Ctx,
+    block: &crate::syntax::ast::Block,
+    diags: &mut Diags,
+) -> Option<Group> {
     let label = &block.labels[0];
     if !matrix::valid_name(&label.0) {
         diags.push(matrix::invalid_name("group", &label.0, label.1));
         return None;
     }
-    let mut g = Group { name: label.0.clone(), span: block.head_span(), targets: Vec::new(), description: None };
+    let mut g = Group {
+        name: label.0.clone(),
+        span: block.head_span(),
+        targets: Vec::new(),
+        description: None,
+    };
     for a in &block.body.attrs {
         match a.name.as_str() {
             "targets" => {
                 let def = attrs::target_attr("tags").expect("tags is a list attribute");
-                match ctx.eval_with(&a.expr, &[]).and_then(|v| decode::decode(def, v, &a.expr, a.span)) {
-                    Ok(Some(crate::model::Attr { value: crate::model::AttrValue::List(items), .. })) => g.targets = items,
+                match ctx
+                    .eval_with(&a.expr, &[])
+                    .and_then(|v| decode::decode(def, v, &a.expr, a.span))
+                {
+                    Ok(Some(crate::model::Attr {
+                        value: crate::model::AttrValue::List(items),
+                        ..
+                    })) => g.targets = items,
                     Ok(_) => {}
                     Err(mut d) => {
                         d.message = d.message.replace("`tags`", "`targets`");
@@ -192,12 +253,58 @@ fn group(ctx: &mut resolver::Ctx, block: &crate::syntax::ast::Block, diags: &mut
                 Err(d) => diags.push(d),
             },
             "matrix" | "name" => diags.push(
-                Diag::error("eval::group_matrix", format!("`{}` is not supported for groups", a.name))
-                    .label(a.name_span, "only targets take this")
-                    .help("put the matrix on a target; its name becomes a group of the generated targets"),
+                Diag::error(
+                    "eval::group_matrix",
+                    format!("`{}` is not supported for groups", a.name),
+                )
+                .label(a.name_span, "only targets take this")
+                .help(
+                    "put the matrix on a target; its name becomes a group of the generated targets",
+                ),
             ),
             _ => diags.push(spec::unknown_attr("group", a, attrs::GROUP_ATTRS)),
         }
     }
     Some(g)
+}
+
+fn builder(
+    ctx: &mut resolver::Ctx,
+    block: &crate::syntax::ast::Block,
+    config: &mut Config,
+    diags: &mut Diags,
+) {
+    let label = &block.labels[0];
+    if !matrix::valid_name(&label.0) {
+        diags.push(matrix::invalid_name("builder", &label.0, label.1));
+        return;
+    }
+    let b = config
+        .builders
+        .entry(label.0.clone())
+        .or_insert_with(|| crate::model::Builder {
+            name: label.0.clone(),
+            span: block.head_span(),
+            attrs: BTreeMap::new(),
+        });
+    for a in &block.body.attrs {
+        let Some(def) = attrs::builder_attr(&a.name) else {
+            let known: Vec<&str> = attrs::BUILDER_ATTRS.iter().map(|d| d.key).collect();
+            diags.push(spec::unknown_attr("builder", a, &known));
+            continue;
+        };
+        match ctx
+            .eval_with(&a.expr, &[])
+            .and_then(|v| decode::decode(def, v, &a.expr, a.span))
+        {
+            // A later block of the same name overrides attribute by attribute.
+            Ok(Some(attr)) => {
+                b.attrs.insert(def.key, attr);
+            }
+            Ok(None) => {
+                b.attrs.remove(def.key);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
 }

@@ -13,7 +13,10 @@ use crate::spec::attrs::{self, AttrDef, Set, Shape, TARGET_ATTRS};
 /// The attribute an override writes.
 #[derive(Clone, Debug)]
 pub enum Key {
-    Attr { def: &'static AttrDef, entry: Option<String> },
+    Attr {
+        def: &'static AttrDef,
+        entry: Option<String>,
+    },
     /// `push=true|false` rewrites the image outputs.
     Push,
     /// `load=true` adds a `type=docker` output.
@@ -34,7 +37,11 @@ pub struct Override {
 }
 
 /// Parses one `--set` argument.
-pub fn parse(text: &str, sources: &mut SourceMap, env: &BTreeMap<String, String>) -> Result<Option<Override>, Diag> {
+pub fn parse(
+    text: &str,
+    sources: &mut SourceMap,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<Override>, Diag> {
     let file = sources.add("--set", format!("--set {text}"), Origin::Set);
     let base = "--set ".len();
     let whole = Span::new(file, base..base + text.len());
@@ -48,64 +55,104 @@ pub fn parse(text: &str, sources: &mut SourceMap, env: &BTreeMap<String, String>
     };
     let parts: Vec<&str> = lhs.splitn(3, '.').collect();
     if parts.len() < 2 || parts[0].is_empty() {
-        return Err(Diag::error("set::syntax", format!("invalid override `{text}`"))
-            .label(whole, "expected TARGET.KEY=VALUE")
-            .help("write e.g. `--set app.tags=acme/app:dev` or `--set *.platform=linux/arm64`"));
+        return Err(
+            Diag::error("set::syntax", format!("invalid override `{text}`"))
+                .label(whole, "expected TARGET.KEY=VALUE")
+                .help("write e.g. `--set app.tags=acme/app:dev` or `--set *.platform=linux/arm64`"),
+        );
     }
     let pattern_span = Span::new(file, base..base + parts[0].len());
     let key_start = base + parts[0].len() + 1;
     let key_span = Span::new(file, key_start..base + lhs.len());
     let key_text = lhs[parts[0].len() + 1..].to_string();
-    let value_span = Span::new(file, base + text.len() - value.map_or(0, str::len)..base + text.len());
+    let value_span = Span::new(
+        file,
+        base + text.len() - value.map_or(0, str::len)..base + text.len(),
+    );
     let key = match parts[1] {
         "push" => Key::Push,
         "load" => Key::Load,
         k => {
             let Some(def) = attrs::target_attr_by_set_key(k) else {
-                let keys: Vec<&str> = TARGET_ATTRS.iter().filter(|d| d.set != Set::Never).map(|d| d.set_key).chain(["push", "load"]).collect();
-                return Err(Diag::error("set::unknown_key", format!("`{k}` cannot be set"))
-                    .label(Span::new(file, key_start..key_start + k.len()), "unknown key")
-                    .help(match did_you_mean(k, keys.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("settable keys: {}", keys.join(", ")),
-                    }));
+                let keys: Vec<&str> = TARGET_ATTRS
+                    .iter()
+                    .filter(|d| d.set != Set::Never)
+                    .map(|d| d.set_key)
+                    .chain(["push", "load"])
+                    .collect();
+                return Err(
+                    Diag::error("set::unknown_key", format!("`{k}` cannot be set"))
+                        .label(
+                            Span::new(file, key_start..key_start + k.len()),
+                            "unknown key",
+                        )
+                        .help(match did_you_mean(k, keys.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("settable keys: {}", keys.join(", ")),
+                        }),
+                );
             };
             if def.set == Set::Never {
-                return Err(Diag::error("set::unknown_key", format!("`{k}` cannot be set from the command line"))
-                    .label(key_span, "not overridable")
-                    .help("change it in the bake file instead"));
+                return Err(Diag::error(
+                    "set::unknown_key",
+                    format!("`{k}` cannot be set from the command line"),
+                )
+                .label(key_span, "not overridable")
+                .help("change it in the bake file instead"));
             }
             let entry = parts.get(2).map(|s| s.to_string());
             if def.set == Set::Entry && entry.is_none() {
-                return Err(Diag::error("set::missing_name", format!("`{k}` needs a name: `{k}.NAME=VALUE`"))
-                    .label(key_span, "missing `.NAME`")
-                    .help(format!("write e.g. `--set {}.{k}.NAME=value`", parts[0])));
+                return Err(Diag::error(
+                    "set::missing_name",
+                    format!("`{k}` needs a name: `{k}.NAME=VALUE`"),
+                )
+                .label(key_span, "missing `.NAME`")
+                .help(format!("write e.g. `--set {}.{k}.NAME=value`", parts[0])));
             }
             if append && def.shape != Shape::List {
-                return Err(Diag::error("set::append", format!("`+=` only works on list attributes, not `{k}`"))
-                    .label(key_span, "not a list")
-                    .help(format!("use `--set {}.{key_text}=VALUE`", parts[0])));
+                return Err(Diag::error(
+                    "set::append",
+                    format!("`+=` only works on list attributes, not `{k}`"),
+                )
+                .label(key_span, "not a list")
+                .help(format!("use `--set {}.{key_text}=VALUE`", parts[0])));
             }
             Key::Attr { def, entry }
         }
     };
     let value = match value {
-        Some(v) => Some(Item { value: v.to_string(), span: value_span }),
+        Some(v) => Some(Item {
+            value: v.to_string(),
+            span: value_span,
+        }),
         None => {
             // `--set t.args.NAME` takes the value from the environment, or is skipped.
             let is_arg = matches!(&key, Key::Attr { def, entry: Some(_) } if def.key == "args");
             if !is_arg {
-                return Err(Diag::error("set::syntax", format!("override `{text}` has no value"))
-                    .label(whole, "expected TARGET.KEY=VALUE")
-                    .help(format!("write `--set {text}=VALUE`")));
+                return Err(
+                    Diag::error("set::syntax", format!("override `{text}` has no value"))
+                        .label(whole, "expected TARGET.KEY=VALUE")
+                        .help(format!("write `--set {text}=VALUE`")),
+                );
             }
             match env.get(parts[2]) {
-                Some(v) => Some(Item { value: v.clone(), span: whole }),
+                Some(v) => Some(Item {
+                    value: v.clone(),
+                    span: whole,
+                }),
                 None => return Ok(None),
             }
         }
     };
-    Ok(Some(Override { pattern: parts[0].to_string(), pattern_span, key, key_text, key_span, value, append }))
+    Ok(Some(Override {
+        pattern: parts[0].to_string(),
+        pattern_span,
+        key,
+        key_text,
+        key_span,
+        value,
+        append,
+    }))
 }
 
 /// The targets a pattern names: an exact name, else every name the glob matches.
@@ -113,7 +160,9 @@ pub fn expand<'a>(pattern: &str, names: impl Iterator<Item = &'a String> + Clone
     if names.clone().any(|n| n == pattern) {
         return vec![pattern.to_string()];
     }
-    let Some(re) = glob_regex(pattern) else { return Vec::new() };
+    let Some(re) = glob_regex(pattern) else {
+        return Vec::new();
+    };
     names.filter(|n| re.is_match(n)).cloned().collect()
 }
 
@@ -164,14 +213,32 @@ pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
             Key::Push => push(t, value, o)?,
             Key::Load => load(t, value, o)?,
             Key::Attr { def, entry } => match def.set {
-                Set::Value => t.set_def(def, Some(Attr { value: AttrValue::Str(value.value.clone()), span: value.span })),
+                Set::Value => t.set_def(
+                    def,
+                    Some(Attr {
+                        value: AttrValue::Str(value.value.clone()),
+                        span: value.span,
+                    }),
+                ),
                 Set::Bool => {
                     let b = parse_bool(&value.value).ok_or_else(|| {
-                        Diag::error("set::bool", format!("invalid value `{}` for boolean key `{}`", value.value, def.key))
-                            .label(value.span, "not a bool")
-                            .help("use `true` or `false`")
+                        Diag::error(
+                            "set::bool",
+                            format!(
+                                "invalid value `{}` for boolean key `{}`",
+                                value.value, def.key
+                            ),
+                        )
+                        .label(value.span, "not a bool")
+                        .help("use `true` or `false`")
                     })?;
-                    t.set_def(def, Some(Attr { value: AttrValue::Bool(b), span: value.span }));
+                    t.set_def(
+                        def,
+                        Some(Attr {
+                            value: AttrValue::Bool(b),
+                            span: value.span,
+                        }),
+                    );
                 }
                 Set::Entry => {
                     let name = entry.clone().unwrap_or_default();
@@ -180,10 +247,20 @@ pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
                         _ => BTreeMap::new(),
                     };
                     m.insert(name, Some(value.clone()));
-                    t.set_def(def, Some(Attr { value: AttrValue::Map(m), span: value.span }));
+                    t.set_def(
+                        def,
+                        Some(Attr {
+                            value: AttrValue::Map(m),
+                            span: value.span,
+                        }),
+                    );
                 }
                 Set::List | Set::AppendList => {
-                    let e = lists.entry(def.key).or_insert((Vec::new(), o.append || def.set == Set::AppendList, value.span));
+                    let e = lists.entry(def.key).or_insert((
+                        Vec::new(),
+                        o.append || def.set == Set::AppendList,
+                        value.span,
+                    ));
                     e.0.push(value.clone());
                 }
                 Set::Ignored | Set::Never => {}
@@ -192,23 +269,39 @@ pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
     }
     for (key, (items, append, span)) in lists {
         let def = attrs::target_attr(key).expect("keys come from the table");
-        let mut list = if append { t.list(key).to_vec() } else { Vec::new() };
+        let mut list = if append {
+            t.list(key).to_vec()
+        } else {
+            Vec::new()
+        };
         list.extend(items);
-        t.set_def(def, Some(Attr { value: AttrValue::List(list), span }));
+        t.set_def(
+            def,
+            Some(Attr {
+                value: AttrValue::List(list),
+                span,
+            }),
+        );
     }
     Ok(())
 }
 
 fn push(t: &mut Target, value: &Item, o: &Override) -> Result<(), Diag> {
     parse_bool(&value.value).ok_or_else(|| {
-        Diag::error("set::bool", format!("invalid value `{}` for boolean key `push`", value.value))
-            .label(value.span, "not a bool")
-            .help("use `true` or `false`")
+        Diag::error(
+            "set::bool",
+            format!("invalid value `{}` for boolean key `push`", value.value),
+        )
+        .label(value.span, "not a bool")
+        .help("use `true` or `false`")
     })?;
     let def = attrs::target_attr("output").expect("output is a target attribute");
     let mut outputs = t.list("output").to_vec();
     if outputs.is_empty() {
-        outputs.push(Item { value: "type=image,push=true".into(), span: value.span });
+        outputs.push(Item {
+            value: "type=image,push=true".into(),
+            span: value.span,
+        });
     } else {
         for out in &mut outputs {
             let ty = output_type(&out.value);
@@ -218,21 +311,39 @@ fn push(t: &mut Target, value: &Item, o: &Override) -> Result<(), Diag> {
         }
     }
     let _ = o;
-    t.set_def(def, Some(Attr { value: AttrValue::List(outputs), span: value.span }));
+    t.set_def(
+        def,
+        Some(Attr {
+            value: AttrValue::List(outputs),
+            span: value.span,
+        }),
+    );
     Ok(())
 }
 
 fn load(t: &mut Target, value: &Item, _o: &Override) -> Result<(), Diag> {
     let on = parse_bool(&value.value).ok_or_else(|| {
-        Diag::error("set::bool", format!("invalid value `{}` for boolean key `load`", value.value))
-            .label(value.span, "not a bool")
-            .help("use `true` or `false`")
+        Diag::error(
+            "set::bool",
+            format!("invalid value `{}` for boolean key `load`", value.value),
+        )
+        .label(value.span, "not a bool")
+        .help("use `true` or `false`")
     })?;
     let def = attrs::target_attr("output").expect("output is a target attribute");
     let mut outputs = t.list("output").to_vec();
     if on && !outputs.iter().any(|o| output_type(&o.value) == "docker") {
-        outputs.push(Item { value: "type=docker".into(), span: value.span });
-        t.set_def(def, Some(Attr { value: AttrValue::List(outputs), span: value.span }));
+        outputs.push(Item {
+            value: "type=docker".into(),
+            span: value.span,
+        });
+        t.set_def(
+            def,
+            Some(Attr {
+                value: AttrValue::List(outputs),
+                span: value.span,
+            }),
+        );
     }
     Ok(())
 }

@@ -17,7 +17,12 @@ pub struct Request {
     pub overrides: Vec<Override>,
 }
 
-pub fn resolve(config: &Config, req: &Request, inputs: &Inputs, diags: &mut Diags) -> Option<Definition> {
+pub fn resolve(
+    config: &Config,
+    req: &Request,
+    inputs: &Inputs,
+    diags: &mut Diags,
+) -> Option<Definition> {
     // Names are sanitized as bake does; a name that is neither a group nor a target but a
     // pattern (newer bake) stands for every target it matches.
     let mut names: Vec<Spanned<String>> = Vec::new();
@@ -40,9 +45,12 @@ pub fn resolve(config: &Config, req: &Request, inputs: &Inputs, diags: &mut Diag
         let matched = overrides::expand(&o.pattern, config.targets.keys());
         if matched.is_empty() {
             diags.push(
-                Diag::error("set::no_match", format!("no target matches `{}`", o.pattern))
-                    .label(o.pattern_span, "matches nothing")
-                    .help(known_targets_help(&o.pattern, config)),
+                Diag::error(
+                    "set::no_match",
+                    format!("no target matches `{}`", o.pattern),
+                )
+                .label(o.pattern_span, "matches nothing")
+                .help(known_targets_help(&o.pattern, config)),
             );
         }
         for m in matched {
@@ -53,7 +61,12 @@ pub fn resolve(config: &Config, req: &Request, inputs: &Inputs, diags: &mut Diag
         return None;
     }
 
-    let mut r = Resolver { config, overrides: &by_target, cache: HashMap::new(), diags: Diags::default() };
+    let mut r = Resolver {
+        config,
+        overrides: &by_target,
+        cache: HashMap::new(),
+        diags: Diags::default(),
+    };
     let mut def = Definition::default();
     for name in &names {
         let (targets, groups) = r.expand_group(name);
@@ -82,7 +95,10 @@ pub fn resolve(config: &Config, req: &Request, inputs: &Inputs, diags: &mut Diag
             description: None,
         });
         if !g.targets.iter().any(|t| t.value == name.value) {
-            g.targets.push(Item { value: name.value.clone(), span: name.span });
+            g.targets.push(Item {
+                value: name.value.clone(),
+                span: name.span,
+            });
         }
     }
     if let Some(g) = def.groups.get_mut("default") {
@@ -116,7 +132,15 @@ fn known_targets_help(name: &str, config: &Config) -> String {
     match did_you_mean(name, names.clone().map(String::as_str)) {
         Some(s) => format!("did you mean `{s}`?"),
         None if config.targets.is_empty() => "the definition has no targets".to_string(),
-        None => format!("known targets: {}", config.targets.keys().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+        None => format!(
+            "known targets: {}",
+            config
+                .targets
+                .keys()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -133,7 +157,13 @@ impl Resolver<'_> {
     fn expand_group(&self, name: &Spanned<String>) -> (Vec<Item>, Vec<String>) {
         let mut targets = Vec::new();
         let mut groups = Vec::new();
-        self.walk(&name.value, name.span, &mut Vec::new(), &mut targets, &mut groups);
+        self.walk(
+            &name.value,
+            name.span,
+            &mut Vec::new(),
+            &mut targets,
+            &mut groups,
+        );
         let mut seen = Vec::new();
         targets.retain(|t| {
             if seen.contains(&t.value) {
@@ -147,9 +177,19 @@ impl Resolver<'_> {
         (targets, groups)
     }
 
-    fn walk(&self, name: &str, span: Span, visiting: &mut Vec<String>, targets: &mut Vec<Item>, groups: &mut Vec<String>) {
+    fn walk(
+        &self,
+        name: &str,
+        span: Span,
+        visiting: &mut Vec<String>,
+        targets: &mut Vec<Item>,
+        groups: &mut Vec<String>,
+    ) {
         let Some(g) = self.config.groups.get(name) else {
-            targets.push(Item { value: name.to_string(), span });
+            targets.push(Item {
+                value: name.to_string(),
+                span,
+            });
             return;
         };
         if visiting.iter().any(|v| v == name) {
@@ -165,7 +205,10 @@ impl Resolver<'_> {
 
     fn resolve_target(&mut self, name: &str, at: Span) -> Option<Target> {
         let mut t = self.target(name, at)?;
-        t.set_def(attrs::target_attr("inherits").expect("inherits is an attribute"), None);
+        t.set_def(
+            attrs::target_attr("inherits").expect("inherits is an attribute"),
+            None,
+        );
         Some(t)
     }
 
@@ -175,9 +218,12 @@ impl Resolver<'_> {
         }
         let Some(own) = self.config.targets.get(name) else {
             self.diags.push(
-                Diag::error("resolve::unknown_target", format!("there is no target or group named `{name}`"))
-                    .label(at, "requested here")
-                    .help(known_targets_help(name, self.config)),
+                Diag::error(
+                    "resolve::unknown_target",
+                    format!("there is no target or group named `{name}`"),
+                )
+                .label(at, "requested here")
+                .help(known_targets_help(name, self.config)),
             );
             return None;
         };
@@ -187,9 +233,15 @@ impl Resolver<'_> {
             if self.cache.get(&parent.value).is_some_and(Option::is_none) {
                 // bake tolerates inherits cycles, merging what it has so far.
                 self.diags.push(
-                    Diag::warning("resolve::inherits_cycle", format!("`{name}` inherits from `{}`, which inherits from `{name}`", parent.value))
-                        .label(parent.span, "closes a cycle")
-                        .help("bake merges both sides anyway; remove one direction of the cycle"),
+                    Diag::warning(
+                        "resolve::inherits_cycle",
+                        format!(
+                            "`{name}` inherits from `{}`, which inherits from `{name}`",
+                            parent.value
+                        ),
+                    )
+                    .label(parent.span, "closes a cycle")
+                    .help("bake merges both sides anyway; remove one direction of the cycle"),
                 );
                 continue;
             }
@@ -224,28 +276,47 @@ impl Resolver<'_> {
             let dep = link.value.trim_start_matches("target:").to_string();
             if dep == name {
                 self.diags.push(
-                    Diag::error("resolve::self_link", format!("target `{name}` cannot use itself as a context"))
-                        .label(link.span, "links to itself")
-                        .help("point the context at another target, a directory or an image"),
+                    Diag::error(
+                        "resolve::self_link",
+                        format!("target `{name}` cannot use itself as a context"),
+                    )
+                    .label(link.span, "links to itself")
+                    .help("point the context at another target, a directory or an image"),
                 );
                 continue;
             }
             if visited.contains(&dep) {
                 self.diags.push(
-                    Diag::error("resolve::link_cycle", format!("contexts form a loop: {} -> {dep}", visited.join(" -> ")))
-                        .label(link.span, "closes the loop")
-                        .help("a target cannot depend on a target that depends on it"),
+                    Diag::error(
+                        "resolve::link_cycle",
+                        format!("contexts form a loop: {} -> {dep}", visited.join(" -> ")),
+                    )
+                    .label(link.span, "closes the loop")
+                    .help("a target cannot depend on a target that depends on it"),
                 );
                 continue;
             }
             if !def.targets.contains_key(&dep) {
-                let Some(mut t) = self.resolve_target(&dep, link.span) else { continue };
-                t.set_def(attrs::target_attr("output").expect("output is an attribute"), None);
+                let Some(mut t) = self.resolve_target(&dep, link.span) else {
+                    continue;
+                };
+                t.set_def(
+                    attrs::target_attr("output").expect("output is an attribute"),
+                    None,
+                );
                 def.targets.insert(dep.clone(), t);
             }
             self.load_links(&dep, def, visited);
-            let mine: Vec<String> = def.targets[name].list("platforms").iter().map(|i| i.value.clone()).collect();
-            let theirs: Vec<String> = def.targets[&dep].list("platforms").iter().map(|i| i.value.clone()).collect();
+            let mine: Vec<String> = def.targets[name]
+                .list("platforms")
+                .iter()
+                .map(|i| i.value.clone())
+                .collect();
+            let theirs: Vec<String> = def.targets[&dep]
+                .list("platforms")
+                .iter()
+                .map(|i| i.value.clone())
+                .collect();
             if mine.len() > 1 && theirs.len() > 1 && mine.len() == theirs.len() {
                 // bake compares sorted copies and, as a side effect, prints both sorted.
                 sort_platforms(def.targets.get_mut(name).expect("present"));
@@ -256,8 +327,12 @@ impl Resolver<'_> {
             a.sort();
             b.sort();
             if mine.len() > 1 && theirs.len() > 1 && a != b {
-                let dep_span = def.targets[&dep].get("platforms").map_or(def.targets[&dep].span, |p| p.span);
-                let my_span = def.targets[name].get("platforms").map_or(link.span, |p| p.span);
+                let dep_span = def.targets[&dep]
+                    .get("platforms")
+                    .map_or(def.targets[&dep].span, |p| p.span);
+                let my_span = def.targets[name]
+                    .get("platforms")
+                    .map_or(link.span, |p| p.span);
                 self.diags.push(
                     Diag::error("resolve::link_platforms", format!("target `{dep}` can't be used by `{name}`: they build different platforms"))
                         .label(my_span, format!("`{name}` builds [{}]", mine.join(", ")))
@@ -273,7 +348,11 @@ impl Resolver<'_> {
 
 fn sort_platforms(t: &mut Target) {
     let def = attrs::target_attr("platforms").expect("platforms is an attribute");
-    if let Some(Attr { value: AttrValue::List(items), .. }) = t.attrs[attrs::index_of(def)].as_mut() {
+    if let Some(Attr {
+        value: AttrValue::List(items),
+        ..
+    }) = t.attrs[attrs::index_of(def)].as_mut()
+    {
         items.sort_by(|a, b| a.value.cmp(&b.value));
     }
 }
@@ -281,7 +360,9 @@ fn sort_platforms(t: &mut Target) {
 /// Removes duplicates (and empty items) from list attributes, and empty context values.
 fn normalize(t: &mut Target) {
     for (i, def) in TARGET_ATTRS.iter().enumerate() {
-        let Some(attr) = t.attrs[i].as_mut() else { continue };
+        let Some(attr) = t.attrs[i].as_mut() else {
+            continue;
+        };
         match &mut attr.value {
             AttrValue::List(items) if def.key == "attest" => dedup_attest(items),
             AttrValue::List(items) if def.dedup => {
@@ -295,7 +376,9 @@ fn normalize(t: &mut Target) {
                     }
                 });
             }
-            AttrValue::Map(m) if def.key == "contexts" => m.retain(|_, v| v.as_ref().is_some_and(|v| !v.value.is_empty())),
+            AttrValue::Map(m) if def.key == "contexts" => {
+                m.retain(|_, v| v.as_ref().is_some_and(|v| !v.value.is_empty()))
+            }
             _ => {}
         }
     }
@@ -333,20 +416,48 @@ fn finish(t: &mut Target, inputs: &Inputs) {
         None => clean_path(&context),
     };
     let ctx_span = t.get("context").map_or(span, |a| a.span);
-    t.set_def(attrs::target_attr("context").expect("attr"), Some(Attr { value: AttrValue::Str(cleaned), span: ctx_span }));
+    t.set_def(
+        attrs::target_attr("context").expect("attr"),
+        Some(Attr {
+            value: AttrValue::Str(cleaned),
+            span: ctx_span,
+        }),
+    );
     if t.get("dockerfile").is_none() {
-        t.set_def(attrs::target_attr("dockerfile").expect("attr"), Some(Attr { value: AttrValue::Str("Dockerfile".into()), span }));
+        t.set_def(
+            attrs::target_attr("dockerfile").expect("attr"),
+            Some(Attr {
+                value: AttrValue::Str("Dockerfile".into()),
+                span,
+            }),
+        );
     }
-    if let Some(epoch) = inputs.env.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
+    if let Some(epoch) = inputs
+        .env
+        .get("SOURCE_DATE_EPOCH")
+        .filter(|v| !v.is_empty())
+    {
         let def = attrs::target_attr("args").expect("attr");
         let mut m = match t.get_def(def).map(|a| &a.value) {
             Some(AttrValue::Map(m)) => m.clone(),
             _ => BTreeMap::new(),
         };
         if !m.contains_key("SOURCE_DATE_EPOCH") {
-            m.insert("SOURCE_DATE_EPOCH".into(), Some(Item { value: epoch.clone(), span }));
+            m.insert(
+                "SOURCE_DATE_EPOCH".into(),
+                Some(Item {
+                    value: epoch.clone(),
+                    span,
+                }),
+            );
             let at = t.get_def(def).map_or(span, |a| a.span);
-            t.set_def(def, Some(Attr { value: AttrValue::Map(m), span: at }));
+            t.set_def(
+                def,
+                Some(Attr {
+                    value: AttrValue::Map(m),
+                    span: at,
+                }),
+            );
         }
     }
 }

@@ -59,7 +59,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// Evaluates an expression with the given locals (matrix values) in scope.
-    pub fn eval_with(&mut self, e: &crate::syntax::ast::Expr, locals: &[(String, Value)]) -> Result<Value, Diag> {
+    pub fn eval_with(
+        &mut self,
+        e: &crate::syntax::ast::Expr,
+        locals: &[(String, Value)],
+    ) -> Result<Value, Diag> {
         let env = &self.inputs.stdlib;
         let mut ev = Evaluator::new(self, env);
         for (k, v) in locals {
@@ -70,7 +74,11 @@ impl<'a> Ctx<'a> {
 
     fn enter(&mut self, key: &str, at: Span) -> Result<(), Diag> {
         if let Some(pos) = self.stack.iter().position(|(k, _)| k == key) {
-            let cycle: Vec<&str> = self.stack[pos..].iter().map(|(k, _)| k.as_str()).chain([key]).collect();
+            let cycle: Vec<&str> = self.stack[pos..]
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .chain([key])
+                .collect();
             let mut d = Diag::error("eval::cycle", format!("`{key}` depends on itself"))
                 .label(at, "refers back here")
                 .help(format!("break the cycle {}", cycle.join(" -> ")));
@@ -121,9 +129,12 @@ impl<'a> Ctx<'a> {
     fn compute_variable(&mut self, v: &Variable) -> Result<Value, Diag> {
         let ty = match &v.type_expr {
             Some(t) => Some(Type::parse(t).map_err(|msg| {
-                Diag::error("eval::invalid_type", format!("invalid type for variable `{}`: {msg}", v.name))
-                    .label(t.span, "not a type")
-                    .help("use `string`, `number`, `bool`, `list(string)`, `map(string)`, ... or `any`")
+                Diag::error(
+                    "eval::invalid_type",
+                    format!("invalid type for variable `{}`: {msg}", v.name),
+                )
+                .label(t.span, "not a type")
+                .help("use `string`, `number`, `bool`, `list(string)`, `map(string)`, ... or `any`")
             })?),
             None => None,
         };
@@ -134,22 +145,40 @@ impl<'a> Ctx<'a> {
             Some(d) => {
                 let value = self.eval_with(d, &[])?;
                 Some(ty.convert(value).map_err(|msg| {
-                    Diag::error("eval::default_type", format!("the default of `{}` does not match its type {}: {msg}", v.name, ty.name()))
-                        .label(d.span, "this default")
-                        .help(format!("give a default of type {}, or change the variable's `type`", ty.name()))
+                    Diag::error(
+                        "eval::default_type",
+                        format!(
+                            "the default of `{}` does not match its type {}: {msg}",
+                            v.name,
+                            ty.name()
+                        ),
+                    )
+                    .label(d.span, "this default")
+                    .help(format!(
+                        "give a default of type {}, or change the variable's `type`",
+                        ty.name()
+                    ))
                 })?)
             }
             None => None,
         };
         let Some((env_name, text)) = env_value else {
-            self.var_sources.insert(v.name.clone(), if default.is_some() { VarSource::Default } else { VarSource::Unset });
+            self.var_sources.insert(
+                v.name.clone(),
+                if default.is_some() {
+                    VarSource::Default
+                } else {
+                    VarSource::Unset
+                },
+            );
             return Ok(match default {
                 Some(d) => d,
                 None if typed => Value::Null,
                 None => Value::String(String::new()),
             });
         };
-        self.var_sources.insert(v.name.clone(), VarSource::Env(env_name.clone()));
+        self.var_sources
+            .insert(v.name.clone(), VarSource::Env(env_name.clone()));
         let parsed = if from_json {
             serde_json::from_str::<serde_json::Value>(&text)
                 .map_err(|e| e.to_string())
@@ -159,7 +188,9 @@ impl<'a> Ctx<'a> {
         } else {
             // Untyped: the default's type decides, as in bake.
             match &default {
-                None | Some(Value::Null) | Some(Value::String(_)) => Ok(Value::String(text.clone())),
+                None | Some(Value::Null) | Some(Value::String(_)) => {
+                    Ok(Value::String(text.clone()))
+                }
                 Some(Value::Bool(_)) => super::types::parse_primitive(&text, &Type::Bool),
                 Some(Value::Number(_)) => super::types::parse_primitive(&text, &Type::Number),
                 Some(other) => Err(format!(
@@ -210,13 +241,27 @@ impl<'a> Ctx<'a> {
                         Some(m) => self.eval_with(m, &[])?.to_str().unwrap_or_default(),
                         None => format!("validation of `{}` failed", v.name),
                     };
-                    return Err(Diag::error("eval::validation_failed", format!("invalid value for variable `{}`: {msg}", v.name))
-                        .label(cond.span, "this condition is false")
-                        .label(v.span, format!("`{}` is {}", v.name, super::types::show(&value)))
-                        .help(format!("give `{}` a value that satisfies the condition", v.name)));
+                    return Err(Diag::error(
+                        "eval::validation_failed",
+                        format!("invalid value for variable `{}`: {msg}", v.name),
+                    )
+                    .label(cond.span, "this condition is false")
+                    .label(
+                        v.span,
+                        format!("`{}` is {}", v.name, super::types::show(&value)),
+                    )
+                    .help(format!(
+                        "give `{}` a value that satisfies the condition",
+                        v.name
+                    )));
                 }
                 None => {
-                    return Err(super::expr::type_error(cond.span, "validation condition", super::value::Kind::Bool, &ok));
+                    return Err(super::expr::type_error(
+                        cond.span,
+                        "validation condition",
+                        super::value::Kind::Bool,
+                        &ok,
+                    ));
                 }
             }
         }
@@ -244,27 +289,41 @@ impl<'a> Ctx<'a> {
         let f = &self.doc.functions[name];
         let r = (|| {
             let missing = |what: &str| {
-                Diag::error("eval::function_incomplete", format!("function `{name}` has no `{what}`"))
-                    .label(f.span, format!("missing `{what}`"))
-                    .help("a function needs `params = [a, b]` and `result = ...`")
+                Diag::error(
+                    "eval::function_incomplete",
+                    format!("function `{name}` has no `{what}`"),
+                )
+                .label(f.span, format!("missing `{what}`"))
+                .help("a function needs `params = [a, b]` and `result = ...`")
             };
             let params_attr = f.params.as_ref().ok_or_else(|| missing("params"))?;
             let result = f.result.as_ref().ok_or_else(|| missing("result"))?;
             let ExprKind::Array(items) = &params_attr.expr.kind else {
-                return Err(Diag::error("eval::function_params", "`params` must be a list of names")
-                    .label(params_attr.expr.span, "not a list")
-                    .help("write `params = [name, other]`"));
+                return Err(Diag::error(
+                    "eval::function_params",
+                    "`params` must be a list of names",
+                )
+                .label(params_attr.expr.span, "not a list")
+                .help("write `params = [name, other]`"));
             };
             let keyword = |e: &crate::syntax::ast::Expr| -> Result<String, Diag> {
-                e.as_keyword().map(str::to_string).or_else(|| e.as_literal_str()).ok_or_else(|| {
-                    Diag::error("eval::function_params", "each parameter must be a name")
-                        .label(e.span, "not a name")
-                        .help("write parameter names bare, e.g. `params = [items, sep]`")
-                })
+                e.as_keyword()
+                    .map(str::to_string)
+                    .or_else(|| e.as_literal_str())
+                    .ok_or_else(|| {
+                        Diag::error("eval::function_params", "each parameter must be a name")
+                            .label(e.span, "not a name")
+                            .help("write parameter names bare, e.g. `params = [items, sep]`")
+                    })
             };
             let params = items.iter().map(keyword).collect::<Result<Vec<_>, _>>()?;
             let variadic = f.variadic.as_ref().map(|v| keyword(&v.expr)).transpose()?;
-            Ok(UserFunction { name: name.to_string(), params, variadic, result: result.expr.clone() })
+            Ok(UserFunction {
+                name: name.to_string(),
+                params,
+                variadic,
+                result: result.expr.clone(),
+            })
         })();
         self.funcs.insert(name.to_string(), r.clone());
         r
@@ -273,7 +332,10 @@ impl<'a> Ctx<'a> {
     /// Checks every function definition (bake reports a broken one even if unused).
     pub fn all_functions(&mut self) -> Vec<Diag> {
         let names: Vec<String> = self.doc.functions.keys().cloned().collect();
-        names.into_iter().filter_map(|n| self.function(&n).err()).collect()
+        names
+            .into_iter()
+            .filter_map(|n| self.function(&n).err())
+            .collect()
     }
 
     fn target_block(&self, i: usize) -> &'a Block {
@@ -312,12 +374,26 @@ impl Resolver for Ctx<'_> {
             "target" => self.instances.get(name).and_then(|list| {
                 list.iter().rev().find_map(|inst| {
                     let b = self.target_block(inst.block);
-                    b.body.attrs.iter().find(|a| a.name == attr).map(|a| (a.expr.clone(), inst.locals.clone()))
+                    b.body
+                        .attrs
+                        .iter()
+                        .find(|a| a.name == attr)
+                        .map(|a| (a.expr.clone(), inst.locals.clone()))
                 })
             }),
-            _ => self.doc.groups.iter().rev().filter(|g| g.labels[0].0 == name).find_map(|g| {
-                g.body.attrs.iter().find(|a| a.name == attr).map(|a| (a.expr.clone(), Vec::new()))
-            }),
+            _ => self
+                .doc
+                .groups
+                .iter()
+                .rev()
+                .filter(|g| g.labels[0].0 == name)
+                .find_map(|g| {
+                    g.body
+                        .attrs
+                        .iter()
+                        .find(|a| a.name == attr)
+                        .map(|a| (a.expr.clone(), Vec::new()))
+                }),
         };
         let exists = match kind {
             "target" => self.instances.contains_key(name),
@@ -326,14 +402,24 @@ impl Resolver for Ctx<'_> {
         if !exists {
             let known: Vec<String> = match kind {
                 "target" => self.instances.keys().cloned().collect(),
-                _ => self.doc.groups.iter().map(|g| g.labels[0].0.clone()).collect(),
+                _ => self
+                    .doc
+                    .groups
+                    .iter()
+                    .map(|g| g.labels[0].0.clone())
+                    .collect(),
             };
-            return Err(Diag::error("eval::unknown_block", format!("there is no {kind} named `{name}`"))
-                .label(at, "referenced here")
-                .help(match super::suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+            return Err(Diag::error(
+                "eval::unknown_block",
+                format!("there is no {kind} named `{name}`"),
+            )
+            .label(at, "referenced here")
+            .help(
+                match super::suggest::did_you_mean(name, known.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("define `{kind} \"{name}\" {{ ... }}`"),
-                }));
+                },
+            ));
         }
         let Some((expr, locals)) = found else {
             return Ok(Value::Null);

@@ -1,7 +1,10 @@
 //! "Did you mean" suggestions for misspelt names.
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -33,7 +36,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("platfroms", ["platforms", "tags"]), Some("platforms".into()));
+        assert_eq!(
+            did_you_mean("platfroms", ["platforms", "tags"]),
+            Some("platforms".into())
+        );
         assert_eq!(did_you_mean("x", ["platforms"]), None);
     }
 }

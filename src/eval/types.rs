@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::value::{format_number, Value};
+use super::value::{Value, format_number};
 use crate::syntax::ast::{Expr, ExprKind, ObjectKey};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -92,11 +92,20 @@ impl Type {
         match self {
             Type::Any => Ok(v),
             Type::String => v.to_str().map(Value::String).ok_or_else(|| mismatch(&v)),
-            Type::Number => v.to_number().map(Value::Number).ok_or_else(|| format!("a number is required, got {v}")),
-            Type::Bool => v.to_bool().map(Value::Bool).ok_or_else(|| format!("a bool is required, got {v}")),
+            Type::Number => v
+                .to_number()
+                .map(Value::Number)
+                .ok_or_else(|| format!("a number is required, got {v}")),
+            Type::Bool => v
+                .to_bool()
+                .map(Value::Bool)
+                .ok_or_else(|| format!("a bool is required, got {v}")),
             Type::List(t) | Type::Set(t) => match v {
                 Value::List(items) => {
-                    let mut out: Vec<Value> = items.into_iter().map(|x| t.convert(x)).collect::<Result<_, _>>()?;
+                    let mut out: Vec<Value> = items
+                        .into_iter()
+                        .map(|x| t.convert(x))
+                        .collect::<Result<_, _>>()?;
                     if matches!(self, Type::Set(_)) {
                         dedup(&mut out);
                     }
@@ -105,20 +114,30 @@ impl Type {
                 other => Err(mismatch(&other)),
             },
             Type::Map(t) => match v {
-                Value::Map(m) => Ok(Value::Map(m.into_iter().map(|(k, x)| Ok((k, t.convert(x)?))).collect::<Result<_, String>>()?)),
+                Value::Map(m) => Ok(Value::Map(
+                    m.into_iter()
+                        .map(|(k, x)| Ok((k, t.convert(x)?)))
+                        .collect::<Result<_, String>>()?,
+                )),
                 other => Err(mismatch(&other)),
             },
             Type::Tuple(ts) => match v {
-                Value::List(items) if items.len() == ts.len() => {
-                    Ok(Value::List(items.into_iter().zip(ts).map(|(x, t)| t.convert(x)).collect::<Result<_, _>>()?))
-                }
+                Value::List(items) if items.len() == ts.len() => Ok(Value::List(
+                    items
+                        .into_iter()
+                        .zip(ts)
+                        .map(|(x, t)| t.convert(x))
+                        .collect::<Result<_, _>>()?,
+                )),
                 other => Err(mismatch(&other)),
             },
             Type::Object(ts) => match v {
                 Value::Map(mut m) => {
                     let mut out = BTreeMap::new();
                     for (k, t) in ts {
-                        let x = m.remove(k).ok_or_else(|| format!("attribute `{k}` is required"))?;
+                        let x = m
+                            .remove(k)
+                            .ok_or_else(|| format!("attribute `{k}` is required"))?;
                         out.insert(k.clone(), t.convert(x)?);
                     }
                     Ok(Value::Map(out))
@@ -135,15 +154,28 @@ impl Type {
             Type::String | Type::Any => Ok(Value::String(text.to_string())),
             Type::Number | Type::Bool => parse_primitive(text, self),
             Type::List(t) | Type::Set(t) if t.is_primitive() => {
-                let items = csv_fields(text, ',')?.iter().map(|f| parse_primitive(f, t)).collect::<Result<_, _>>()?;
+                let items = csv_fields(text, ',')?
+                    .iter()
+                    .map(|f| parse_primitive(f, t))
+                    .collect::<Result<_, _>>()?;
                 self.convert(Value::List(items))
             }
             Type::Tuple(ts) if ts.iter().all(Type::is_primitive) => {
                 let fields = csv_fields(text, ',')?;
                 if fields.len() != ts.len() {
-                    return Err(format!("expects {} elements but {} were given", ts.len(), fields.len()));
+                    return Err(format!(
+                        "expects {} elements but {} were given",
+                        ts.len(),
+                        fields.len()
+                    ));
                 }
-                Ok(Value::List(fields.iter().zip(ts).map(|(f, t)| parse_primitive(f, t)).collect::<Result<_, _>>()?))
+                Ok(Value::List(
+                    fields
+                        .iter()
+                        .zip(ts)
+                        .map(|(f, t)| parse_primitive(f, t))
+                        .collect::<Result<_, _>>()?,
+                ))
             }
             Type::Map(t) if t.is_primitive() => {
                 let mut m = BTreeMap::new();
@@ -156,7 +188,10 @@ impl Type {
                 }
                 Ok(Value::Map(m))
             }
-            other => Err(format!("a value of type {} cannot be given as text; use NAME_JSON with a JSON value", other.name())),
+            other => Err(format!(
+                "a value of type {} cannot be given as text; use NAME_JSON with a JSON value",
+                other.name()
+            )),
         }
     }
 }
@@ -243,13 +278,23 @@ mod tests {
 
     #[test]
     fn csv_reads_quotes_and_separators() {
-        assert_eq!(csv_fields("a,\"b,c\",d", ',').unwrap(), vec!["a", "b,c", "d"]);
+        assert_eq!(
+            csv_fields("a,\"b,c\",d", ',').unwrap(),
+            vec!["a", "b,c", "d"]
+        );
         assert_eq!(csv_fields("k:v", ':').unwrap(), vec!["k", "v"]);
     }
 
     #[test]
     fn env_lists_are_csv() {
         let t = Type::List(Box::new(Type::String));
-        assert_eq!(t.from_env("1.0,1,latest").unwrap(), Value::List(vec![Value::string("1.0"), Value::string("1"), Value::string("latest")]));
+        assert_eq!(
+            t.from_env("1.0,1,latest").unwrap(),
+            Value::List(vec![
+                Value::string("1.0"),
+                Value::string("1"),
+                Value::string("latest")
+            ])
+        );
     }
 }

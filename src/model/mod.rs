@@ -42,7 +42,11 @@ pub struct Target {
 
 impl Target {
     pub fn new(name: impl Into<String>, span: Span) -> Target {
-        Target { name: name.into(), span, attrs: vec![None; TARGET_ATTRS.len()] }
+        Target {
+            name: name.into(),
+            span,
+            attrs: vec![None; TARGET_ATTRS.len()],
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&Attr> {
@@ -83,7 +87,10 @@ impl Target {
     /// Map entries that have a value.
     pub fn map(&self, key: &str) -> Vec<(&str, &Item)> {
         match self.get(key).map(|a| &a.value) {
-            Some(AttrValue::Map(m)) => m.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str(), v))).collect(),
+            Some(AttrValue::Map(m)) => m
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str(), v)))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -91,14 +98,21 @@ impl Target {
     /// Merges `other` on top of `self` by each attribute's merge rule.
     pub fn merge(&mut self, other: &Target) {
         for (i, def) in TARGET_ATTRS.iter().enumerate() {
-            let Some(theirs) = &other.attrs[i] else { continue };
+            let Some(theirs) = &other.attrs[i] else {
+                continue;
+            };
             self.attrs[i] = Some(match (&self.attrs[i], def.merge) {
                 (Some(mine), attrs::Merge::Append) => append(mine, theirs),
                 (Some(mine), attrs::Merge::Keys) => merge_keys(mine, theirs),
                 _ => match (&theirs.value, def.shape) {
                     // A map of only nulls sets nothing.
                     (AttrValue::Map(m), Shape::Map) => Attr {
-                        value: AttrValue::Map(m.iter().filter(|(_, v)| v.is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()),
+                        value: AttrValue::Map(
+                            m.iter()
+                                .filter(|(_, v)| v.is_some())
+                                .map(|(k, v)| (k.clone(), v.clone()))
+                                .collect(),
+                        ),
                         span: theirs.span,
                     },
                     _ => theirs.clone(),
@@ -113,7 +127,10 @@ fn append(mine: &Attr, theirs: &Attr) -> Attr {
         (AttrValue::List(a), AttrValue::List(b)) => {
             let mut items = a.clone();
             items.extend(b.iter().cloned());
-            Attr { value: AttrValue::List(items), span: theirs.span }
+            Attr {
+                value: AttrValue::List(items),
+                span: theirs.span,
+            }
         }
         _ => theirs.clone(),
     }
@@ -128,7 +145,10 @@ fn merge_keys(mine: &Attr, theirs: &Attr) -> Attr {
                     m.insert(k.clone(), v.clone());
                 }
             }
-            Attr { value: AttrValue::Map(m), span: theirs.span }
+            Attr {
+                value: AttrValue::Map(m),
+                span: theirs.span,
+            }
         }
         _ => theirs.clone(),
     }
@@ -148,3 +168,37 @@ pub struct Definition {
     pub groups: BTreeMap<String, Group>,
     pub targets: IndexMap<String, Target>,
 }
+
+pub mod output;
+pub mod platform;
+pub use platform::Platform;
+
+/// An rbake `builder` block, evaluated. Attributes are keyed by `attrs::BUILDER_ATTRS`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Builder {
+    pub name: String,
+    pub span: Span,
+    pub attrs: BTreeMap<&'static str, Attr>,
+}
+
+impl Builder {
+    pub fn str(&self, key: &str) -> Option<&str> {
+        match &self.attrs.get(key)?.value {
+            AttrValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self, key: &str) -> &[Item] {
+        match self.attrs.get(key).map(|a| &a.value) {
+            Some(AttrValue::List(items)) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn span_of(&self, key: &str) -> Span {
+        self.attrs.get(key).map_or(self.span, |a| a.span)
+    }
+}
+pub mod capabilities;
+pub use capabilities::Capabilities;

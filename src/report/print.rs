@@ -17,7 +17,15 @@ pub fn to_json(def: &Definition) -> J {
             if let Some(d) = &g.description {
                 o.insert("description".into(), J::String(d.clone()));
             }
-            o.insert("targets".into(), J::Array(g.targets.iter().map(|t| J::String(t.value.clone())).collect()));
+            o.insert(
+                "targets".into(),
+                J::Array(
+                    g.targets
+                        .iter()
+                        .map(|t| J::String(t.value.clone()))
+                        .collect(),
+                ),
+            );
             groups.insert(name.clone(), J::Object(o));
         }
         root.insert("group".into(), J::Object(groups));
@@ -43,9 +51,16 @@ pub fn target(t: &Target) -> J {
             AttrValue::Str(s) => J::String(s.clone()),
             AttrValue::Bool(b) => J::Bool(*b),
             AttrValue::List(items) if items.is_empty() => continue,
-            AttrValue::List(items) => J::Array(items.iter().map(|i| J::String(i.value.clone())).collect()),
+            AttrValue::List(items) => {
+                J::Array(items.iter().map(|i| J::String(i.value.clone())).collect())
+            }
             AttrValue::Map(m) => {
-                let entries: Map<String, J> = m.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), J::String(v.value.clone())))).collect();
+                let entries: Map<String, J> = m
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        v.as_ref().map(|v| (k.clone(), J::String(v.value.clone())))
+                    })
+                    .collect();
                 if entries.is_empty() {
                     continue;
                 }
@@ -60,5 +75,7 @@ pub fn target(t: &Target) -> J {
 /// Pretty JSON with two-space indent, as bake prints it (Go escapes `<`, `>` and `&`).
 pub fn render(def: &Definition) -> String {
     let s = serde_json::to_string_pretty(&to_json(def)).unwrap_or_default();
-    s.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }

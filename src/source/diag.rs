@@ -44,11 +44,17 @@ impl Diag {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Diag {
-        Diag { severity: Severity::Warning, ..Diag::error(code, message) }
+        Diag {
+            severity: Severity::Warning,
+            ..Diag::error(code, message)
+        }
     }
 
     pub fn label(mut self, span: Span, text: impl Into<String>) -> Diag {
-        self.labels.push(Label { span, text: text.into() });
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
 
@@ -92,17 +98,25 @@ impl Diag {
                 } else {
                     format!("{} ({line}:{col})", l.text)
                 };
-                d = d.and_label(LabeledSpan::new(Some(text), l.span.start as usize, (l.span.end - l.span.start) as usize));
+                d = d.and_label(LabeledSpan::new(
+                    Some(text),
+                    l.span.start as usize,
+                    (l.span.end - l.span.start) as usize,
+                ));
             } else {
                 related.push(Diag::error(self.code, l.text.clone()).label(l.span, l.text.clone()));
             }
         }
         related.extend(self.related.iter().cloned());
-        let inner = WithRelated { inner: d, related: related.iter().map(|r| r.to_report(sources)).collect() };
+        let inner = WithRelated {
+            inner: d,
+            related: related.iter().map(|r| r.to_report(sources)).collect(),
+        };
         match file {
             Some(file) => {
                 let f = sources.get(file);
-                Report::new(inner).with_source_code(NamedSource::new(f.name.clone(), f.text.to_string()))
+                Report::new(inner)
+                    .with_source_code(NamedSource::new(f.name.clone(), f.text.to_string()))
             }
             None => Report::new(inner),
         }
@@ -111,8 +125,9 @@ impl Diag {
     /// Renders without colour at a fixed width: what tests snapshot and what goes to a
     /// non-terminal stderr.
     pub fn render_plain(&self, sources: &SourceMap, width: usize) -> String {
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-            .with_width(width);
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(width);
         let mut out = String::new();
         let report = self.to_report(sources);
         let _ = handler.render_report(&mut out, report.as_ref());

@@ -22,7 +22,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, range: Range<usize>) -> Span {
-        Span { file, start: range.start as u32, end: range.end as u32 }
+        Span {
+            file,
+            start: range.start as u32,
+            end: range.end as u32,
+        }
     }
 
     /// A span inside this one, `range` relative to its start (clamped to it).
@@ -30,7 +34,11 @@ impl Span {
         let len = self.end - self.start;
         let start = (range.start as u32).min(len);
         let end = (range.end as u32).clamp(start, len);
-        Span { file: self.file, start: self.start + start, end: self.start + end }
+        Span {
+            file: self.file,
+            start: self.start + start,
+            end: self.start + end,
+        }
     }
 
     /// The smallest span covering both (they must share a file, else `self` is returned).
@@ -38,7 +46,11 @@ impl Span {
         if self.file != other.file {
             return self;
         }
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn range(self) -> Range<usize> {
@@ -87,8 +99,17 @@ impl SourceMap {
         SourceMap::default()
     }
 
-    pub fn add(&mut self, name: impl Into<String>, text: impl Into<Arc<str>>, origin: Origin) -> FileId {
-        self.files.push(SourceFile { name: name.into(), text: text.into(), origin });
+    pub fn add(
+        &mut self,
+        name: impl Into<String>,
+        text: impl Into<Arc<str>>,
+        origin: Origin,
+    ) -> FileId {
+        self.files.push(SourceFile {
+            name: name.into(),
+            text: text.into(),
+            origin,
+        });
         FileId((self.files.len() - 1) as u32)
     }
 

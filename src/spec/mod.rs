@@ -67,21 +67,37 @@ impl Document {
             if !BLOCK_KINDS.contains(&b.kind.as_str()) {
                 let help = match did_you_mean(&b.kind, BLOCK_KINDS.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? bake ignores unknown blocks"),
-                    None => format!("bake knows the blocks {}; this one is ignored", list(BLOCK_KINDS)),
+                    None => format!(
+                        "bake knows the blocks {}; this one is ignored",
+                        list(BLOCK_KINDS)
+                    ),
                 };
                 diags.push(
-                    Diag::warning("spec::unknown_block", format!("unknown block type `{}`", b.kind))
-                        .label(b.kind_span, "ignored")
-                        .help(help),
+                    Diag::warning(
+                        "spec::unknown_block",
+                        format!("unknown block type `{}`", b.kind),
+                    )
+                    .label(b.kind_span, "ignored")
+                    .help(help),
                 );
                 continue;
             }
             if b.labels.len() != 1 {
                 let at = b.labels.get(1).map_or(b.kind_span, |l| l.1);
                 diags.push(
-                    Diag::error("spec::block_labels", format!("a `{}` block takes exactly one name", b.kind))
-                        .label(at, if b.labels.is_empty() { "missing a name" } else { "extra label" })
-                        .help(format!("write `{} \"NAME\" {{ ... }}`", b.kind)),
+                    Diag::error(
+                        "spec::block_labels",
+                        format!("a `{}` block takes exactly one name", b.kind),
+                    )
+                    .label(
+                        at,
+                        if b.labels.is_empty() {
+                            "missing a name"
+                        } else {
+                            "extra label"
+                        },
+                    )
+                    .help(format!("write `{} \"NAME\" {{ ... }}`", b.kind)),
                 );
                 continue;
             }
@@ -104,7 +120,11 @@ impl Document {
 }
 
 pub fn list(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn variable(b: Block, diags: &mut Diags) -> Variable {
@@ -122,7 +142,11 @@ fn variable(b: Block, diags: &mut Diags) -> Variable {
             "default" => v.default = Some(a.expr),
             "type" => v.type_expr = Some(a.expr),
             "description" => v.description = Some(a.expr),
-            _ => diags.push(unknown_attr("variable", &a, &["default", "type", "description"])),
+            _ => diags.push(unknown_attr(
+                "variable",
+                &a,
+                &["default", "type", "description"],
+            )),
         }
     }
     for inner in b.body.blocks {
@@ -134,12 +158,20 @@ fn variable(b: Block, diags: &mut Diags) -> Variable {
             );
             continue;
         }
-        let mut val = Validation { condition: None, error_message: None, span: inner.kind_span };
+        let mut val = Validation {
+            condition: None,
+            error_message: None,
+            span: inner.kind_span,
+        };
         for a in inner.body.attrs {
             match a.name.as_str() {
                 "condition" => val.condition = Some(a.expr),
                 "error_message" => val.error_message = Some(a.expr),
-                _ => diags.push(unknown_attr("validation", &a, &["condition", "error_message"])),
+                _ => diags.push(unknown_attr(
+                    "validation",
+                    &a,
+                    &["condition", "error_message"],
+                )),
             }
         }
         v.validations.push(val);
@@ -148,13 +180,23 @@ fn variable(b: Block, diags: &mut Diags) -> Variable {
 }
 
 fn function(b: Block, diags: &mut Diags) -> Function {
-    let mut f = Function { name: b.labels[0].0.clone(), span: b.head_span(), params: None, variadic: None, result: None };
+    let mut f = Function {
+        name: b.labels[0].0.clone(),
+        span: b.head_span(),
+        params: None,
+        variadic: None,
+        result: None,
+    };
     for a in b.body.attrs {
         match a.name.as_str() {
             "params" => f.params = Some(a),
             "variadic_params" => f.variadic = Some(a),
             "result" => f.result = Some(a),
-            _ => diags.push(unknown_attr("function", &a, &["params", "variadic_params", "result"])),
+            _ => diags.push(unknown_attr(
+                "function",
+                &a,
+                &["params", "variadic_params", "result"],
+            )),
         }
     }
     f
@@ -165,7 +207,10 @@ pub fn unknown_attr(block: &str, a: &Attr, known: &[&str]) -> Diag {
         Some(s) => format!("did you mean `{s}`? bake ignores unknown attributes"),
         None => format!("a {block} takes {}; this one is ignored", list(known)),
     };
-    Diag::warning("spec::unknown_attribute", format!("unknown attribute `{}` in a {block}", a.name))
-        .label(a.name_span, "ignored")
-        .help(help)
+    Diag::warning(
+        "spec::unknown_attribute",
+        format!("unknown attribute `{}` in a {block}", a.name),
+    )
+    .label(a.name_span, "ignored")
+    .help(help)
 }

@@ -31,7 +31,9 @@ pub struct Block {
 impl Block {
     /// The span to point at for the block as a whole: its type and labels.
     pub fn head_span(&self) -> Span {
-        self.labels.last().map_or(self.kind_span, |(_, s)| self.kind_span.to(*s))
+        self.labels
+            .last()
+            .map_or(self.kind_span, |(_, s)| self.kind_span.to(*s))
     }
 }
 
@@ -52,7 +54,12 @@ pub enum ExprKind {
     Object(Vec<(ObjectKey, Expr)>),
     Var(String),
     Traversal(Box<Expr>, Vec<Traverse>),
-    Call { name: String, name_span: Span, args: Vec<Expr>, expand_final: bool },
+    Call {
+        name: String,
+        name_span: Span,
+        args: Vec<Expr>,
+        expand_final: bool,
+    },
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
@@ -114,8 +121,17 @@ pub struct ForExpr {
 pub enum Part {
     Lit(String),
     Interp(Expr),
-    If { cond: Expr, then: Vec<Part>, otherwise: Vec<Part> },
-    For { key_var: Option<String>, value_var: String, collection: Expr, body: Vec<Part> },
+    If {
+        cond: Expr,
+        then: Vec<Part>,
+        otherwise: Vec<Part>,
+    },
+    For {
+        key_var: Option<String>,
+        value_var: String,
+        collection: Expr,
+        body: Vec<Part>,
+    },
 }
 
 impl Expr {

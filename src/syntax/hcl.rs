@@ -99,7 +99,9 @@ impl Lower {
                 o.iter()
                     .map(|(k, v)| {
                         let key = match k {
-                            hx::ObjectKey::Ident(i) => ObjectKey::Ident(i.as_str().to_string(), self.span(i)),
+                            hx::ObjectKey::Ident(i) => {
+                                ObjectKey::Ident(i.as_str().to_string(), self.span(i))
+                            }
                             hx::ObjectKey::Expression(x) => ObjectKey::Expr(self.expr(x)),
                         };
                         (key, self.expr(v.expr()))
@@ -138,7 +140,9 @@ impl Lower {
                         match op.value() {
                             TraversalOperator::AttrSplat(_) => Traverse::AttrSplat(s),
                             TraversalOperator::FullSplat(_) => Traverse::FullSplat(s),
-                            TraversalOperator::GetAttr(i) => Traverse::Attr(i.as_str().to_string(), self.span(i)),
+                            TraversalOperator::GetAttr(i) => {
+                                Traverse::Attr(i.as_str().to_string(), self.span(i))
+                            }
                             TraversalOperator::Index(x) => Traverse::Index(self.expr(x)),
                             TraversalOperator::LegacyIndex(n) => Traverse::Index(Expr::new(
                                 ExprKind::Number(*n.value() as f64),
@@ -172,7 +176,11 @@ impl Lower {
                     B::And => BinaryOp::And,
                     B::Or => BinaryOp::Or,
                 };
-                ExprKind::Binary(op, Box::new(self.expr(&b.lhs_expr)), Box::new(self.expr(&b.rhs_expr)))
+                ExprKind::Binary(
+                    op,
+                    Box::new(self.expr(&b.lhs_expr)),
+                    Box::new(self.expr(&b.rhs_expr)),
+                )
             }
             Expression::ForExpr(f) => ExprKind::For(Box::new(ForExpr {
                 key_var: f.intro.key_var.as_ref().map(|k| k.as_str().to_string()),
@@ -226,7 +234,11 @@ impl Lower {
             ht::Directive::If(d) => Part::If {
                 cond: self.expr(&d.if_expr.cond_expr),
                 then: self.template(&d.if_expr.template),
-                otherwise: d.else_expr.as_ref().map(|e| self.template(&e.template)).unwrap_or_default(),
+                otherwise: d
+                    .else_expr
+                    .as_ref()
+                    .map(|e| self.template(&e.template))
+                    .unwrap_or_default(),
             },
             ht::Directive::For(d) => Part::For {
                 key_var: d.for_expr.key_var.as_ref().map(|k| k.as_str().to_string()),
@@ -244,8 +256,14 @@ fn strip_markers(el: &Element) -> (bool, bool) {
         Element::Literal(_) => (false, false),
         Element::Interpolation(i) => (i.strip.strip_start(), i.strip.strip_end()),
         Element::Directive(d) => match d.as_ref() {
-            ht::Directive::If(d) => (d.if_expr.strip.strip_start(), d.endif_expr.strip.strip_end()),
-            ht::Directive::For(d) => (d.for_expr.strip.strip_start(), d.endfor_expr.strip.strip_end()),
+            ht::Directive::If(d) => (
+                d.if_expr.strip.strip_start(),
+                d.endif_expr.strip.strip_end(),
+            ),
+            ht::Directive::For(d) => (
+                d.for_expr.strip.strip_start(),
+                d.endfor_expr.strip.strip_end(),
+            ),
         },
     }
 }
@@ -255,12 +273,18 @@ fn shift_parts(parts: &mut [Part], by: usize) {
         match p {
             Part::Lit(_) => {}
             Part::Interp(e) => shift_expr(e, by),
-            Part::If { cond, then, otherwise } => {
+            Part::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 shift_expr(cond, by);
                 shift_parts(then, by);
                 shift_parts(otherwise, by);
             }
-            Part::For { collection, body, .. } => {
+            Part::For {
+                collection, body, ..
+            } => {
                 shift_expr(collection, by);
                 shift_parts(body, by);
             }
@@ -293,12 +317,16 @@ fn shift_expr(e: &mut Expr, by: usize) {
             shift_expr(x, by);
             for op in ops {
                 match op {
-                    Traverse::Attr(_, s) | Traverse::AttrSplat(s) | Traverse::FullSplat(s) => shift_span(s, by),
+                    Traverse::Attr(_, s) | Traverse::AttrSplat(s) | Traverse::FullSplat(s) => {
+                        shift_span(s, by)
+                    }
                     Traverse::Index(x) => shift_expr(x, by),
                 }
             }
         }
-        ExprKind::Call { name_span, args, .. } => {
+        ExprKind::Call {
+            name_span, args, ..
+        } => {
             shift_span(name_span, by);
             args.iter_mut().for_each(|x| shift_expr(x, by));
         }

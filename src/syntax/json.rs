@@ -19,16 +19,20 @@ pub fn parse(file: FileId, text: &str) -> Result<Body, Diags> {
         allow_trailing_commas: false,
         ..ParseOptions::default()
     };
-    let parsed = jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &opts).map_err(|e| {
-        let r = e.range();
-        let mut d = Diags::default();
-        d.push(
-            Diag::error("syntax::json", format!("invalid JSON: {}", e.kind()))
-                .label(Span::new(file, r.start..r.end.max(r.start + 1).min(text.len())), "here")
-                .help("fix the JSON syntax at the marked position"),
-        );
-        d
-    })?;
+    let parsed =
+        jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &opts).map_err(|e| {
+            let r = e.range();
+            let mut d = Diags::default();
+            d.push(
+                Diag::error("syntax::json", format!("invalid JSON: {}", e.kind()))
+                    .label(
+                        Span::new(file, r.start..r.end.max(r.start + 1).min(text.len())),
+                        "here",
+                    )
+                    .help("fix the JSON syntax at the marked position"),
+            );
+            d
+        })?;
     let mut diags = Diags::default();
     let lower = Lower { file };
     let body = match parsed.value {
@@ -43,7 +47,11 @@ pub fn parse(file: FileId, text: &str) -> Result<Body, Diags> {
         }
         None => Body::default(),
     };
-    if diags.has_errors() { Err(diags) } else { Ok(body) }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(body)
+    }
 }
 
 struct Lower {
@@ -62,7 +70,12 @@ impl Lower {
             if BLOCK_TYPES.contains(&name.as_str()) {
                 self.blocks(&name, name_span, &p.value, &mut body, diags);
             } else {
-                body.attrs.push(Attr { name, name_span, expr: self.expr(&p.value, diags), span: self.span(p.range) });
+                body.attrs.push(Attr {
+                    name,
+                    name_span,
+                    expr: self.expr(&p.value, diags),
+                    span: self.span(p.range),
+                });
             }
         }
         body
@@ -79,9 +92,12 @@ impl Lower {
         }
         let J::Object(labels) = v else {
             diags.push(
-                Diag::error("syntax::json", format!("`{kind}` must be an object of named blocks"))
-                    .label(self.span(v.range()), "expected an object")
-                    .help(format!("write `\"{kind}\": {{ \"NAME\": {{ ... }} }}`")),
+                Diag::error(
+                    "syntax::json",
+                    format!("`{kind}` must be an object of named blocks"),
+                )
+                .label(self.span(v.range()), "expected an object")
+                .help(format!("write `\"{kind}\": {{ \"NAME\": {{ ... }} }}`")),
             );
             return;
         };
@@ -94,9 +110,12 @@ impl Lower {
             for b in bodies {
                 let J::Object(o) = b else {
                     diags.push(
-                        Diag::error("syntax::json", format!("{kind} `{label}` must be an object"))
-                            .label(self.span(b.range()), "expected an object")
-                            .help("a block body is a JSON object of attributes"),
+                        Diag::error(
+                            "syntax::json",
+                            format!("{kind} `{label}` must be an object"),
+                        )
+                        .label(self.span(b.range()), "expected an object")
+                        .help("a block body is a JSON object of attributes"),
                     );
                     continue;
                 };
@@ -134,7 +153,12 @@ impl Lower {
                 }
                 continue;
             }
-            body.attrs.push(Attr { name, name_span, expr: self.expr(&p.value, diags), span: self.span(p.range) });
+            body.attrs.push(Attr {
+                name,
+                name_span,
+                expr: self.expr(&p.value, diags),
+                span: self.span(p.range),
+            });
         }
         body
     }
@@ -153,7 +177,9 @@ impl Lower {
             J::BooleanLit(b) => ExprKind::Bool(b.value),
             J::NumberLit(n) => ExprKind::Number(n.value.parse().unwrap_or(f64::NAN)),
             J::StringLit(s) => return self.template(&s.value, span, diags),
-            J::Array(a) => ExprKind::Array(a.elements.iter().map(|x| self.expr(x, diags)).collect()),
+            J::Array(a) => {
+                ExprKind::Array(a.elements.iter().map(|x| self.expr(x, diags)).collect())
+            }
             J::Object(o) => ExprKind::Object(
                 o.properties
                     .iter()

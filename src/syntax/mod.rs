@@ -48,7 +48,11 @@ pub fn detect(name: &str, text: &str) -> Format {
 }
 
 /// Parses one file into a body; compose files come back already lowered to target blocks.
-pub fn parse(sources: &SourceMap, file: FileId, env: &std::collections::BTreeMap<String, String>) -> Result<(Format, ast::Body), Diags> {
+pub fn parse(
+    sources: &SourceMap,
+    file: FileId,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<(Format, ast::Body), Diags> {
     let f = sources.get(file);
     let format = detect(&f.name, &f.text);
     let one = |d: Diag| {

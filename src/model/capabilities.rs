@@ -1,0 +1,135 @@
+//! What a builder can do: declared in the spec, or probed from the engine (`--probe`).
+
+use super::{Builder, Platform};
+use crate::source::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageStore {
+    /// The classic (graphdriver) store: one platform per image, so multi-platform loads are
+    /// split into one image per platform.
+    Classic,
+    /// The containerd store: holds multi-platform images.
+    Containerd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CapSource {
+    Declared,
+    Implicit,
+    Probed,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Capabilities {
+    pub name: String,
+    pub endpoint: String,
+    pub driver: String,
+    /// Everything it can build; the ones not in `native` run under emulation.
+    pub platforms: Vec<Platform>,
+    pub native: Vec<Platform>,
+    pub image_store: ImageStore,
+    pub max_parallelism: usize,
+    /// BuildKit's version, when probed.
+    pub buildkit: Option<String>,
+    /// Whether the Dockerfile frontend takes named contexts (BuildKit 0.10+). rbake builds
+    /// `target:` contexts either way; this only changes how.
+    pub named_contexts: bool,
+    pub source: CapSource,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// Platforms an engine with qemu-user-static registered commonly builds. The implicit
+/// builder assumes them until `--probe` says otherwise.
+pub const COMMON_EMULATED: &[&str] = &[
+    "linux/amd64",
+    "linux/arm64",
+    "linux/arm/v7",
+    "linux/arm/v6",
+    "linux/386",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/riscv64",
+];
+
+pub const DEFAULT_PARALLELISM: usize = 4;
+
+impl Capabilities {
+    pub fn is_native(&self, p: &Platform) -> bool {
+        self.native.contains(p)
+    }
+
+    pub fn can_build(&self, p: &Platform) -> bool {
+        self.platforms.contains(p) || self.native.contains(p)
+    }
+
+    /// The implicit builder: the local engine, with the local platform native.
+    pub fn implicit(endpoint: String, local: Platform) -> Capabilities {
+        let mut platforms = vec![local.clone()];
+        for p in COMMON_EMULATED {
+            let p = Platform::parse(p).expect("valid constant");
+            if !platforms.contains(&p) {
+                platforms.push(p);
+            }
+        }
+        Capabilities {
+            name: "local".into(),
+            endpoint,
+            driver: "docker".into(),
+            platforms,
+            native: vec![local],
+            image_store: ImageStore::Classic,
+            max_parallelism: DEFAULT_PARALLELISM,
+            buildkit: None,
+            named_contexts: false,
+            source: CapSource::Implicit,
+            span: Span::default(),
+        }
+    }
+
+    /// A declared builder's capabilities. Bad values are reported by `check`; here they
+    /// are skipped.
+    pub fn declared(b: &Builder, default_endpoint: &str, local: &Platform) -> Capabilities {
+        let parse = |key: &str| -> Vec<Platform> {
+            b.list(key)
+                .iter()
+                .filter_map(|i| Platform::parse(&i.value).ok())
+                .collect()
+        };
+        let mut platforms = parse("platforms");
+        let mut native = parse("native");
+        if platforms.is_empty() {
+            platforms.push(local.clone());
+        }
+        if native.is_empty() && b.attrs.get("native").is_none() {
+            native.push(platforms[0].clone());
+        }
+        for n in &native {
+            if !platforms.contains(n) {
+                platforms.push(n.clone());
+            }
+        }
+        Capabilities {
+            name: b.name.clone(),
+            endpoint: b.str("endpoint").unwrap_or(default_endpoint).to_string(),
+            driver: b.str("driver").unwrap_or("docker").to_string(),
+            platforms,
+            native,
+            image_store: match b.str("image-store") {
+                Some("containerd") => ImageStore::Containerd,
+                _ => ImageStore::Classic,
+            },
+            max_parallelism: b
+                .str("max-parallelism")
+                .and_then(|s| s.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_PARALLELISM),
+            buildkit: None,
+            named_contexts: false,
+            source: CapSource::Declared,
+            span: b.span,
+        }
+    }
+}

@@ -1,0 +1,641 @@
+//! The plan: one build node per (target, platform), plus push (manifest list), load and
+//! export nodes, in a petgraph graph whose edges run from a dependency to its dependent.
+//! `lower` is pure: it reads the resolved definition and the builders' capabilities.
+
+mod local_tag;
+
+use std::collections::{BTreeMap, HashMap};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use crate::model::capabilities::ImageStore;
+use crate::model::output::{Output, OutputKind};
+use crate::model::{Capabilities, Definition, Item, Platform, Target};
+use crate::source::{Diag, Diags, Span};
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Node {
+    Build(Build),
+    Push(Push),
+    Load(Load),
+    Export(Export),
+}
+
+impl Node {
+    pub fn id(&self) -> &str {
+        match self {
+            Node::Build(b) => &b.id,
+            Node::Push(p) => &p.id,
+            Node::Load(l) => &l.id,
+            Node::Export(e) => &e.id,
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        match self {
+            Node::Build(b) => &b.target,
+            Node::Push(p) => &p.target,
+            Node::Load(l) => &l.target,
+            Node::Export(e) => &e.target,
+        }
+    }
+}
+
+/// One BuildKit solve: a target for one platform on one builder.
+#[derive(Clone, Debug, Serialize)]
+pub struct Build {
+    pub id: String,
+    pub target: String,
+    pub platform: Platform,
+    /// `None` when no builder can build the platform (`check` reports it).
+    pub builder: Option<String>,
+    pub emulated: bool,
+    pub context: String,
+    pub dockerfile: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile_inline: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    pub args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub contexts: BTreeMap<String, NamedContext>,
+    /// Secret ids and where they come from (never their values).
+    pub secrets: Vec<String>,
+    pub ssh: Vec<String>,
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
+    pub no_cache: bool,
+    pub no_cache_filter: Vec<String>,
+    pub pull: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
+    pub ulimits: Vec<String>,
+    pub extra_hosts: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub platform_span: Span,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum NamedContext {
+    /// Another target's build for the same platform (or its only platform).
+    Target { target: String, node: String },
+    /// Anything else (a directory, `docker-image://`, a URL), passed as written.
+    Source { value: String },
+}
+
+/// Publishes tags once every platform's image is pushed: an OCI image index (or, for one
+/// platform, the image itself).
+#[derive(Clone, Debug, Serialize)]
+pub struct Push {
+    pub id: String,
+    pub target: String,
+    pub tags: Vec<String>,
+    pub platforms: Vec<Platform>,
+}
+
+/// Loads images into the builder's engine: one per platform on a classic store, one
+/// multi-platform image on a containerd store.
+#[derive(Clone, Debug, Serialize)]
+pub struct Load {
+    pub id: String,
+    pub target: String,
+    pub builder: Option<String>,
+    pub platforms: Vec<Platform>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Export {
+    pub id: String,
+    pub target: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub dest: String,
+    pub platforms: Vec<Platform>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub graph: DiGraph<Node, ()>,
+    pub builders: Vec<Capabilities>,
+}
+
+impl Plan {
+    /// Node indices in a deterministic execution order (dependencies first, then by id).
+    pub fn order(&self) -> Vec<NodeIndex> {
+        let mut indeg: HashMap<NodeIndex, usize> =
+            self.graph.node_indices().map(|n| (n, 0)).collect();
+        for e in self.graph.edge_indices() {
+            if let Some((_, b)) = self.graph.edge_endpoints(e) {
+                *indeg.get_mut(&b).expect("node exists") += 1;
+            }
+        }
+        let mut ready: Vec<NodeIndex> = indeg
+            .iter()
+            .filter(|(_, d)| **d == 0)
+            .map(|(n, _)| *n)
+            .collect();
+        let mut out = Vec::new();
+        while !ready.is_empty() {
+            // Creation order (targets by name, platforms as declared) breaks ties.
+            ready.sort_by(|a, b| b.cmp(a));
+            let n = ready.pop().expect("not empty");
+            out.push(n);
+            for m in self
+                .graph
+                .neighbors_directed(n, petgraph::Direction::Outgoing)
+            {
+                let d = indeg.get_mut(&m).expect("node exists");
+                *d -= 1;
+                if *d == 0 {
+                    ready.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn depends_on(&self, n: NodeIndex) -> Vec<&str> {
+        let mut deps: Vec<&str> = self
+            .graph
+            .neighbors_directed(n, petgraph::Direction::Incoming)
+            .map(|d| self.graph[d].id())
+            .collect();
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for n in self.graph.node_weights() {
+            match n {
+                Node::Build(_) => c.builds += 1,
+                Node::Push(_) => c.pushes += 1,
+                Node::Load(_) => c.loads += 1,
+                Node::Export(_) => c.exports += 1,
+            }
+        }
+        c
+    }
+
+    pub fn builder(&self, name: &str) -> Option<&Capabilities> {
+        self.builders.iter().find(|b| b.name == name)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub builds: usize,
+    pub pushes: usize,
+    pub loads: usize,
+    pub exports: usize,
+}
+
+/// Lowers a resolved definition into a plan. Structural problems (bad platforms or outputs,
+/// unknown builders, dependency platform mismatches, duplicate tags, cycles) are reported
+/// here; capability and local-resource problems are `check`'s.
+pub fn lower(def: &Definition, builders: Vec<Capabilities>, diags: &mut Diags) -> Plan {
+    let mut plan = Plan {
+        graph: DiGraph::new(),
+        builders,
+    };
+    let mut names: Vec<&String> = def.targets.keys().collect();
+    names.sort();
+
+    // Every target's build nodes first, so dependencies can be wired in any order.
+    let mut builds: HashMap<&str, Vec<(Platform, NodeIndex)>> = HashMap::new();
+    for name in &names {
+        let t = &def.targets[*name];
+        let nodes = build_nodes(t, &mut plan, diags);
+        builds.insert(name.as_str(), nodes);
+    }
+    let mut published: BTreeMap<String, (String, Span)> = BTreeMap::new();
+    for name in &names {
+        let t = &def.targets[*name];
+        wire_contexts(t, def, &builds, &mut plan, diags);
+        outputs(t, &builds[name.as_str()], &mut plan, &mut published, diags);
+    }
+    if let Err(cycle) = petgraph::algo::toposort(&plan.graph, None) {
+        let sccs = petgraph::algo::tarjan_scc(&plan.graph);
+        let members: Vec<String> = sccs
+            .into_iter()
+            .find(|c| c.contains(&cycle.node_id()))
+            .unwrap_or_default()
+            .iter()
+            .map(|n| plan.graph[*n].id().to_string())
+            .collect();
+        let t = plan.graph[cycle.node_id()].target().to_string();
+        let span = def.targets.get(&t).map_or(Span::default(), |t| t.span);
+        diags.push(
+            Diag::error("plan::cycle", format!("the build graph has a cycle: {}", members.join(" -> ")))
+                .label(span, "part of the cycle")
+                .help("a target cannot depend, through `target:` contexts, on a target that depends on it"),
+        );
+    }
+    plan
+}
+
+fn build_nodes(t: &Target, plan: &mut Plan, diags: &mut Diags) -> Vec<(Platform, NodeIndex)> {
+    let candidates = candidate_builders(t, &plan.builders, diags);
+    let mut platforms: Vec<(Platform, Span)> = Vec::new();
+    for item in t.list("platforms") {
+        match Platform::parse(&item.value) {
+            Ok(p) => platforms.push((p, item.span)),
+            Err(msg) => diags.push(
+                Diag::error("plan::invalid_platform", msg)
+                    .label(item.span, "not a platform")
+                    .help("write platforms as os/arch[/variant], e.g. `linux/amd64`, `linux/arm64`, `linux/arm/v7`"),
+            ),
+        }
+    }
+    if platforms.is_empty() && t.get("platforms").is_none() {
+        // No platforms: the builder's own (first native) platform, as bake does.
+        if let Some(b) = candidates.first().and_then(|n| plan.builder(n)) {
+            let p = b.native.first().or(b.platforms.first()).cloned();
+            if let Some(p) = p {
+                platforms.push((p, t.span));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (platform, span) in platforms {
+        let choice = choose_builder(&platform, &candidates, &plan.builders);
+        let build = build_node(t, &platform, span, choice);
+        let idx = plan.graph.add_node(Node::Build(build));
+        out.push((platform, idx));
+    }
+    out
+}
+
+/// The builders a target may use: its `builder` attribute, or all, in declaration order.
+fn candidate_builders(t: &Target, builders: &[Capabilities], diags: &mut Diags) -> Vec<String> {
+    let wanted = t.list("builder");
+    if wanted.is_empty() {
+        return builders.iter().map(|b| b.name.clone()).collect();
+    }
+    let mut out = Vec::new();
+    for w in wanted {
+        if builders.iter().any(|b| b.name == w.value) {
+            out.push(w.value.clone());
+        } else {
+            let names: Vec<&str> = builders.iter().map(|b| b.name.as_str()).collect();
+            diags.push(
+                Diag::error(
+                    "plan::unknown_builder",
+                    format!("there is no builder named `{}`", w.value),
+                )
+                .label(w.span, "unknown builder")
+                .help(
+                    match crate::eval::suggest::did_you_mean(&w.value, names.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "declare `builder \"{}\" {{ ... }}`, or use one of: {}",
+                            w.value,
+                            names.join(", ")
+                        ),
+                    },
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Native before emulated; declaration order breaks ties.
+fn choose_builder(
+    p: &Platform,
+    candidates: &[String],
+    builders: &[Capabilities],
+) -> Option<(String, bool)> {
+    let caps = |n: &String| builders.iter().find(|b| &b.name == n);
+    if let Some(b) = candidates.iter().filter_map(caps).find(|b| b.is_native(p)) {
+        return Some((b.name.clone(), false));
+    }
+    candidates
+        .iter()
+        .filter_map(caps)
+        .find(|b| b.can_build(p))
+        .map(|b| (b.name.clone(), true))
+}
+
+fn strings(items: &[Item]) -> Vec<String> {
+    items.iter().map(|i| i.value.clone()).collect()
+}
+
+fn map(t: &Target, key: &str) -> BTreeMap<String, String> {
+    t.map(key)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.value.clone()))
+        .collect()
+}
+
+pub fn build_id(target: &str, p: &Platform) -> String {
+    format!("build:{target}:{p}")
+}
+
+fn build_node(
+    t: &Target,
+    platform: &Platform,
+    span: Span,
+    choice: Option<(String, bool)>,
+) -> Build {
+    let contexts = t
+        .map("contexts")
+        .into_iter()
+        .map(|(k, v)| {
+            let ctx = match v.value.strip_prefix("target:") {
+                // Wired to the right node by `wire_contexts`.
+                Some(dep) => NamedContext::Target {
+                    target: dep.to_string(),
+                    node: String::new(),
+                },
+                None => NamedContext::Source {
+                    value: v.value.clone(),
+                },
+            };
+            (k.to_string(), ctx)
+        })
+        .collect();
+    Build {
+        id: build_id(&t.name, platform),
+        target: t.name.clone(),
+        platform: platform.clone(),
+        builder: choice.as_ref().map(|c| c.0.clone()),
+        emulated: choice.is_some_and(|c| c.1),
+        context: t.str("context").unwrap_or(".").to_string(),
+        dockerfile: t.str("dockerfile").unwrap_or("Dockerfile").to_string(),
+        dockerfile_inline: t.str("dockerfile-inline").map(str::to_string),
+        stage: t.str("target").map(str::to_string),
+        args: map(t, "args"),
+        labels: map(t, "labels"),
+        contexts,
+        secrets: strings(t.list("secret")),
+        ssh: strings(t.list("ssh")),
+        cache_from: strings(t.list("cache-from")),
+        cache_to: strings(t.list("cache-to")),
+        no_cache: t.bool("no-cache").unwrap_or(false),
+        no_cache_filter: strings(t.list("no-cache-filter")),
+        pull: t.bool("pull").unwrap_or(false),
+        network: t.str("network").map(str::to_string),
+        shm_size: t.str("shm-size").map(str::to_string),
+        ulimits: strings(t.list("ulimits")),
+        extra_hosts: map(t, "extra-hosts"),
+        platform_span: span,
+    }
+}
+
+/// Connects each build to the same platform's build of every `target:` context, or to the
+/// dependency's only build when it has one platform (e.g. a cross-compiling toolchain).
+fn wire_contexts(
+    t: &Target,
+    def: &Definition,
+    builds: &HashMap<&str, Vec<(Platform, NodeIndex)>>,
+    plan: &mut Plan,
+    diags: &mut Diags,
+) {
+    let mine = &builds[t.name.as_str()];
+    for (name, item) in t.map("contexts") {
+        let Some(dep) = item.value.strip_prefix("target:") else {
+            continue;
+        };
+        let Some(theirs) = builds.get(dep) else {
+            continue;
+        };
+        for (p, idx) in mine {
+            let source = if theirs.len() == 1 {
+                Some(theirs[0].1)
+            } else {
+                theirs.iter().find(|(q, _)| q == p).map(|(_, i)| *i)
+            };
+            match source {
+                Some(src) => {
+                    let node_id = plan.graph[src].id().to_string();
+                    plan.graph.add_edge(src, *idx, ());
+                    if let Node::Build(b) = &mut plan.graph[*idx]
+                        && let Some(NamedContext::Target { node, .. }) = b.contexts.get_mut(name)
+                    {
+                        *node = node_id;
+                    }
+                }
+                None => {
+                    let span = match &plan.graph[*idx] {
+                        Node::Build(b) => b.platform_span,
+                        _ => t.span,
+                    };
+                    let dep_t = &def.targets[dep];
+                    let dep_span = dep_t.get("platforms").map_or(dep_t.span, |a| a.span);
+                    let dep_platforms: Vec<String> =
+                        theirs.iter().map(|(q, _)| q.to_string()).collect();
+                    diags.push(
+                        Diag::error("plan::dependency_platform", format!("target `{}` needs `{dep}` for {p}, which `{dep}` does not build", t.name))
+                            .label(span, format!("{p} is built here"))
+                            .label(item.span, format!("`{name}` comes from `{dep}`"))
+                            .related(Diag::error("plan::dependency_platform", format!("`{dep}` builds only {}", dep_platforms.join(", "))).label(dep_span, "these platforms"))
+                            .help(format!("add {p} to `{dep}`'s platforms, or give `{dep}` a single platform that serves every platform (a cross-compiling stage)")),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn outputs(
+    t: &Target,
+    builds: &[(Platform, NodeIndex)],
+    plan: &mut Plan,
+    published: &mut BTreeMap<String, (String, Span)>,
+    diags: &mut Diags,
+) {
+    let mut specs: Vec<(Output, Span)> = Vec::new();
+    for item in t.list("output") {
+        match Output::parse(&item.value) {
+            Ok(o) => specs.push((o, item.span)),
+            Err(msg) => diags.push(
+                Diag::error("plan::invalid_output", format!("invalid output `{}`: {msg}", item.value))
+                    .label(item.span, "cannot be planned")
+                    .help("outputs are `type=registry`, `type=docker`, `type=local,dest=DIR`, `type=tar,dest=FILE` or `type=oci,dest=FILE`"),
+            ),
+        }
+    }
+    let tag_items: Vec<Item> = t.list("tags").to_vec();
+    if specs.is_empty() && t.get("output").is_none() && !tag_items.is_empty() {
+        // No output on the engine's own driver: the image lands in the engine, as with bake.
+        specs.push((
+            Output {
+                kind: OutputKind::Docker,
+                attrs: BTreeMap::new(),
+            },
+            t.span,
+        ));
+    }
+    if builds.is_empty() {
+        return;
+    }
+    let platforms: Vec<Platform> = builds.iter().map(|(p, _)| p.clone()).collect();
+    for (n, (o, span)) in specs.iter().enumerate() {
+        let mut tags: Vec<(String, Span)> = tag_items
+            .iter()
+            .map(|i| (i.value.clone(), i.span))
+            .collect();
+        tags.extend(o.names().into_iter().map(|n| (n, *span)));
+        match o.kind {
+            OutputKind::Registry => {
+                if tags.is_empty() {
+                    diags.push(
+                        Diag::error(
+                            "plan::push_without_tag",
+                            format!("target `{}` pushes to a registry but has no tag", t.name),
+                        )
+                        .label(*span, "pushes here")
+                        .help("add `tags = [\"registry.example/repo:tag\"]` to the target"),
+                    );
+                    continue;
+                }
+                claim(&tags, &t.name, published, diags);
+                let push = Push {
+                    id: format!("push:{}", t.name),
+                    target: t.name.clone(),
+                    tags: tags.into_iter().map(|t| t.0).collect(),
+                    platforms: platforms.clone(),
+                };
+                let idx = plan.graph.add_node(Node::Push(push));
+                for (_, b) in builds {
+                    plan.graph.add_edge(*b, idx, ());
+                }
+            }
+            OutputKind::Docker => load_nodes(t, builds, &tags, plan, published, diags),
+            OutputKind::Local | OutputKind::Tar | OutputKind::Oci => {
+                let kind = match o.kind {
+                    OutputKind::Local => "local",
+                    OutputKind::Tar => "tar",
+                    _ => "oci",
+                };
+                let Some(dest) = o.dest() else {
+                    diags.push(
+                        Diag::error(
+                            "plan::export_without_dest",
+                            format!("a `{kind}` output needs `dest=`"),
+                        )
+                        .label(*span, "no destination")
+                        .help(format!(
+                            "write `type={kind},dest={}`",
+                            if kind == "local" { "DIR" } else { "FILE" }
+                        )),
+                    );
+                    continue;
+                };
+                let e = Export {
+                    id: format!("export:{}:{kind}:{n}", t.name),
+                    target: t.name.clone(),
+                    kind: kind.into(),
+                    dest: dest.to_string(),
+                    platforms: platforms.clone(),
+                };
+                let idx = plan.graph.add_node(Node::Export(e));
+                for (_, b) in builds {
+                    plan.graph.add_edge(*b, idx, ());
+                }
+            }
+            OutputKind::CacheOnly => {}
+        }
+    }
+}
+
+/// A multi-platform load on a store that can't hold it becomes one load per platform, each
+/// with a local tag made from the target's `local-tag` template.
+fn load_nodes(
+    t: &Target,
+    builds: &[(Platform, NodeIndex)],
+    tags: &[(String, Span)],
+    plan: &mut Plan,
+    published: &mut BTreeMap<String, (String, Span)>,
+    diags: &mut Diags,
+) {
+    let builder_of = |idx: NodeIndex, plan: &Plan| match &plan.graph[idx] {
+        Node::Build(b) => b.builder.clone(),
+        _ => None,
+    };
+    let first_builder = builder_of(builds[0].1, plan);
+    let one_store = builds.len() > 1
+        && builds
+            .iter()
+            .all(|(_, i)| builder_of(*i, plan) == first_builder)
+        && first_builder
+            .as_ref()
+            .and_then(|b| plan.builder(b))
+            .is_some_and(|c| c.image_store == ImageStore::Containerd);
+    if builds.len() == 1 || one_store {
+        claim(tags, &t.name, published, diags);
+        let load = Load {
+            id: format!("load:{}", t.name),
+            target: t.name.clone(),
+            builder: first_builder,
+            platforms: builds.iter().map(|(p, _)| p.clone()).collect(),
+            tags: tags.iter().map(|t| t.0.clone()).collect(),
+        };
+        let idx = plan.graph.add_node(Node::Load(load));
+        for (_, b) in builds {
+            plan.graph.add_edge(*b, idx, ());
+        }
+        return;
+    }
+    let template = t.get("local-tag").map(|a| match &a.value {
+        crate::model::AttrValue::Str(s) => (s.clone(), a.span),
+        _ => (String::new(), a.span),
+    });
+    for (p, b) in builds {
+        let mut local = Vec::new();
+        for (tag, span) in tags {
+            match local_tag::render(template.as_ref().map(|t| t.0.as_str()), tag, p) {
+                Ok(s) => local.push((s, *span)),
+                Err(msg) => {
+                    let at = template.as_ref().map_or(*span, |t| t.1);
+                    diags.push(
+                        Diag::error("plan::local_tag", format!("cannot make the local tag for {p}: {msg}"))
+                            .label(at, "in this template")
+                            .help("the template sees `tag`, `repo`, `version`, `os`, `arch`, `variant` and `platform`, e.g. `{{ repo }}:{{ version }}-{{ arch }}`"),
+                    );
+                }
+            }
+        }
+        claim(&local, &t.name, published, diags);
+        let load = Load {
+            id: format!("load:{}:{p}", t.name),
+            target: t.name.clone(),
+            builder: builder_of(*b, plan),
+            platforms: vec![p.clone()],
+            tags: local.into_iter().map(|l| l.0).collect(),
+        };
+        let idx = plan.graph.add_node(Node::Load(load));
+        plan.graph.add_edge(*b, idx, ());
+    }
+}
+
+/// Records the references a target publishes; two targets writing one reference is an error.
+fn claim(
+    tags: &[(String, Span)],
+    target: &str,
+    published: &mut BTreeMap<String, (String, Span)>,
+    diags: &mut Diags,
+) {
+    for (tag, span) in tags {
+        match published.get(tag) {
+            Some((other, other_span)) if other != target => diags.push(
+                Diag::error("plan::duplicate_tag", format!("targets `{other}` and `{target}` both write `{tag}`"))
+                    .label(*span, format!("`{target}` writes it here"))
+                    .related(Diag::error("plan::duplicate_tag", format!("`{other}` writes `{tag}` too")).label(*other_span, "first written here"))
+                    .help("give each target its own tags; the later write would silently replace the earlier"),
+            ),
+            Some(_) => {}
+            None => {
+                published.insert(tag.clone(), (target.to_string(), *span));
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Rendering a plan: a readable tree, versioned JSON (`schema/plan.v1.json`) and Graphviz.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::{Value as J, json};
+use sha2::{Digest, Sha256};
+
+use crate::plan::{NamedContext, Node, Plan};
+
+pub const SCHEMA: &str = "rbake.plan.v1";
+
+/// The plan as JSON, with a fingerprint of its content so `apply` can refuse a stale plan.
+pub fn to_json(plan: &Plan) -> J {
+    let nodes: Vec<J> = plan
+        .order()
+        .into_iter()
+        .map(|n| {
+            let mut v = serde_json::to_value(&plan.graph[n]).unwrap_or(J::Null);
+            if let J::Object(o) = &mut v {
+                o.insert("depends_on".into(), json!(plan.depends_on(n)));
+            }
+            v
+        })
+        .collect();
+    let builders = serde_json::to_value(&plan.builders).unwrap_or(J::Null);
+    let summary = serde_json::to_value(plan.counts()).unwrap_or(J::Null);
+    let body = json!({ "builders": builders, "nodes": nodes, "summary": summary });
+    let fingerprint = format!(
+        "sha256:{}",
+        hex(&Sha256::digest(body.to_string().as_bytes()))
+    );
+    json!({
+        "schema": SCHEMA,
+        "fingerprint": fingerprint,
+        "builders": body["builders"],
+        "nodes": body["nodes"],
+        "summary": body["summary"],
+    })
+}
+
+/// The readable tree: per target its builds (builder, native or emulated), inputs and
+/// outputs with exact tags, then a one-line summary.
+pub fn tree(plan: &Plan) -> String {
+    let mut by_target: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
+    for n in plan.order() {
+        let node = &plan.graph[n];
+        by_target.entry(node.target()).or_default().push(node);
+    }
+    let mut out = String::new();
+    for b in &plan.builders {
+        let _ = writeln!(
+            out,
+            "builder {} ({}, {}, {:?} image store, {}): native {}; emulated {}",
+            b.name,
+            b.driver,
+            b.endpoint,
+            b.image_store,
+            match b.source {
+                crate::model::capabilities::CapSource::Probed => "probed",
+                crate::model::capabilities::CapSource::Declared => "declared",
+                crate::model::capabilities::CapSource::Implicit => "implicit",
+            },
+            list(b.native.iter().map(ToString::to_string)),
+            list(
+                b.platforms
+                    .iter()
+                    .filter(|p| !b.native.contains(p))
+                    .map(ToString::to_string)
+            ),
+        );
+    }
+    for (target, nodes) in by_target {
+        let _ = writeln!(out, "\ntarget {target}");
+        let mut lines: Vec<String> = Vec::new();
+        let mut inputs_done = false;
+        for node in &nodes {
+            match node {
+                Node::Build(b) => {
+                    let how = match (&b.builder, b.emulated) {
+                        (None, _) => "no builder".to_string(),
+                        (Some(name), false) => format!("native on {name}"),
+                        (Some(name), true) => format!("emulated on {name}"),
+                    };
+                    lines.push(format!("build {:<14} {how}", b.platform.to_string()));
+                    if !inputs_done {
+                        inputs_done = true;
+                        let mut inputs = vec![format!("context {}", b.context)];
+                        match &b.dockerfile_inline {
+                            Some(_) => inputs.push("dockerfile (inline)".into()),
+                            None => inputs.push(format!(
+                                "dockerfile {}",
+                                crate::eval::resolve::clean_path(&format!(
+                                    "{}/{}",
+                                    b.context, b.dockerfile
+                                ))
+                            )),
+                        }
+                        if let Some(s) = &b.stage {
+                            inputs.push(format!("stage {s}"));
+                        }
+                        for (name, c) in &b.contexts {
+                            inputs.push(match c {
+                                NamedContext::Target { target, .. } => {
+                                    format!("context {name} <- target {target}")
+                                }
+                                NamedContext::Source { value } => {
+                                    format!("context {name} <- {value}")
+                                }
+                            });
+                        }
+                        if !b.args.is_empty() {
+                            inputs.push(format!(
+                                "args {}",
+                                b.args.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                        if !b.secrets.is_empty() {
+                            inputs.push(format!("{} secret(s)", b.secrets.len()));
+                        }
+                        lines.push(format!("inputs {}", inputs.join("; ")));
+                    }
+                }
+                Node::Push(p) => lines.push(format!(
+                    "push {} ({} of {})",
+                    p.tags.join(", "),
+                    if p.platforms.len() > 1 {
+                        "index"
+                    } else {
+                        "image"
+                    },
+                    list(p.platforms.iter().map(ToString::to_string))
+                )),
+                Node::Load(l) => lines.push(format!(
+                    "load {} ({}{})",
+                    if l.tags.is_empty() {
+                        "untagged".to_string()
+                    } else {
+                        l.tags.join(", ")
+                    },
+                    list(l.platforms.iter().map(ToString::to_string)),
+                    l.builder
+                        .as_ref()
+                        .map(|b| format!(" into {b}"))
+                        .unwrap_or_default()
+                )),
+                Node::Export(e) => lines.push(format!(
+                    "export {} to {} ({})",
+                    e.kind,
+                    e.dest,
+                    list(e.platforms.iter().map(ToString::to_string))
+                )),
+            }
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let branch = if i + 1 == lines.len() {
+                "└─"
+            } else {
+                "├─"
+            };
+            let _ = writeln!(out, "{branch} {l}");
+        }
+    }
+    let c = plan.counts();
+    let _ = writeln!(out, "\n{}", summary(&c));
+    out
+}
+
+pub fn summary(c: &crate::plan::Counts) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = vec![
+        plural(c.builds, "build", "builds"),
+        plural(c.pushes, "push", "pushes"),
+        plural(c.loads, "load", "loads"),
+    ];
+    if c.exports > 0 {
+        parts.push(plural(c.exports, "export", "exports"));
+    }
+    parts.join(", ")
+}
+
+fn list(items: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = items.collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Graphviz: builds as boxes, pushes and loads as other shapes, edges dependency first.
+pub fn dot(plan: &Plan) -> String {
+    let mut out =
+        String::from("digraph rbake {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
+    let order = plan.order();
+    for n in &order {
+        let node = &plan.graph[*n];
+        let (shape, label) = match node {
+            Node::Build(b) => (
+                "box",
+                format!(
+                    "{}\\n{}{}",
+                    b.target,
+                    b.platform,
+                    if b.emulated { " (emulated)" } else { "" }
+                ),
+            ),
+            Node::Push(p) => ("doubleoctagon", format!("push\\n{}", p.tags.join("\\n"))),
+            Node::Load(l) => ("cylinder", format!("load\\n{}", l.tags.join("\\n"))),
+            Node::Export(e) => ("folder", format!("{}\\n{}", e.kind, e.dest)),
+        };
+        let _ = writeln!(
+            out,
+            "  \"{}\" [shape={shape}, label=\"{}\"];",
+            node.id(),
+            label.replace('"', "\\\"")
+        );
+    }
+    for n in &order {
+        for dep in plan.depends_on(*n) {
+            let _ = writeln!(out, "  \"{dep}\" -> \"{}\";", plan.graph[*n].id());
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
