@@ -12,3 +12,4 @@ pub mod report;
 pub mod source;
 pub mod spec;
 pub mod syntax;
+pub mod exec;

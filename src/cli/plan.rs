@@ -26,6 +26,9 @@ pub struct PlanArgs {
     /// Grant an entitlement: network.host, security.insecure, fs.read=PATH (repeatable)
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
+    /// Ask each builder's engine what it really supports instead of trusting the spec
+    #[arg(long)]
+    pub probe: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -42,7 +45,7 @@ pub struct Checked {
 }
 
 pub fn run(settings: &Settings, args: &PlanArgs) -> Result<(), spec::Failed> {
-    let checked = build(settings, &args.spec, &args.allow)?;
+    let checked = build(settings, &args.spec, &args.allow, args.probe)?;
     let plan = &checked.plan;
     if let Some(path) = &args.out {
         let text = serde_json::to_string_pretty(&report::plan::to_json(plan)).unwrap_or_default();
@@ -72,6 +75,7 @@ pub fn build(
     settings: &Settings,
     spec_args: &SpecArgs,
     allow: &[String],
+    probe: bool,
 ) -> Result<Checked, spec::Failed> {
     let mut loaded = match spec::load(settings, spec_args) {
         Ok(l) => l,
@@ -88,8 +92,15 @@ pub fn build(
             return Err(1);
         }
     };
-    let builders = capabilities(settings, &loaded);
+    let mut builders = capabilities(settings, &loaded);
     let mut diags = Diags::default();
+    if probe {
+        builders = probe_all(builders, &loaded, &mut diags);
+        if diags.has_errors() {
+            emit(&diags.0, &loaded.sources);
+            return Err(1);
+        }
+    }
     let plan = plan::lower(&def, builders, &mut diags);
     let facts = gather(settings, &def, allow);
     let declared: Vec<_> = loaded.config.builders.values().cloned().collect();
@@ -152,4 +163,70 @@ fn gather(settings: &Settings, def: &crate::model::Definition, allow: &[String])
         facts.paths.insert(need.path, fact);
     }
     facts
+}
+
+/// Replaces each builder's declared capabilities with what its engine reports, and reports
+/// declared platforms the engine cannot build.
+fn probe_all(declared: Vec<Capabilities>, loaded: &spec::Loaded, diags: &mut Diags) -> Vec<Capabilities> {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            diags.push(Diag::error("cli::runtime", format!("cannot start the async runtime: {e}")).help("this is a bug in rbake; please report it"));
+            return declared;
+        }
+    };
+    let probed: Vec<Result<Capabilities, String>> = runtime.block_on(async {
+        let futures = declared.iter().map(|d| async move {
+            match tokio::time::timeout(std::time::Duration::from_secs(30), crate::exec::probe::probe(d)).await {
+                Ok(r) => r,
+                Err(_) => Err("no answer within 30 s".to_string()),
+            }
+        });
+        futures_util::future::join_all(futures).await
+    });
+    let mut out = Vec::new();
+    for (d, r) in declared.into_iter().zip(probed) {
+        match r {
+            Err(cause) => {
+                let mut diag = Diag::error("probe::failed", format!("cannot probe builder `{}` at {}: {cause}", d.name, d.endpoint))
+                    .help("start the engine (see scripts/stack.sh up), fix the builder's `endpoint`, or plan without `--probe`");
+                if let Some(b) = loaded.config.builders.get(&d.name) {
+                    diag = diag.label(b.span_of("endpoint"), "this builder");
+                }
+                diags.push(diag);
+                out.push(d);
+            }
+            Ok(p) => {
+                if let Some(b) = loaded.config.builders.get(&d.name) {
+                    for item in b.list("platforms").iter().chain(b.list("native")) {
+                        let Ok(want) = Platform::parse(&item.value) else { continue };
+                        if !p.can_build(&want) {
+                            diags.push(
+                                Diag::error("probe::platform_missing", format!("builder `{}` declares {want}, but its engine cannot build it", d.name))
+                                    .label(item.span, "not available on the engine")
+                                    .help(format!(
+                                        "the engine builds {}; register qemu for this platform (`scripts/stack.sh up` does) or remove it from the builder",
+                                        p.platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                                    )),
+                            );
+                        }
+                    }
+                    for item in b.list("native") {
+                        if let Ok(want) = Platform::parse(&item.value)
+                            && p.can_build(&want)
+                            && !p.is_native(&want)
+                        {
+                            diags.push(
+                                Diag::warning("probe::not_native", format!("builder `{}` declares {want} as native, but its engine emulates it", d.name))
+                                    .label(item.span, "emulated on this engine")
+                                    .help("move it from `native` to `platforms` only"),
+                            );
+                        }
+                    }
+                }
+                out.push(p);
+            }
+        }
+    }
+    out
 }

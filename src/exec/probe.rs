@@ -1,0 +1,109 @@
+//! `--probe`: asks an engine what it really supports. Platforms come from BuildKit's own
+//! worker list (which includes emulated platforms only when their qemu handler works), the
+//! native platform and image store from the engine's `/info`, BuildKit's version from the
+//! worker record or the `Info` call (BuildKit 0.11+), else from the engine version.
+
+use bollard_buildkit_proto::moby::buildkit::v1::{InfoRequest, ListWorkersRequest};
+
+use super::engine::{Endpoint, error_chain};
+use crate::model::Platform;
+use crate::model::capabilities::{CapSource, Capabilities, ImageStore};
+
+/// Probes one builder, returning its capabilities as the engine reports them. `declared`
+/// supplies the name, span and parallelism.
+pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
+    let endpoint = Endpoint::parse(&declared.endpoint)?;
+    let docker = endpoint.docker()?;
+    let info = docker.info().await.map_err(|e| error_chain(&e))?;
+    let version = docker.version().await.map_err(|e| error_chain(&e))?;
+    let native = native_platform(info.os_type.as_deref(), info.architecture.as_deref());
+    let containerd = info
+        .driver_status
+        .unwrap_or_default()
+        .iter()
+        .any(|kv| kv.first().is_some_and(|k| k == "driver-type") && kv.get(1).is_some_and(|v| v.contains("containerd.snapshotter")));
+
+    let mut control = endpoint.control().await?;
+    let workers = control
+        .list_workers(ListWorkersRequest { filter: Vec::new() })
+        .await
+        .map_err(|s| format!("BuildKit's worker list is unavailable: {}", s.message()))?
+        .into_inner()
+        .record;
+    let worker = workers.first().ok_or("BuildKit reports no workers")?;
+    let mut platforms: Vec<Platform> = Vec::new();
+    for p in &worker.platforms {
+        let text = if p.variant.is_empty() { format!("{}/{}", p.os, p.architecture) } else { format!("{}/{}/{}", p.os, p.architecture, p.variant) };
+        if let Ok(p) = Platform::parse(&text)
+            && !platforms.contains(&p)
+        {
+            platforms.push(p);
+        }
+    }
+    let mut buildkit = worker.buildkit_version.as_ref().map(|v| v.version.clone()).filter(|v| !v.is_empty());
+    if buildkit.is_none() {
+        buildkit = control
+            .info(InfoRequest {})
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().buildkit_version.map(|v| v.version))
+            .filter(|v| !v.is_empty());
+    }
+    let engine = version.version.unwrap_or_default();
+    let buildkit = buildkit.or_else(|| buildkit_of_engine(&engine)).map(|v| v.trim_start_matches('v').to_string());
+    let named_contexts = buildkit.as_deref().is_some_and(|v| at_least(v, 0, 10));
+    let native: Vec<Platform> = native.into_iter().collect();
+    for n in &native {
+        if !platforms.contains(n) {
+            platforms.insert(0, n.clone());
+        }
+    }
+    Ok(Capabilities {
+        name: declared.name.clone(),
+        endpoint: declared.endpoint.clone(),
+        driver: declared.driver.clone(),
+        platforms,
+        native,
+        image_store: if containerd { ImageStore::Containerd } else { ImageStore::Classic },
+        max_parallelism: declared.max_parallelism,
+        buildkit,
+        named_contexts,
+        source: CapSource::Probed,
+        span: declared.span,
+    })
+}
+
+fn native_platform(os: Option<&str>, arch: Option<&str>) -> Option<Platform> {
+    Platform::parse(&format!("{}/{}", os.unwrap_or("linux"), arch?)).ok()
+}
+
+/// The BuildKit embedded in engines too old to report it themselves.
+fn buildkit_of_engine(engine: &str) -> Option<String> {
+    let major: u32 = engine.split('.').next()?.parse().ok()?;
+    Some(match major {
+        0..=19 => "0.6",
+        20 => "0.8",
+        21..=22 => "0.10",
+        _ => return None,
+    }.to_string())
+}
+
+/// Whether a `major.minor[.patch]` version is at least `major.minor`.
+pub fn at_least(v: &str, major: u32, minor: u32) -> bool {
+    let mut parts = v.trim_start_matches('v').split(['.', '-', '+']);
+    let a: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let b: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (a, b) >= (major, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare() {
+        assert!(at_least("v0.13.2", 0, 10));
+        assert!(!at_least("0.8", 0, 10));
+        assert_eq!(buildkit_of_engine("20.10.24+dfsg1").as_deref(), Some("0.8"));
+    }
+}
