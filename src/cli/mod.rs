@@ -3,6 +3,7 @@
 mod ls;
 mod plan;
 mod print;
+pub mod schema;
 pub mod settings;
 mod spec;
 
@@ -36,6 +37,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// List targets, groups or variables
     Ls(ls::LsArgs),
+    /// Print a JSON Schema rbake publishes (e.g. for the plan file)
+    Schema(schema::SchemaArgs),
 }
 
 /// How to find and resolve the spec; shared by every subcommand that reads one.
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Print(args) => print::run(&settings, &args),
         Command::Plan(args) => plan::run(&settings, &args),
         Command::Ls(args) => ls::run(&settings, &args),
+        Command::Schema(args) => schema::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 use super::{Builder, Platform};
 use crate::source::Span;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageStore {
     /// The classic (graphdriver) store: one platform per image, so multi-platform loads are
@@ -13,7 +13,7 @@ pub enum ImageStore {
     Containerd,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CapSource {
     Declared,
@@ -21,7 +21,7 @@ pub enum CapSource {
     Probed,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Capabilities {
     pub name: String,
     pub endpoint: String,

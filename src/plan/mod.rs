@@ -14,7 +14,7 @@ use crate::model::output::{Output, OutputKind};
 use crate::model::{Capabilities, Definition, Item, Platform, Target};
 use crate::source::{Diag, Diags, Span};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Node {
     Build(Build),
@@ -44,7 +44,7 @@ impl Node {
 }
 
 /// One BuildKit solve: a target for one platform on one builder.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Build {
     pub id: String,
     pub target: String,
@@ -79,7 +79,7 @@ pub struct Build {
     pub platform_span: Span,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum NamedContext {
     /// Another target's build for the same platform (or its only platform).
@@ -90,7 +90,7 @@ pub enum NamedContext {
 
 /// Publishes tags once every platform's image is pushed: an OCI image index (or, for one
 /// platform, the image itself).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Push {
     pub id: String,
     pub target: String,
@@ -100,7 +100,7 @@ pub struct Push {
 
 /// Loads images into the builder's engine: one per platform on a classic store, one
 /// multi-platform image on a containerd store.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Load {
     pub id: String,
     pub target: String,
@@ -109,7 +109,7 @@ pub struct Load {
     pub tags: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Export {
     pub id: String,
     pub target: String,
@@ -189,7 +189,7 @@ impl Plan {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Counts {
     pub builds: usize,
     pub pushes: usize,

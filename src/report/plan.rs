@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256};
 
@@ -10,33 +12,66 @@ use crate::plan::{NamedContext, Node, Plan};
 
 pub const SCHEMA: &str = "rbake.plan.v1";
 
+/// The plan as written by `--format json` and `--out`; `schema/plan.v1.json` is generated
+/// from this type.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "rbake plan", description = "A checked rbake build plan (rbake plan --format json)")]
+pub struct Document {
+    /// Always `rbake.plan.v1`.
+    pub schema: String,
+    /// `sha256:` of the builders, nodes and summary: `apply` re-plans and refuses to run a
+    /// saved plan whose fingerprint no longer matches.
+    pub fingerprint: String,
+    pub builders: Vec<J>,
+    /// Nodes in execution order: dependencies first.
+    pub nodes: Vec<J>,
+    pub summary: J,
+}
+
+/// The schema of [`Document`], with the node and builder shapes spelled out.
+pub fn schema() -> J {
+    let mut generator = schemars::SchemaGenerator::default();
+    let node = generator.subschema_for::<NodeDoc>();
+    let builder = generator.subschema_for::<crate::model::Capabilities>();
+    let counts = generator.subschema_for::<crate::plan::Counts>();
+    let mut root = serde_json::to_value(generator.root_schema_for::<Document>()).unwrap_or(J::Null);
+    if let J::Object(o) = &mut root {
+        if let Some(J::Object(props)) = o.get_mut("properties") {
+            props.insert("nodes".into(), json!({ "type": "array", "items": node, "description": "Nodes in execution order: dependencies first." }));
+            props.insert("builders".into(), json!({ "type": "array", "items": builder }));
+            props.insert("summary".into(), serde_json::to_value(counts).unwrap_or(J::Null));
+            props.insert("schema".into(), json!({ "const": SCHEMA }));
+        }
+        let defs = serde_json::to_value(generator.definitions()).unwrap_or(J::Null);
+        o.insert("$defs".into(), defs);
+    }
+    root
+}
+
+/// One node and the ids of the nodes it depends on.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NodeDoc<'a> {
+    #[serde(flatten)]
+    pub node: &'a Node,
+    pub depends_on: Vec<&'a str>,
+}
+
 /// The plan as JSON, with a fingerprint of its content so `apply` can refuse a stale plan.
 pub fn to_json(plan: &Plan) -> J {
     let nodes: Vec<J> = plan
         .order()
         .into_iter()
-        .map(|n| {
-            let mut v = serde_json::to_value(&plan.graph[n]).unwrap_or(J::Null);
-            if let J::Object(o) = &mut v {
-                o.insert("depends_on".into(), json!(plan.depends_on(n)));
-            }
-            v
-        })
+        .map(|n| serde_json::to_value(NodeDoc { node: &plan.graph[n], depends_on: plan.depends_on(n) }).unwrap_or(J::Null))
         .collect();
-    let builders = serde_json::to_value(&plan.builders).unwrap_or(J::Null);
+    let builders: Vec<J> = plan.builders.iter().map(|b| serde_json::to_value(b).unwrap_or(J::Null)).collect();
     let summary = serde_json::to_value(plan.counts()).unwrap_or(J::Null);
+    let fingerprint = fingerprint(&builders, &nodes, &summary);
+    serde_json::to_value(Document { schema: SCHEMA.into(), fingerprint, builders, nodes, summary }).unwrap_or(J::Null)
+}
+
+pub fn fingerprint(builders: &[J], nodes: &[J], summary: &J) -> String {
     let body = json!({ "builders": builders, "nodes": nodes, "summary": summary });
-    let fingerprint = format!(
-        "sha256:{}",
-        hex(&Sha256::digest(body.to_string().as_bytes()))
-    );
-    json!({
-        "schema": SCHEMA,
-        "fingerprint": fingerprint,
-        "builders": body["builders"],
-        "nodes": body["nodes"],
-        "summary": body["summary"],
-    })
+    format!("sha256:{}", hex(&Sha256::digest(body.to_string().as_bytes())))
 }
 
 /// The readable tree: per target its builds (builder, native or emulated), inputs and

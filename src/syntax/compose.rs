@@ -36,7 +36,11 @@ pub fn parse(file: FileId, text: &str, env: &BTreeMap<String, String>) -> Result
     }
     let mut lower = Lower { loc, env, diags };
     let body = lower.top(&root);
-    if lower.diags.has_errors() { Err(lower.diags) } else { Ok(body) }
+    if lower.diags.has_errors() {
+        Err(lower.diags)
+    } else {
+        Ok(body)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,7 +109,9 @@ fn load(text: &str, loc: &Locator) -> Result<Node, Diag> {
         }
         // The label shows where; the positions in the message would only repeat it.
         let msg = POSITION.replace_all(&msg, "");
-        let span = e.location().map_or(loc.whole(), |l| loc.line_col(l.line(), l.column()));
+        let span = e
+            .location()
+            .map_or(loc.whole(), |l| loc.line_col(l.line(), l.column()));
         Diag::error(CODE, format!("invalid YAML: {msg}"))
             .label(span, "here")
             .help("fix the YAML syntax at the marked position")
@@ -116,11 +122,18 @@ fn load(text: &str, loc: &Locator) -> Result<Node, Diag> {
     match to_node(value, &mut path) {
         Ok(Some(Node::Null) | None) => Err(Diag::error(CODE, "empty compose file")
             .label(loc.whole(), "in this file")
-            .help("add a `services:` section with at least one service that has a `build:` section")),
+            .help(
+                "add a `services:` section with at least one service that has a `build:` section",
+            )),
         Ok(Some(node)) => Ok(node),
-        Err(key) => Err(Diag::error(CODE, format!("non-string key `{key}` in compose file"))
-            .label(loc.key(&path.iter().map(String::as_str).collect::<Vec<_>>()), "under this key")
-            .help("quote the key to make it a string")),
+        Err(key) => Err(
+            Diag::error(CODE, format!("non-string key `{key}` in compose file"))
+                .label(
+                    loc.key(&path.iter().map(String::as_str).collect::<Vec<_>>()),
+                    "under this key",
+                )
+                .help("quote the key to make it a string"),
+        ),
     }
 }
 
@@ -147,7 +160,10 @@ fn to_node(v: Yaml, path: &mut Vec<String>) -> Result<Option<Node>, String> {
             let mut out = Vec::new();
             for (k, v) in m {
                 let Yaml::String(key) = k else {
-                    return Err(serde_yaml::to_string(&k).unwrap_or_default().trim().to_string());
+                    return Err(serde_yaml::to_string(&k)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string());
                 };
                 path.push(key.clone());
                 if let Some(v) = to_node(v, path)? {
@@ -180,9 +196,17 @@ impl<'a> Env<'a> {
     fn new(vars: &'a BTreeMap<String, String>, root: &Node) -> Env<'a> {
         // A `name:` in the file renames the project, after its own interpolation.
         let lookup = |k: &str| vars.get(k).cloned();
-        let named = root.get("name").and_then(Node::text).and_then(|n| substitute(&n, &lookup).ok());
-        let project = named.map(|n| normalize_project_name(&n)).filter(|n| !n.is_empty());
-        Env { vars, project: project.unwrap_or_else(|| "bake".to_string()) }
+        let named = root
+            .get("name")
+            .and_then(Node::text)
+            .and_then(|n| substitute(&n, &lookup).ok());
+        let project = named
+            .map(|n| normalize_project_name(&n))
+            .filter(|n| !n.is_empty());
+        Env {
+            vars,
+            project: project.unwrap_or_else(|| "bake".to_string()),
+        }
     }
 
     fn get(&self, key: &str) -> Option<String> {
@@ -195,27 +219,48 @@ impl<'a> Env<'a> {
 }
 
 fn normalize_project_name(s: &str) -> String {
-    let kept: String =
-        s.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
+    let kept: String = s
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+        .collect();
     kept.trim_start_matches(['_', '-']).to_string()
 }
 
 /// Interpolates every string value (never keys), collecting one diagnostic per bad value.
-fn interpolate(node: Node, env: &Env, loc: &Locator, path: &mut Vec<String>, diags: &mut Diags) -> Node {
+fn interpolate(
+    node: Node,
+    env: &Env,
+    loc: &Locator,
+    path: &mut Vec<String>,
+    diags: &mut Diags,
+) -> Node {
     match node {
         Node::Str(s) => match substitute(&s, &|k| env.get(k)) {
             Ok(out) => Node::Str(out),
             Err(e) => {
                 let span = loc.key(&path.iter().map(String::as_str).collect::<Vec<_>>());
                 let d = match e {
-                    SubstError::Invalid => Diag::error(CODE, format!("invalid interpolation format in `{s}`"))
-                        .label(span, "in this value")
-                        .help("write variables as `${NAME}` or `$NAME`, and a literal `$` as `$$`"),
+                    SubstError::Invalid => Diag::error(
+                        CODE,
+                        format!("invalid interpolation format in `{s}`"),
+                    )
+                    .label(span, "in this value")
+                    .help("write variables as `${NAME}` or `$NAME`, and a literal `$` as `$$`"),
                     SubstError::Missing { var, reason } => {
-                        let why = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-                        Diag::error(CODE, format!("required variable `{var}` is missing a value{why}"))
-                            .label(span, "required here")
-                            .help(format!("set `{var}` in the environment or in a `.env` file"))
+                        let why = if reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {reason}")
+                        };
+                        Diag::error(
+                            CODE,
+                            format!("required variable `{var}` is missing a value{why}"),
+                        )
+                        .label(span, "required here")
+                        .help(format!(
+                            "set `{var}` in the environment or in a `.env` file"
+                        ))
                     }
                 };
                 diags.push(d);
@@ -224,7 +269,10 @@ fn interpolate(node: Node, env: &Env, loc: &Locator, path: &mut Vec<String>, dia
         },
         Node::List(items) => {
             path.push("[]".to_string());
-            let out = items.into_iter().map(|i| interpolate(i, env, loc, path, diags)).collect();
+            let out = items
+                .into_iter()
+                .map(|i| interpolate(i, env, loc, path, diags))
+                .collect();
             path.pop();
             Node::List(out)
         }
@@ -254,7 +302,9 @@ static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the interpolation pattern is valid")
 });
 
-static POSITION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r" at line \d+ column \d+").expect("the position pattern is valid"));
+static POSITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r" at line \d+ column \d+").expect("the position pattern is valid")
+});
 
 type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
@@ -309,14 +359,21 @@ fn replace(whole: &str, lookup: &Lookup) -> Result<String, SubstError> {
 
 /// Applies `${NAME<sep>ARG}`; `None` when `sep` is not in the substitution.
 fn modifier(substitution: &str, sep: &str, lookup: &Lookup) -> Result<Option<String>, SubstError> {
-    let Some((name, arg)) = substitution.split_once(sep) else { return Ok(None) };
+    let Some((name, arg)) = substitution.split_once(sep) else {
+        return Ok(None);
+    };
     let arg = substitute(arg, lookup)?;
     let value = lookup(name);
     let set_and_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
     Ok(Some(match sep {
         ":?" | "?" => match value {
             Some(v) if sep == "?" || set_and_nonempty => v,
-            _ => return Err(SubstError::Missing { var: name.to_string(), reason: arg }),
+            _ => {
+                return Err(SubstError::Missing {
+                    var: name.to_string(),
+                    reason: arg,
+                });
+            }
         },
         ":-" if !set_and_nonempty => arg,
         "-" if value.is_none() => arg,
@@ -326,6 +383,8 @@ fn modifier(substitution: &str, sep: &str, lookup: &Lookup) -> Result<Option<Str
     }))
 }
 
+/// compose-go's `getFirstBraceClosingIndex`: the `}` that closes the first `{`, skipping the
+/// character after each `{` as it does.
 fn closing_brace(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     let mut open = 0;
@@ -350,19 +409,24 @@ fn closing_brace(s: &str) -> Option<usize> {
 // Lowering: the checks compose-go's schema and consistency pass make on what bake reads, then
 // buildx's `ParseCompose`.
 
-const TOP_KEYS: &[&str] = &["version", "name", "include", "services", "networks", "volumes", "secrets", "configs"];
+const TOP_KEYS: &[&str] = &[
+    "version", "name", "include", "services", "networks", "volumes", "secrets", "configs",
+];
 
+#[rustfmt::skip]
 const SERVICE_KEYS: &[&str] = &[
-    "develop", "deploy", "annotations", "attach", "build", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
-    "command", "configs", "container_name", "cpu_count", "cpu_percent", "cpu_shares", "cpu_quota", "cpu_period",
-    "cpu_rt_period", "cpu_rt_runtime", "cpus", "cpuset", "credential_spec", "depends_on", "device_cgroup_rules", "devices",
-    "dns", "dns_opt", "dns_search", "domainname", "entrypoint", "env_file", "environment", "expose", "extends",
-    "external_links", "extra_hosts", "group_add", "healthcheck", "hostname", "image", "init", "ipc", "isolation", "labels",
-    "links", "logging", "mac_address", "mem_limit", "mem_reservation", "mem_swappiness", "memswap_limit", "network_mode",
-    "networks", "oom_kill_disable", "oom_score_adj", "pid", "pids_limit", "platform", "ports", "privileged", "profiles",
-    "pull_policy", "read_only", "restart", "runtime", "scale", "security_opt", "shm_size", "secrets", "sysctls",
-    "stdin_open", "stop_grace_period", "stop_signal", "storage_opt", "tmpfs", "tty", "ulimits", "user", "uts",
-    "userns_mode", "volumes", "volumes_from", "working_dir",
+    "develop", "deploy", "annotations", "attach", "build", "blkio_config", "cap_add", "cap_drop",
+    "cgroup", "cgroup_parent", "command", "configs", "container_name", "cpu_count", "cpu_percent",
+    "cpu_shares", "cpu_quota", "cpu_period", "cpu_rt_period", "cpu_rt_runtime", "cpus", "cpuset",
+    "credential_spec", "depends_on", "device_cgroup_rules", "devices", "dns", "dns_opt",
+    "dns_search", "domainname", "entrypoint", "env_file", "environment", "expose", "extends",
+    "external_links", "extra_hosts", "group_add", "healthcheck", "hostname", "image", "init", "ipc",
+    "isolation", "labels", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
+    "mem_swappiness", "memswap_limit", "network_mode", "networks", "oom_kill_disable",
+    "oom_score_adj", "pid", "pids_limit", "platform", "ports", "privileged", "profiles",
+    "pull_policy", "read_only", "restart", "runtime", "scale", "security_opt", "shm_size",
+    "secrets", "sysctls", "stdin_open", "stop_grace_period", "stop_signal", "storage_opt", "tmpfs",
+    "tty", "ulimits", "user", "uts", "userns_mode", "volumes", "volumes_from", "working_dir",
 ];
 
 #[derive(Clone, Copy, PartialEq)]
@@ -386,8 +450,16 @@ impl Shape {
             Shape::Bool => matches!(n, Node::Bool(_)),
             Shape::StrList => matches!(n, Node::List(items) if all_str(items)),
             Shape::ListOrDict => match n {
-                Node::Map(m) => m.iter().all(|(_, v)| !matches!(v, Node::List(_) | Node::Map(_))),
-                Node::List(items) => all_str(items) && items.iter().enumerate().all(|(i, x)| !items[..i].contains(x)),
+                Node::Map(m) => m
+                    .iter()
+                    .all(|(_, v)| !matches!(v, Node::List(_) | Node::Map(_))),
+                Node::List(items) => {
+                    all_str(items)
+                        && items
+                            .iter()
+                            .enumerate()
+                            .all(|(i, x)| !items[..i].contains(x))
+                }
                 _ => false,
             },
             Shape::IntOrStr => matches!(n, Node::Int(_) | Node::Str(_)),
@@ -473,9 +545,16 @@ struct Lower<'a> {
 }
 
 impl Lower<'_> {
-    fn error(&mut self, path: &[&str], message: impl Into<String>, label: &str, help: impl Into<String>) {
+    fn error(
+        &mut self,
+        path: &[&str],
+        message: impl Into<String>,
+        label: &str,
+        help: impl Into<String>,
+    ) {
         let span = self.loc.key(path);
-        self.diags.push(Diag::error(CODE, message).label(span, label).help(help));
+        self.diags
+            .push(Diag::error(CODE, message).label(span, label).help(help));
     }
 
     /// Checks `node` against `shape`, reporting a mismatch at `path`.
@@ -484,13 +563,23 @@ impl Lower<'_> {
             return true;
         }
         let key = path.join(".");
-        self.error(path, format!("`{key}` must be {}, not {}", shape.describe(), node.kind()), "wrong type", format!("write `{key}` as {}", shape.describe()));
+        self.error(
+            path,
+            format!("`{key}` must be {}, not {}", shape.describe(), node.kind()),
+            "wrong type",
+            format!("write `{key}` as {}", shape.describe()),
+        );
         false
     }
 
     fn top(&mut self, root: &Node) -> Body {
         let Node::Map(top) = root else {
-            self.error(&[], "a compose file must be a mapping", "not a mapping", "start the file with `services:`");
+            self.error(
+                &[],
+                "a compose file must be a mapping",
+                "not a mapping",
+                "start the file with `services:`",
+            );
             return Body::default();
         };
         for (key, value) in top {
@@ -501,11 +590,24 @@ impl Lower<'_> {
                 "version" | "name" => Shape::Str,
                 "services" | "networks" | "volumes" | "secrets" | "configs" => Shape::Map,
                 "include" => {
-                    self.error(&[key], "`include` is not supported in compose files", "here", "list the included compose files with further `-f` options instead");
+                    self.error(
+                        &[key],
+                        "`include` is not supported in compose files",
+                        "here",
+                        "list the included compose files with further `-f` options instead",
+                    );
                     continue;
                 }
                 _ => {
-                    self.error(&[key], format!("unknown top-level key `{key}` in compose file"), "unknown key", format!("compose files have {}, and extension keys starting with `x-`", quoted(TOP_KEYS)));
+                    self.error(
+                        &[key],
+                        format!("unknown top-level key `{key}` in compose file"),
+                        "unknown key",
+                        format!(
+                            "compose files have {}, and extension keys starting with `x-`",
+                            quoted(TOP_KEYS)
+                        ),
+                    );
                     continue;
                 }
             };
@@ -516,7 +618,9 @@ impl Lower<'_> {
             return Body::default();
         };
         let secrets = self.secret_defs(root.get("secrets"));
-        let Node::Map(services) = services else { return Body::default() };
+        let Node::Map(services) = services else {
+            return Body::default();
+        };
         let mut body = Body::default();
         let mut names = Vec::new();
         for (name, service) in services {
@@ -528,13 +632,26 @@ impl Lower<'_> {
         // Compat: buildx adds the default group whenever there are services, even if none builds.
         if !services.is_empty() {
             let span = self.loc.key(&["services"]);
-            let targets = names.into_iter().map(|(n, s)| lit(&n, s)).collect();
-            let attr = Attr { name: "targets".into(), name_span: span, expr: Expr::new(ExprKind::Array(targets), span), span };
+            let targets: Vec<Expr> = names.into_iter().map(|(n, s)| lit(&n, s)).collect();
+            let value = if targets.is_empty() {
+                ExprKind::Null
+            } else {
+                ExprKind::Array(targets)
+            };
+            let attr = Attr {
+                name: "targets".into(),
+                name_span: span,
+                expr: Expr::new(value, span),
+                span,
+            };
             body.blocks.push(Block {
                 kind: "group".into(),
                 kind_span: span,
                 labels: vec![("default".into(), span)],
-                body: Body { attrs: vec![attr], blocks: vec![] },
+                body: Body {
+                    attrs: vec![attr],
+                    blocks: vec![],
+                },
                 span,
             });
         }
@@ -543,7 +660,9 @@ impl Lower<'_> {
 
     fn secret_defs(&mut self, node: Option<&Node>) -> BTreeMap<String, SecretDef> {
         let mut out = BTreeMap::new();
-        let Some(Node::Map(defs)) = node else { return out };
+        let Some(Node::Map(defs)) = node else {
+            return out;
+        };
         for (name, def) in defs {
             let path = ["secrets", name.as_str()];
             if !self.expect(&path, def, Shape::Map) {
@@ -553,20 +672,55 @@ impl Lower<'_> {
             let (file, environment) = (field("file"), field("environment"));
             let external = matches!(def.get("external"), Some(Node::Bool(true) | Node::Map(_)));
             if file.is_some() && environment.is_some() {
-                self.error(&path, format!("secret `{name}` sets both `file` and `environment`"), "here", "keep one of `file` and `environment`");
-            } else if file.is_none() && environment.is_none() && def.get("external").is_none() && def.get("driver").is_none() {
-                self.error(&path, format!("secret `{name}` must set `file` or `environment`"), "here", "add `file: PATH` or `environment: VAR`");
+                self.error(
+                    &path,
+                    format!("secret `{name}` sets both `file` and `environment`"),
+                    "here",
+                    "keep one of `file` and `environment`",
+                );
+            } else if file.is_none()
+                && environment.is_none()
+                && def.get("external").is_none()
+                && def.get("driver").is_none()
+            {
+                self.error(
+                    &path,
+                    format!("secret `{name}` must set `file` or `environment`"),
+                    "here",
+                    "add `file: PATH` or `environment: VAR`",
+                );
             }
             let file = file.map(|f| self.resolve_path(&f)).unwrap_or_default();
-            out.insert(name.clone(), SecretDef { file, environment: environment.unwrap_or_default(), external });
+            out.insert(
+                name.clone(),
+                SecretDef {
+                    file,
+                    environment: environment.unwrap_or_default(),
+                    external,
+                },
+            );
         }
         out
     }
 
-    fn service(&mut self, name: &str, service: &Node, secrets: &BTreeMap<String, SecretDef>) -> Option<Block> {
+    fn service(
+        &mut self,
+        name: &str,
+        service: &Node,
+        secrets: &BTreeMap<String, SecretDef>,
+    ) -> Option<Block> {
         let path = ["services", name];
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) || name.is_empty() {
-            self.error(&path, format!("invalid service name `{name}`"), "here", "service names may hold letters, digits, `.`, `_` and `-`");
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            || name.is_empty()
+        {
+            self.error(
+                &path,
+                format!("invalid service name `{name}`"),
+                "here",
+                "service names may hold letters, digits, `.`, `_` and `-`",
+            );
             return None;
         }
         let Node::Map(keys) = service else {
@@ -582,41 +736,83 @@ impl Lower<'_> {
             match key.as_str() {
                 "image" => _ = self.expect(&kpath, value, Shape::Str),
                 "environment" => _ = self.expect(&kpath, value, Shape::ListOrDict),
-                "extends" => self.error(&kpath, "`extends` is not supported in compose files", "here", "copy the base service's `build` section into this service"),
+                "extends" => self.error(
+                    &kpath,
+                    "`extends` is not supported in compose files",
+                    "here",
+                    "copy the base service's `build` section into this service",
+                ),
                 k if SERVICE_KEYS.contains(&k) => {}
-                _ => self.error(&kpath, format!("unknown key `{key}` in service `{name}`"), "unknown key", suggest(key, SERVICE_KEYS)),
+                _ => self.error(
+                    &kpath,
+                    format!("unknown key `{key}` in service `{name}`"),
+                    "unknown key",
+                    suggest(key, SERVICE_KEYS),
+                ),
             }
         }
         let image = service.get("image").and_then(Node::as_str).unwrap_or("");
         let Some(build) = service.get("build") else {
             // A misspelt `build` key is already reported; a second error would only distract.
             if image.is_empty() && self.diags.0.len() == errors {
-                self.error(&path, format!("service `{name}` has neither an image nor a build context"), "here", "add `build: .` to build it, or an `image:` to run");
+                self.error(
+                    &path,
+                    format!("service `{name}` has neither an image nor a build context"),
+                    "here",
+                    "add `build: .` to build it, or an `image:` to run",
+                );
             }
             return None;
         };
         let mut t = self.build(name, build, service, secrets)?;
         if t.tags.is_empty() && !image.is_empty() {
-            t.tags.push((image.to_string(), self.loc.key(&["services", name, "image"])));
+            t.tags.push((
+                image.to_string(),
+                self.loc.key(&["services", name, "image"]),
+            ));
         }
         let span = self.loc.key(&path);
         // Compat: bake cannot address a dotted name, so buildx turns dots into underscores.
         let label = name.replace('.', "_");
-        Some(Block { kind: "target".into(), kind_span: span, labels: vec![(label, span)], body: Body { attrs: t.into_attrs(), blocks: vec![] }, span })
+        Some(Block {
+            kind: "target".into(),
+            kind_span: span,
+            labels: vec![(label, span)],
+            body: Body {
+                attrs: t.into_attrs(),
+                blocks: vec![],
+            },
+            span,
+        })
     }
 
-    fn build(&mut self, name: &str, build: &Node, service: &Node, secrets: &BTreeMap<String, SecretDef>) -> Option<Target> {
+    fn build(
+        &mut self,
+        name: &str,
+        build: &Node,
+        service: &Node,
+        secrets: &BTreeMap<String, SecretDef>,
+    ) -> Option<Target> {
         let base = ["services", name, "build"];
         let mut t = Target::default();
         let b = match build {
             Node::Str(context) => {
-                t.context = Some((self.resolve_context(context), self.loc.key(&base))).filter(|(c, _)| !c.is_empty());
+                t.context = Some((self.resolve_context(context), self.loc.key(&base)))
+                    .filter(|(c, _)| !c.is_empty());
                 return Some(t);
             }
             Node::Map(b) => b,
             other => {
-                let msg = format!("`build` of service `{name}` must be a context path or a mapping, not {}", other.kind());
-                self.error(&base, msg, "wrong type", "write `build: ./dir`, or a mapping with `context:` and `dockerfile:`");
+                let msg = format!(
+                    "`build` of service `{name}` must be a context path or a mapping, not {}",
+                    other.kind()
+                );
+                self.error(
+                    &base,
+                    msg,
+                    "wrong type",
+                    "write `build: ./dir`, or a mapping with `context:` and `dockerfile:`",
+                );
                 return None;
             }
         };
@@ -627,54 +823,63 @@ impl Lower<'_> {
             }
             match BUILD_KEYS.iter().find(|(k, _)| k == key) {
                 Some((_, shape)) => _ = self.expect(&child(&base, key), value, *shape),
-                None => self.error(&child(&base, key), format!("unknown key `{key}` in the `build` section of `{name}`"), "unknown key", suggest(key, &BUILD_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>())),
+                None => self.error(
+                    &child(&base, key),
+                    format!("unknown key `{key}` in the `build` section of `{name}`"),
+                    "unknown key",
+                    suggest(key, &BUILD_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>()),
+                ),
             }
         }
         if self.diags.0.len() > errors {
             return None;
         }
-        let str_field = |key: &str| build.get(key).and_then(Node::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+        let str_field = |key: &str| {
+            build
+                .get(key)
+                .and_then(Node::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
         let span = |this: &Self, key: &str| this.loc.key(&child(&base, key));
         // compose-go defaults a mapping's context to `.`.
         let context = self.resolve_context(&str_field("context").unwrap_or_else(|| ".".into()));
         t.context = Some((context, span(self, "context"))).filter(|(c, _)| !c.is_empty());
         t.dockerfile = str_field("dockerfile").map(|v| (v, span(self, "dockerfile")));
-        t.dockerfile_inline = str_field("dockerfile_inline").map(|v| (v, span(self, "dockerfile_inline")));
+        t.dockerfile_inline =
+            str_field("dockerfile_inline").map(|v| (v, span(self, "dockerfile_inline")));
         t.target = str_field("target").map(|v| (v, span(self, "target")));
         if t.dockerfile.is_some() && t.dockerfile_inline.is_some() {
-            self.error(&child(&base, "dockerfile_inline"), format!("service `{name}` sets both `dockerfile` and `dockerfile_inline`"), "here", "keep one of them");
+            self.error(
+                &child(&base, "dockerfile_inline"),
+                format!("service `{name}` sets both `dockerfile` and `dockerfile_inline`"),
+                "here",
+                "keep one of them",
+            );
         }
         if let Some(args) = build.get("args") {
-            let service_env = service_env(service.get("environment"));
-            let resolved: Vec<_> = key_values(args, true)
-                .into_iter()
-                .filter_map(|(k, v)| {
-                    // A bare `KEY` takes the service's environment, then the caller's; else it's dropped.
-                    let v = v.or_else(|| service_env.get(&k).cloned()).or_else(|| self.env.get(&k))?;
-                    Some((k, v))
-                })
-                .collect();
-            t.args = Some((resolved, span(self, "args"))).filter(|(a, _)| !a.is_empty());
+            let args = self.args(args, service.get("environment"));
+            t.args = Some((args, span(self, "args"))).filter(|(a, _)| !a.is_empty());
         }
         if let Some(labels) = build.get("labels") {
-            let labels = key_values(labels, true).into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
+            let labels = key_values(labels, true)
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect();
             t.labels = Some((labels, span(self, "labels")));
         }
         if let Some(extra) = build.get("additional_contexts") {
-            let mut contexts = Vec::new();
-            for (k, v) in key_values(extra, false) {
-                let Some(v) = v else {
-                    self.error(&child(&base, "additional_contexts"), format!("additional context `{k}` has no value"), "here", "write it as `NAME=PATH`");
-                    continue;
-                };
-                contexts.push((k, self.resolve_context(&v)));
-            }
+            let contexts = self.additional_contexts(&child(&base, "additional_contexts"), extra);
             t.contexts = Some((contexts, span(self, "additional_contexts")));
         }
         let list = |this: &Self, key: &str| -> Vec<Val> {
             let s = span(this, key);
             match build.get(key) {
-                Some(Node::List(items)) => items.iter().filter_map(Node::text).map(|v| (v, s)).collect(),
+                Some(Node::List(items)) => items
+                    .iter()
+                    .filter_map(Node::text)
+                    .map(|v| (v, s))
+                    .collect(),
                 _ => vec![],
             }
         };
@@ -696,13 +901,54 @@ impl Lower<'_> {
         Some(t)
     }
 
+    /// Build arguments; a bare `KEY` takes its value from the service's `environment`, then from
+    /// the caller's environment, and is dropped when neither has it.
+    fn args(&self, args: &Node, service_env: Option<&Node>) -> Vec<(String, String)> {
+        let service_env: BTreeMap<String, String> = service_env
+            .map(|n| key_values(n, true))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
+        key_values(args, true)
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let v = v
+                    .or_else(|| service_env.get(&k).cloned())
+                    .or_else(|| self.env.get(&k))?;
+                Some((k, v))
+            })
+            .collect()
+    }
+
+    fn additional_contexts(&mut self, path: &[&str], node: &Node) -> Vec<(String, String)> {
+        let mut contexts = Vec::new();
+        for (k, v) in key_values(node, false) {
+            match v {
+                Some(v) => contexts.push((k, self.resolve_context(&v))),
+                None => self.error(
+                    path,
+                    format!("additional context `{k}` has no value"),
+                    "here",
+                    "write it as `NAME=PATH`",
+                ),
+            }
+        }
+        contexts
+    }
+
     fn shm_size(&mut self, path: &[&str], node: &Node, t: &mut Target) {
         let bytes = match node {
             Node::Int(i) => i64::try_from(*i).unwrap_or(i64::MAX),
             Node::Str(s) => match ram_in_bytes(s) {
                 Ok(b) => b,
                 Err(e) => {
-                    self.error(path, format!("invalid `shm_size` `{s}`: {e}"), "here", "write a number of bytes or a size such as `128m` or `1g`");
+                    self.error(
+                        path,
+                        format!("invalid `shm_size` `{s}`: {e}"),
+                        "here",
+                        "write a number of bytes or a size such as `128m` or `1g`",
+                    );
                     return;
                 }
             },
@@ -716,6 +962,7 @@ impl Lower<'_> {
     fn ulimits(&mut self, path: &[&str], ulimits: &[(String, Node)], t: &mut Target) {
         let span = self.loc.key(path);
         for (name, limit) in ulimits {
+            let at = child(path, name);
             let int = |n: Option<&Node>| match n {
                 Some(Node::Int(i)) => i64::try_from(*i).ok(),
                 _ => None,
@@ -727,26 +974,56 @@ impl Lower<'_> {
                 Node::Map(_) => match (int(limit.get("soft")), int(limit.get("hard"))) {
                     (Some(s), Some(h)) => (s, h),
                     _ => {
-                        self.error(path, format!("ulimit `{name}` needs integer `soft` and `hard` values"), "here", "write `{ soft: 1024, hard: 2048 }` or a single number");
+                        self.error(
+                            &at,
+                            format!("ulimit `{name}` needs integer `soft` and `hard` values"),
+                            "here",
+                            "write `{ soft: 1024, hard: 2048 }` or a single number",
+                        );
                         continue;
                     }
                 },
                 other => {
-                    self.error(path, format!("ulimit `{name}` must be a number or a mapping, not {}", other.kind()), "here", "write `{ soft: 1024, hard: 2048 }` or a single number");
+                    self.error(
+                        &at,
+                        format!(
+                            "ulimit `{name}` must be a number or a mapping, not {}",
+                            other.kind()
+                        ),
+                        "here",
+                        "write `{ soft: 1024, hard: 2048 }` or a single number",
+                    );
                     continue;
                 }
             };
             if !ULIMIT_NAMES.contains(&name.as_str()) {
-                self.error(path, format!("invalid ulimit type `{name}`"), "here", format!("ulimits are {}", quoted(ULIMIT_NAMES)));
+                self.error(
+                    &at,
+                    format!("invalid ulimit type `{name}`"),
+                    "here",
+                    format!("ulimits are {}", quoted(ULIMIT_NAMES)),
+                );
             } else if hard != -1 && (soft == -1 || soft > hard) {
-                self.error(path, format!("ulimit `{name}`: the soft limit {soft} exceeds the hard limit {hard}"), "here", "make `soft` at most `hard`");
+                self.error(
+                    &at,
+                    format!("ulimit `{name}`: the soft limit {soft} exceeds the hard limit {hard}"),
+                    "here",
+                    "make `soft` at most `hard`",
+                );
             } else {
                 t.ulimits.push((format!("{name}={soft}:{hard}"), span));
             }
         }
     }
 
-    fn build_secrets(&mut self, name: &str, path: &[&str], list: &Node, defs: &BTreeMap<String, SecretDef>, t: &mut Target) {
+    fn build_secrets(
+        &mut self,
+        name: &str,
+        path: &[&str],
+        list: &Node,
+        defs: &BTreeMap<String, SecretDef>,
+        t: &mut Target,
+    ) {
         let span = self.loc.key(path);
         let Node::List(items) = list else {
             self.expect(path, list, Shape::StrList);
@@ -757,21 +1034,49 @@ impl Lower<'_> {
                 Node::Str(s) => s.clone(),
                 Node::Map(_) => item.get("source").and_then(Node::text).unwrap_or_default(),
                 other => {
-                    self.error(path, format!("a build secret must be a name or a mapping, not {}", other.kind()), "here", "write `- NAME` or `- source: NAME`");
+                    self.error(
+                        path,
+                        format!(
+                            "a build secret must be a name or a mapping, not {}",
+                            other.kind()
+                        ),
+                        "here",
+                        "write `- NAME` or `- source: NAME`",
+                    );
                     continue;
                 }
             };
             let Some(def) = defs.get(&source) else {
-                self.error(path, format!("service `{name}` refers to undefined build secret `{source}`"), "here", format!("define it under the top-level `secrets:` as `{source}: {{ file: PATH }}`"));
+                self.error(
+                    path,
+                    format!("service `{name}` refers to undefined build secret `{source}`"),
+                    "here",
+                    format!(
+                        "define it under the top-level `secrets:` as `{source}: {{ file: PATH }}`"
+                    ),
+                );
                 continue;
             };
             if def.external {
-                self.error(path, format!("unsupported external secret `{source}`"), "here", "give the secret a `file` or `environment` instead of `external`");
+                self.error(
+                    path,
+                    format!("unsupported external secret `{source}`"),
+                    "here",
+                    "give the secret a `file` or `environment` instead of `external`",
+                );
                 continue;
             }
             // buildx's composeToBuildkitSecret.
-            let parts = [("id", &source), ("src", &def.file), ("env", &def.environment)];
-            let csv: Vec<String> = parts.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect();
+            let parts = [
+                ("id", &source),
+                ("src", &def.file),
+                ("env", &def.environment),
+            ];
+            let csv: Vec<String> = parts
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             t.secret.push((csv.join(","), span));
         }
     }
@@ -798,30 +1103,18 @@ impl Lower<'_> {
                 "output" => &mut t.output,
                 "no-cache-filter" => &mut t.no_cache_filter,
                 "pull" | "no-cache" => {
-                    match yaml_bool(value) {
-                        Ok(None) => {}
-                        Ok(Some(b)) if key == "pull" => t.pull = Some((b, span)),
-                        Ok(Some(b)) => t.no_cache = Some((b, span)),
-                        Err(()) => self.error(&kpath, format!("`x-bake.{key}` must be `true` or `false`, not {}", value.kind()), "here", format!("write `{key}: true` without quotes")),
-                    }
+                    let Some(b) = self.x_bake_bool(&kpath, key, value) else {
+                        continue;
+                    };
+                    *(if key == "pull" {
+                        &mut t.pull
+                    } else {
+                        &mut t.no_cache
+                    }) = Some((b, span));
                     continue;
                 }
                 "contexts" => {
-                    match value {
-                        Node::Null => {}
-                        Node::Map(m) if m.iter().all(|(_, v)| !matches!(v, Node::List(_) | Node::Map(_))) => {
-                            let (mut have, s) = t.contexts.take().unwrap_or((Vec::new(), span));
-                            for (k, v) in m {
-                                // Compat: buildx's dedupMap keeps the first value, so compose's
-                                // `additional_contexts` win over `x-bake.contexts`.
-                                if !have.iter().any(|(h, _)| h == k) {
-                                    have.push((k.clone(), v.text().unwrap_or_default()));
-                                }
-                            }
-                            t.contexts = Some((have, s));
-                        }
-                        _ => self.error(&kpath, "`x-bake.contexts` must be a mapping of names to contexts", "here", "write `contexts: { NAME: PATH }`"),
-                    }
+                    self.x_bake_contexts(&kpath, value, span, t);
                     continue;
                 }
                 // Compat: yaml.v3 ignores fields the x-bake struct does not have.
@@ -829,14 +1122,21 @@ impl Lower<'_> {
             };
             let items: Vec<String> = match value {
                 Node::Null => continue,
-                Node::List(items) if items.iter().all(|i| !matches!(i, Node::List(_) | Node::Map(_))) => {
+                Node::List(items)
+                    if items.iter().all(|i| i.text().is_some() || *i == Node::Null) =>
+                {
                     items.iter().map(|i| i.text().unwrap_or_default()).collect()
                 }
                 Node::List(_) | Node::Map(_) => {
-                    self.error(&kpath, format!("`x-bake.{key}` must be a list of strings or one space-separated string"), "here", format!("write `{key}: [\"...\"]`"));
+                    let msg = format!("`x-bake.{key}` must be a list of strings or one string");
+                    self.error(&kpath, msg, "here", format!("write `{key}: [\"...\"]`"));
                     continue;
                 }
-                scalar => scalar.text().unwrap_or_default().split_whitespace().map(str::to_string).collect(),
+                // A single string holds space-separated values.
+                scalar => {
+                    let text = scalar.text().unwrap_or_default();
+                    text.split_whitespace().map(str::to_string).collect()
+                }
             };
             if !items.is_empty() {
                 list.extend(items.into_iter().map(|v| (v, span)));
@@ -845,21 +1145,105 @@ impl Lower<'_> {
         }
     }
 
+    /// yaml.v3's decoding into `*bool`: YAML 1.1 words are accepted, but quoted `"true"` is not.
+    fn x_bake_bool(&mut self, path: &[&str], key: &str, value: &Node) -> Option<bool> {
+        match value {
+            Node::Bool(b) => Some(*b),
+            Node::Str(s)
+                if matches!(
+                    s.as_str(),
+                    "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON"
+                ) =>
+            {
+                Some(true)
+            }
+            Node::Str(s)
+                if matches!(
+                    s.as_str(),
+                    "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
+                ) =>
+            {
+                Some(false)
+            }
+            Node::Null => None,
+            other => {
+                let msg = format!(
+                    "`x-bake.{key}` must be `true` or `false`, not {}",
+                    other.kind()
+                );
+                self.error(
+                    path,
+                    msg,
+                    "here",
+                    format!("write `{key}: true` without quotes"),
+                );
+                None
+            }
+        }
+    }
+
+    fn x_bake_contexts(&mut self, path: &[&str], value: &Node, span: Span, t: &mut Target) {
+        let entries = match value {
+            Node::Null => return,
+            Node::Map(m)
+                if m.iter()
+                    .all(|(_, v)| !matches!(v, Node::List(_) | Node::Map(_))) =>
+            {
+                m
+            }
+            _ => {
+                let msg = "`x-bake.contexts` must be a mapping of names to contexts";
+                self.error(path, msg, "here", "write `contexts: { NAME: PATH }`");
+                return;
+            }
+        };
+        let (mut have, s) = t.contexts.take().unwrap_or((Vec::new(), span));
+        for (k, v) in entries {
+            // Compat: buildx's dedupMap keeps the first value, so compose's
+            // `additional_contexts` win over `x-bake.contexts`.
+            if !have.iter().any(|(h, _)| h == k) {
+                have.push((k.clone(), v.text().unwrap_or_default()));
+            }
+        }
+        t.contexts = Some((have, s));
+    }
+
     /// compose-go's path resolution with an empty working directory: `~` expands to `HOME`,
     /// and a relative path is cleaned (it stays relative).
     fn resolve_path(&self, p: &str) -> String {
-        let p = match (p.strip_prefix('~'), self.env.get("HOME").filter(|h| !h.is_empty())) {
+        let p = match (
+            p.strip_prefix('~'),
+            self.env.get("HOME").filter(|h| !h.is_empty()),
+        ) {
             (Some(rest), Some(home)) => clean(&format!("{home}/{rest}")),
             _ => p.to_string(),
         };
-        let windows_abs = p.len() >= 3 && p.as_bytes()[0].is_ascii_alphabetic() && p[1..].starts_with(":\\");
-        if p.is_empty() || p.starts_with('/') || windows_abs { p } else { clean(&p) }
+        let windows_abs =
+            p.len() >= 3 && p.as_bytes()[0].is_ascii_alphabetic() && p[1..].starts_with(":\\");
+        if p.is_empty() || p.starts_with('/') || windows_abs {
+            p
+        } else {
+            clean(&p)
+        }
     }
 
     /// A context is a path unless it is a URL or another builder-specific reference.
     fn resolve_context(&self, c: &str) -> String {
-        let remote = ["https://", "http://", "git://", "ssh://", "github.com/", "git@"].iter().any(|p| c.starts_with(p));
-        if c.contains("://") || remote { c.to_string() } else { self.resolve_path(c) }
+        let remote = [
+            "https://",
+            "http://",
+            "git://",
+            "ssh://",
+            "github.com/",
+            "git@",
+        ]
+        .iter()
+        .any(|p| c.starts_with(p));
+        if c.contains("://") || remote {
+            c.to_string()
+        } else {
+            self.resolve_path(c)
+        }
     }
 }
 
@@ -876,9 +1260,16 @@ impl Target {
         str_attr("dockerfile-inline", self.dockerfile_inline);
         str_attr("target", self.target);
         str_attr("shm-size", self.shm_size);
-        for (key, entries) in [("args", self.args), ("labels", self.labels), ("contexts", self.contexts)] {
+        for (key, entries) in [
+            ("args", self.args),
+            ("labels", self.labels),
+            ("contexts", self.contexts),
+        ] {
             if let Some((entries, span)) = entries.filter(|(e, _)| !e.is_empty()) {
-                let items = entries.into_iter().map(|(k, v)| (object_key(&k, span), lit(&v, span))).collect();
+                let items = entries
+                    .into_iter()
+                    .map(|(k, v)| (object_key(&k, span), lit(&v, span)))
+                    .collect();
                 out.push(attr(key, Expr::new(ExprKind::Object(items), span)));
             }
         }
@@ -918,7 +1309,12 @@ fn key_values(node: &Node, null_is_none: bool) -> Vec<(String, Option<String>)> 
         None => out.push((k, v)),
     };
     match node {
-        Node::Map(m) => m.iter().for_each(|(k, v)| put(k.clone(), v.text().or_else(|| (!null_is_none).then(String::new)))),
+        Node::Map(m) => m.iter().for_each(|(k, v)| {
+            put(
+                k.clone(),
+                v.text().or_else(|| (!null_is_none).then(String::new)),
+            )
+        }),
         Node::List(items) => {
             for item in items.iter().filter_map(Node::text) {
                 match item.split_once('=') {
@@ -932,27 +1328,6 @@ fn key_values(node: &Node, null_is_none: bool) -> Vec<(String, Option<String>)> 
     out
 }
 
-/// A service's `environment` values; bare names without a value are left to the caller's
-/// environment, which is where compose resolves them too.
-fn service_env(node: Option<&Node>) -> BTreeMap<String, String> {
-    node.map(|n| key_values(n, true)).unwrap_or_default().into_iter().filter_map(|(k, v)| Some((k, v?))).collect()
-}
-
-/// yaml.v3's decoding into `*bool`, which x-bake uses: YAML 1.1 words are accepted, quoted
-/// `"true"` is not.
-fn yaml_bool(n: &Node) -> Result<Option<bool>, ()> {
-    match n {
-        Node::Null => Ok(None),
-        Node::Bool(b) => Ok(Some(*b)),
-        Node::Str(s) => match s.as_str() {
-            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(Some(true)),
-            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(Some(false)),
-            _ => Err(()),
-        },
-        _ => Err(()),
-    }
-}
-
 fn child<'k>(path: &[&'k str], key: &'k str) -> Vec<&'k str> {
     let mut out = path.to_vec();
     out.push(key);
@@ -964,21 +1339,33 @@ fn dedup(list: &mut Vec<Val>) {
     list.retain(|(v, _)| seen.insert(v.clone()));
 }
 
+#[rustfmt::skip]
 const ULIMIT_NAMES: &[&str] = &[
-    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime",
-    "sigpending", "stack",
+    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+    "rss", "rtprio", "rttime", "sigpending", "stack",
 ];
 
 fn quoted(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Help for an unknown key: the known key it most likely meant.
 fn suggest(key: &str, known: &[&str]) -> String {
-    let close = known.iter().map(|k| (edit_distance(key, k), *k)).filter(|(d, _)| *d <= 2).min();
+    let close = known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min();
     match close {
         Some((_, k)) => format!("did you mean `{k}`?"),
-        None => format!("known keys are {}, and extension keys starting with `x-`", quoted(known)),
+        None => format!(
+            "known keys are {}, and extension keys starting with `x-`",
+            quoted(known)
+        ),
     }
 }
 
@@ -1002,14 +1389,27 @@ fn lit(s: &str, span: Span) -> Expr {
 }
 
 fn attr(name: &str, expr: Expr) -> Attr {
-    Attr { name: name.to_string(), name_span: expr.span, span: expr.span, expr }
+    Attr {
+        name: name.to_string(),
+        name_span: expr.span,
+        span: expr.span,
+        expr,
+    }
 }
 
 /// Keys such as `com.acme.role` are not identifiers, so they become literal string keys.
 fn object_key(k: &str, span: Span) -> ObjectKey {
-    let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ident { ObjectKey::Ident(k.to_string(), span) } else { ObjectKey::Expr(lit(k, span)) }
+    let ident = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ident {
+        ObjectKey::Ident(k.to_string(), span)
+    } else {
+        ObjectKey::Expr(lit(k, span))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1050,7 +1450,11 @@ fn go_float(f: f64) -> String {
     if f == 0.0 || (-4..6).contains(&exp) {
         format!("{f}")
     } else {
-        format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+        format!(
+            "{mantissa}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        )
     }
 }
 
@@ -1064,42 +1468,58 @@ fn bytes_size(bytes: i64) -> String {
         unit += 1;
     }
     let e = format!("{size:.3e}");
-    let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
-    let trim = |s: String| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let exp: i32 = e
+        .split_once('e')
+        .and_then(|(_, x)| x.parse().ok())
+        .unwrap_or(0);
+    let trim = |s: String| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
     let num = if (-4..4).contains(&exp) {
         trim(format!("{size:.*}", (3 - exp) as usize))
     } else {
         let (m, _) = e.split_once('e').unwrap_or((&e, ""));
-        format!("{}e{}{:02}", trim(m.to_string()), if exp < 0 { '-' } else { '+' }, exp.abs())
+        format!(
+            "{}e{}{:02}",
+            trim(m.to_string()),
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        )
     };
     format!("{num}{}", UNITS[unit])
 }
 
-/// go-units' `RAMInBytes`: a number with an optional binary unit (`k`, `m`, `g`, `t`, `p`,
-/// optionally followed by `b` or `ib`, any case).
+/// go-units' `RAMInBytes` in the version Debian's buildx 0.13.1 (the reference) links: a
+/// decimal number, an optional space and binary unit (`k`..`p`, optionally `i` and `b`, any case).
 fn ram_in_bytes(s: &str) -> Result<i64, String> {
-    let sep = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ').ok_or_else(|| format!("invalid size: '{s}'"))?;
-    let (num, sfx) = if s.as_bytes()[sep] == b' ' { (&s[..sep], &s[sep + 1..]) } else { (&s[..=sep], &s[sep + 1..]) };
-    let size: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
-    if size < 0.0 {
-        return Err(format!("invalid size: '{s}'"));
-    }
-    let sfx = sfx.to_ascii_lowercase();
-    let bad = || Err(format!("invalid suffix: '{sfx}'"));
-    let mul: f64 = match sfx.as_bytes() {
-        [] => 1.0,
-        [b'b'] => 1.0,
-        [u, rest @ ..] if matches!(rest, [] | [b'b'] | [b'i', b'b']) => match u {
-            b'k' => 1024f64,
-            b'm' => 1024f64.powi(2),
-            b'g' => 1024f64.powi(3),
-            b't' => 1024f64.powi(4),
-            b'p' => 1024f64.powi(5),
-            _ => return bad(),
-        },
-        _ => return bad(),
+    static SIZE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^([0-9]+(?:\.[0-9]+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+            .expect("the size pattern is valid")
+    });
+    let caps = SIZE
+        .captures(s)
+        .ok_or_else(|| format!("invalid size: '{s}'"))?;
+    let num = caps.get(1).map_or("", |m| m.as_str());
+    let size: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid number: '{num}'"))?;
+    let exp = match caps
+        .get(2)
+        .map(|m| m.as_str().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("k") => 1,
+        Some("m") => 2,
+        Some("g") => 3,
+        Some("t") => 4,
+        Some("p") => 5,
+        _ => 0,
     };
-    Ok((size * mul) as i64)
+    Ok((size * 1024f64.powi(exp)) as i64)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1136,8 +1556,14 @@ impl<'a> Locator<'a> {
             let at = last.char_indices().next_back().map_or(0, |(i, _)| i);
             return Span::new(self.file, at..last.len());
         };
-        let at = self.text[start..end].char_indices().nth(col.saturating_sub(1)).map_or(end, |(i, _)| start + i);
-        let next = self.text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+        let at = self.text[start..end]
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(end, |(i, _)| start + i);
+        let next = self.text[at..]
+            .chars()
+            .next()
+            .map_or(at, |c| at + c.len_utf8());
         Span::new(self.file, at..next)
     }
 
@@ -1146,10 +1572,14 @@ impl<'a> Locator<'a> {
         let mut region = 0..self.lines.len();
         let mut found = None;
         for key in path {
-            let Some((line, span)) = self.child(region.clone(), key) else { break };
+            let Some((line, span)) = self.child(region.clone(), key) else {
+                break;
+            };
             found = Some(span);
             let indent = self.indent(line);
-            let end = (line + 1..region.end).find(|&l| !self.blank(l) && self.indent(l) <= indent).unwrap_or(region.end);
+            let end = (line + 1..region.end)
+                .find(|&l| !self.blank(l) && self.indent(l) <= indent)
+                .unwrap_or(region.end);
             region = line + 1..end;
         }
         found.unwrap_or_else(|| self.whole())
@@ -1157,16 +1587,25 @@ impl<'a> Locator<'a> {
 
     /// A direct child key of a region: a line at the region's smallest indentation.
     fn child(&self, region: std::ops::Range<usize>, key: &str) -> Option<(usize, Span)> {
-        let min = region.clone().filter(|&l| !self.blank(l)).map(|l| self.indent(l)).min()?;
-        region.filter(|&l| !self.blank(l) && self.indent(l) == min).find_map(|l| {
-            let (start, end) = self.lines[l];
-            let content = &self.text[start + min..end];
-            [key.to_string(), format!("\"{key}\""), format!("'{key}'")].into_iter().find_map(|k| {
-                let after = content.strip_prefix(k.as_str())?.trim_start_matches(' ');
-                let value = after.strip_prefix(':')?;
-                (value.is_empty() || value.starts_with([' ', '\t'])).then(|| (l, Span::new(self.file, start + min..start + min + k.len())))
+        let min = region
+            .clone()
+            .filter(|&l| !self.blank(l))
+            .map(|l| self.indent(l))
+            .min()?;
+        region
+            .filter(|&l| !self.blank(l) && self.indent(l) == min)
+            .find_map(|l| {
+                let (start, end) = self.lines[l];
+                let content = &self.text[start + min..end];
+                [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+                    .into_iter()
+                    .find_map(|k| {
+                        let after = content.strip_prefix(k.as_str())?.trim_start_matches(' ');
+                        let value = after.strip_prefix(':')?;
+                        (value.is_empty() || value.starts_with([' ', '\t']))
+                            .then(|| (l, Span::new(self.file, start + min..start + min + k.len())))
+                    })
             })
-        })
     }
 
     fn indent(&self, line: usize) -> usize {
@@ -1187,15 +1626,23 @@ mod tests {
 
     /// Renders the lowered body one block a line: `target name: key=value ...`.
     fn check(yaml: &str, env: &[(&str, &str)]) -> String {
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let body = match parse(FileId(0), yaml, &env) {
             Ok(b) => b,
-            Err(d) => panic!("unexpected diagnostics: {:?}", d.0.iter().map(|d| &d.message).collect::<Vec<_>>()),
+            Err(d) => panic!(
+                "unexpected diagnostics: {:?}",
+                d.0.iter().map(|d| &d.message).collect::<Vec<_>>()
+            ),
         };
         fn show(e: &Expr) -> String {
             match &e.kind {
                 ExprKind::Bool(b) => b.to_string(),
-                ExprKind::Array(items) => format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(",")),
+                ExprKind::Array(items) => {
+                    format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(","))
+                }
                 ExprKind::Object(items) => {
                     let kv = items.iter().map(|(k, v)| {
                         let k = match k {
@@ -1206,13 +1653,20 @@ mod tests {
                     });
                     format!("{{{}}}", kv.collect::<Vec<_>>().join(","))
                 }
-                _ => e.as_literal_str().map_or_else(|| "?".into(), |s| format!("{s:?}")),
+                _ => e
+                    .as_literal_str()
+                    .map_or_else(|| "?".into(), |s| format!("{s:?}")),
             }
         }
         body.blocks
             .iter()
             .map(|b| {
-                let attrs: Vec<String> = b.body.attrs.iter().map(|a| format!(" {}={}", a.name, show(&a.expr))).collect();
+                let attrs: Vec<String> = b
+                    .body
+                    .attrs
+                    .iter()
+                    .map(|a| format!(" {}={}", a.name, show(&a.expr)))
+                    .collect();
                 format!("{} {}:{}", b.kind, b.labels[0].0, attrs.concat())
             })
             .collect::<Vec<_>>()
@@ -1221,7 +1675,7 @@ mod tests {
 
     /// The first diagnostic's message and the text its primary label points at.
     fn check_diag(yaml: &str) -> (String, String) {
-        let d = parse(FileId(0), yaml, &BTreeMap::new()).err().expect("a diagnostic");
+        let d = parse(FileId(0), yaml, &BTreeMap::new()).expect_err("a diagnostic");
         let first = &d.0[0];
         let span = first.primary().expect("a label");
         (first.message.clone(), yaml[span.range()].to_string())
@@ -1274,12 +1728,18 @@ mod tests {
     #[test]
     fn image_is_the_tag_when_there_are_none() {
         let yaml = "services:\n  a:\n    image: acme/a:1\n    build: .\n";
-        assert_eq!(check(yaml, &[]), "target a: context=\".\" tags=[\"acme/a:1\"]\ngroup default: targets=[\"a\"]");
+        assert_eq!(
+            check(yaml, &[]),
+            "target a: context=\".\" tags=[\"acme/a:1\"]\ngroup default: targets=[\"a\"]"
+        );
     }
 
     #[test]
     fn dotted_service_names_become_underscores() {
-        assert_eq!(check("services:\n  api.v2:\n    build: .\n", &[]), "target api_v2: context=\".\"\ngroup default: targets=[\"api_v2\"]");
+        assert_eq!(
+            check("services:\n  api.v2:\n    build: .\n", &[]),
+            "target api_v2: context=\".\"\ngroup default: targets=[\"api_v2\"]"
+        );
     }
 
     #[test]
@@ -1294,7 +1754,10 @@ mod tests {
     #[test]
     fn yaml_error_points_at_its_position() {
         let (msg, at) = check_diag("services:\n  a: [b\n");
-        assert_eq!(msg, "invalid YAML: did not find expected ',' or ']', while parsing a flow sequence");
+        assert_eq!(
+            msg,
+            "invalid YAML: did not find expected ',' or ']', while parsing a flow sequence"
+        );
         assert_eq!(at, "b");
         let (msg, at) = check_diag("services:\n  a:\n    build: .\n   bad: x\n");
         assert!(msg.starts_with("invalid YAML"), "{msg}");
@@ -1303,13 +1766,28 @@ mod tests {
 
     #[test]
     fn invalid_files_are_diagnostics() {
-        assert_eq!(check_diag("name: x\n").0, "not a compose file: it has no `services` section");
+        assert_eq!(
+            check_diag("name: x\n").0,
+            "not a compose file: it has no `services` section"
+        );
         assert_eq!(check_diag("").0, "empty compose file");
         assert_eq!(check_diag("- a\n").0, "a compose file must be a mapping");
-        assert_eq!(check_diag("services:\n  a:\n    biuld: .\n"), ("unknown key `biuld` in service `a`".into(), "biuld".into()));
-        assert_eq!(check_diag("services:\n  a:\n    build:\n      tags: x\n").1, "tags");
-        assert_eq!(check_diag("services:\n  a:\n    build: .\n    image: ${X:?need it}\n").0, "required variable `X` is missing a value: need it");
-        assert_eq!(check_diag("services:\n  a:\n    build: ${1}\n").0, "invalid interpolation format in `${1}`");
+        assert_eq!(
+            check_diag("services:\n  a:\n    biuld: .\n"),
+            ("unknown key `biuld` in service `a`".into(), "biuld".into())
+        );
+        assert_eq!(
+            check_diag("services:\n  a:\n    build:\n      tags: x\n").1,
+            "tags"
+        );
+        assert_eq!(
+            check_diag("services:\n  a:\n    build: .\n    image: ${X:?need it}\n").0,
+            "required variable `X` is missing a value: need it"
+        );
+        assert_eq!(
+            check_diag("services:\n  a:\n    build: ${1}\n").0,
+            "invalid interpolation format in `${1}`"
+        );
     }
 
     #[test]
@@ -1324,7 +1802,13 @@ mod tests {
         assert_eq!(s("${E:-d} ${E-d} ${B+p} ${A:+p}").as_deref(), Ok("d   p"));
         assert_eq!(s("${B:-${A}}").as_deref(), Ok("a"));
         assert_eq!(s("$1 $$A $A_ ${A}").as_deref(), Ok("$1 $A  a"));
-        assert_eq!(s("${E:?}"), Err(SubstError::Missing { var: "E".into(), reason: String::new() }));
+        assert_eq!(
+            s("${E:?}"),
+            Err(SubstError::Missing {
+                var: "E".into(),
+                reason: String::new()
+            })
+        );
         assert_eq!(s("${E?}").as_deref(), Ok(""));
     }
 
@@ -1336,7 +1820,10 @@ mod tests {
         assert_eq!(bytes_size(1073741824 + 1), "1GiB");
         assert_eq!(ram_in_bytes("1.5g"), Ok(1610612736));
         assert_eq!(ram_in_bytes("64 MB"), Ok(67108864));
+        assert_eq!(ram_in_bytes("5ib"), Ok(5));
         assert!(ram_in_bytes("12x").is_err());
+        assert!(ram_in_bytes("1e3").is_err());
+        assert!(ram_in_bytes("1.2.3m").is_err());
         assert_eq!(go_float(1.0), "1");
         assert_eq!(go_float(1e6), "1e+06");
         assert_eq!(go_float(0.00001), "1e-05");
@@ -1347,7 +1834,18 @@ mod tests {
 
     #[test]
     fn no_panic_on_odd_input() {
-        for yaml in ["~", "services: 1", "services:\n  a: ~", "services:\n  a:\n    build: [1]", "services:\n  a:\n    build:\n      x-bake: 3", "{1: 2}", "a: !reset b", "services:\n  ä:\n    build: .", "---\na: 1\n---\nb: 2\n", "services:\n  a:\n    build:\n      ulimits: {nofile: x}\n      shm_size: ''"] {
+        for yaml in [
+            "~",
+            "services: 1",
+            "services:\n  a: ~",
+            "services:\n  a:\n    build: [1]",
+            "services:\n  a:\n    build:\n      x-bake: 3",
+            "{1: 2}",
+            "a: !reset b",
+            "services:\n  ä:\n    build: .",
+            "---\na: 1\n---\nb: 2\n",
+            "services:\n  a:\n    build:\n      ulimits: {nofile: x}\n      shm_size: ''",
+        ] {
             let _ = parse(FileId(0), yaml, &BTreeMap::new());
         }
     }
