@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings up rbake's real build stack on a Debian bookworm machine, as root:
 #   - Docker 20.10 (bookworm's docker.io, BuildKit v0.8) on /var/run/docker.sock
-#   - Docker 26 (trixie's docker.io, BuildKit 0.13, containerd image store)
-#     on unix:///run/rbake-m/docker.sock, run from an unpacked .deb
+#   - Docker 26 (trixie's docker.io + docker-cli, BuildKit 0.13, containerd image store)
+#     on unix:///run/rbake-m/docker.sock, run from unpacked .debs (not installed)
 #   - a distribution 2.8 registry on 127.0.0.1:5000
 #   - qemu-user-static binfmt handlers for arm64 and arm
 #   - the buildx 0.13.1 CLI plugin (the peer for side-by-side checks)
@@ -11,6 +11,8 @@
 # Usage: scripts/stack.sh [install] [up] [base-images] [verify] [status] [down] [env]
 #        (several subcommands run in the order given)
 set -euo pipefail
+# (With pipefail, 'cmd | grep -q' fails at random when grep exits first and cmd gets
+# SIGPIPE: output is captured into variables before grepping instead.)
 
 # ---- layout (all overridable, but the defaults are what tests expect) -------------------
 STACK_DIR=${RBAKE_STACK_DIR:-/opt/rbake-stack}        # unpacked debs, config files
@@ -21,6 +23,7 @@ RUN_DIR=/run/rbake-stack                              # our pidfiles and lock
 D20_SOCK=/var/run/docker.sock
 D20_PIDFILE=$RUN_DIR/dockerd20.pid
 D20_CONFIG=$STACK_DIR/etc/dockerd20.json
+D20_EXEC_ROOT=/var/run/docker           # dockerd's default, named so we can clean it
 DOCKER20=/usr/bin/docker                 # the 20.10 client; /usr/local/bin/docker may be another
 DOCKERD20=/usr/sbin/dockerd
 
@@ -29,7 +32,7 @@ D26_SOCK=$M_ROOT/docker.sock
 D26_PIDFILE=$M_ROOT/docker.pid
 D26_EXEC_ROOT=$M_ROOT/exec
 D26_DATA_ROOT=/var/lib/rbake-m
-D26_DIR=$STACK_DIR/docker26              # trixie's docker.io, unpacked
+D26_DIR=$STACK_DIR/docker26              # trixie's docker.io + docker-cli, unpacked
 D26_CONFIG=$STACK_DIR/etc/docker26/daemon.json
 DOCKER26=$D26_DIR/usr/bin/docker
 DOCKERD26=$D26_DIR/usr/sbin/dockerd
@@ -75,17 +78,31 @@ pid_alive() {
   [ -s "$pidfile" ] || return 1
   pid=$(cat "$pidfile" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ]
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] && proc_running "$pid"
+}
+
+# A killed daemon lingers as a zombie until pid 1 reaps it (late on this machine), and
+# kill -0 still succeeds on a zombie: look at the process state instead.
+proc_running() {
+  local stat rest
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  rest=${stat##*) }
+  case ${rest%% *} in Z|X|x) return 1 ;; esac
 }
 
 ping_sock() { curl -sf -m 3 --unix-socket "$1" http://localhost/_ping >/dev/null 2>&1; }
 ping_registry() { curl -sf -m 3 -o /dev/null "http://$REG_ADDR/v2/"; }
 
-# wait_until DESC LOG CMD...: poll CMD until it succeeds or WAIT_SECS pass.
+# wait_until DESC LOG PID CMD...: poll CMD until it succeeds or WAIT_SECS pass; fail at
+# once if PID (the process we just started, may be empty) has exited.
 wait_until() {
-  local desc=$1 log=$2; shift 2
+  local desc=$1 log=$2 pid=$3; shift 3
   local deadline=$((SECONDS + WAIT_SECS))
   until "$@"; do
+    if [ -n "$pid" ] && ! proc_running "$pid"; then
+      show_log "$log" 40
+      die "$desc exited during startup (log: $log)"
+    fi
     if [ $SECONDS -ge $deadline ]; then
       show_log "$log" 40
       die "$desc did not become healthy within ${WAIT_SECS}s (log: $log)"
@@ -94,26 +111,34 @@ wait_until() {
   done
 }
 
-# stop_pidfile NAME PIDFILE COMM: TERM, wait, then KILL; only ever a pid we recorded.
-stop_pidfile() {
-  local name=$1 pidfile=$2 comm=$3 pid i
-  if ! pid_alive "$pidfile" "$comm"; then
-    rm -f "$pidfile"
-    say "$name: not running"
-    return 0
-  fi
-  pid=$(cat "$pidfile")
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do   # dockerd needs a few seconds to stop its containerd
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
+# stop_pidfiles "NAME|PIDFILE|COMM"...: TERM every recorded pid at once (each dockerd takes
+# seconds to stop its containerd), wait, then KILL stragglers. Only pids we recorded.
+stop_pidfiles() {
+  local spec name pidfile comm pid i n names=() pids=() files=()
+  for spec in "$@"; do
+    IFS='|' read -r name pidfile comm <<<"$spec"
+    if pid_alive "$pidfile" "$comm"; then
+      pid=$(cat "$pidfile")
+      kill -TERM "$pid" 2>/dev/null || true
+      names+=("$name"); pids+=("$pid"); files+=("$pidfile")
+    else
+      rm -f "$pidfile"
+      say "$name: not running"
+    fi
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    warn "$name (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-  say "$name: stopped (pid $pid)"
+  for i in "${!pids[@]}"; do
+    pid=${pids[$i]}
+    for ((n = 0; n < 150; n++)); do
+      proc_running "$pid" || break
+      sleep 0.2
+    done
+    if proc_running "$pid"; then
+      warn "${names[$i]} (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "${files[$i]}"
+    say "${names[$i]}: stopped (pid $pid)"
+  done
 }
 
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (no sudo is used)"; }
@@ -122,7 +147,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (no sudo is used)"; }
 take_lock() {
   mkdir -p "$RUN_DIR"
   exec 9>"$RUN_DIR/lock"
-  flock -w 600 9 || die "another stack.sh holds $RUN_DIR/lock"
+  flock -w 300 9 || die "another stack.sh holds $RUN_DIR/lock"
 }
 
 write_if_changed() {  # write_if_changed FILE CONTENT -> returns 0 if the file changed
@@ -162,8 +187,9 @@ apt_update() {
 debian_mirror() {
   local uri
   if [ -n "${RBAKE_DEBIAN_MIRROR:-}" ]; then echo "$RBAKE_DEBIAN_MIRROR"; return; fi
+  # shellcheck disable=SC2016  # $(REPO_URI) is apt's template syntax, not ours
   uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
-        awk '$2 == "bookworm" { print $1; exit }')
+        awk '$2 == "bookworm" && u == "" { u = $1 } END { print u }')
   [ -n "$uri" ] || die "no bookworm apt source found to derive the trixie source from; set RBAKE_DEBIAN_MIRROR"
   echo "${uri%/}"
 }
@@ -171,9 +197,11 @@ debian_mirror() {
 # Trixie is only a place to download two .debs from: pinned at 100, nothing installed
 # from bookworm is ever upgraded to it, and nothing is installed from it.
 setup_trixie_source() {
-  local changed=1 mirror
-  mirror=$(debian_mirror)
-  write_if_changed /etc/apt/sources.list.d/rbake-trixie.sources "Types: deb
+  local changed=1 mirror src=/etc/apt/sources.list.d/rbake-trixie.sources
+  # Reuse the mirror we wrote last time: 'apt-get indextargets' costs seconds.
+  mirror=$(awk '$1 == "URIs:" { print $2 }' "$src" 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=$(debian_mirror)
+  write_if_changed "$src" "Types: deb
 URIs: $mirror
 Suites: trixie
 Components: main
@@ -186,6 +214,7 @@ Pin-Priority: 100" && changed=0
 }
 
 # deb_cached PATTERN: the newest cached .deb matching a glob under $DEB_DIR, if any.
+# shellcheck disable=SC2086  # $1 is a glob on purpose
 deb_cached() { (shopt -s nullglob; printf '%s\n' "$DEB_DIR"/$1 | sort -V | tail -n 1); }
 
 # fetch_deb SPEC GLOB: 'apt-get download SPEC' into the cache unless GLOB already matches.
@@ -217,18 +246,19 @@ unpack_debs() {
   mkdir -p "$dest"
   for d in "$@"; do dpkg-deb -x "$d" "$dest"; done
   echo "$want" >"$stamp"
-  say "unpacked $(echo $want) into $dest"
+  say "unpacked ${want//$'\n'/ } into $dest"
 }
 
-pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]; }
 
 # ---- install -----------------------------------------------------------------------------
 do_install() {
   mkdir -p "$STACK_DIR/etc" "$DEB_DIR" "$LOG_DIR"
-  local a missing=() p
+  local a missing=() p archs madison
+  archs=$(dpkg --print-foreign-architectures)
 
   for a in arm64 armhf; do
-    if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+    if ! grep -qx "$a" <<<"$archs"; then
       dpkg --add-architecture "$a"
       APT_UPDATED=0; say "added dpkg architecture $a"
       NEED_UPDATE=1
@@ -267,11 +297,11 @@ do_install() {
      [ -z "$(deb_cached 'docker-buildx_*_amd64.deb')" ]; then
     apt_update
     for p in docker.io docker-cli docker-buildx; do
-      apt-cache madison "$p" | grep -q ' trixie/' ||
+      madison=$(apt-cache madison "$p" | grep ' trixie/' || true)
+      [ -n "$madison" ] ||
         die "$p is not offered by trixie (apt-cache madison $p); check /etc/apt/sources.list.d/rbake-trixie.sources"
+      [ "$p" != docker.io ] || grep -q '| 26\.' <<<"$madison" || warn "trixie's docker.io is not 26.x: $madison"
     done
-    apt-cache madison docker.io | grep ' trixie/' | grep -q '| 26\.' ||
-      warn "trixie's docker.io is not 26.x: $(apt-cache madison docker.io | grep ' trixie/' | head -n 1)"
   fi
   deb26=$(fetch_deb docker.io/trixie 'docker.io_2[6-9].*_amd64.deb')
   debcli=$(fetch_deb docker-cli/trixie 'docker-cli_2[6-9].*_amd64.deb')
@@ -303,7 +333,7 @@ do_install() {
 binfmt_enabled() {
   local h
   for h in qemu-aarch64 qemu-arm; do
-    head -n 1 "/proc/sys/fs/binfmt_misc/$h" 2>/dev/null | grep -qx enabled || return 1
+    [ "$(head -n 1 "/proc/sys/fs/binfmt_misc/$h" 2>/dev/null || true)" = enabled ] || return 1
   done
 }
 
@@ -326,20 +356,27 @@ up_binfmt() {
   say "binfmt: qemu-aarch64 and qemu-arm enabled (flags $(awk '/^flags:/ {print $2}' /proc/sys/fs/binfmt_misc/qemu-aarch64))"
 }
 
-# start_dockerd NAME SOCK PIDFILE LOG PATH ARGS...: start in its own session unless the
-# socket already answers; then wait for GET /_ping.
+# start_dockerd NAME SOCK PIDFILE EXEC_ROOT LOG PATH ARGS...: start in its own session
+# unless the socket already answers; then wait for GET /_ping.
 start_dockerd() {
-  local name=$1 sock=$2 pidfile=$3 log=$4 path=$5; shift 5
+  local name=$1 sock=$2 pidfile=$3 exec_root=$4 log=$5 path=$6; shift 6
   if ping_sock "$sock"; then
     pid_alive "$pidfile" dockerd && say "$name: already up (pid $(cat "$pidfile"))" ||
       say "$name: $sock already answers (not started by stack.sh)"
     return 0
   fi
+  local started=
   if ! pid_alive "$pidfile" dockerd; then
+    # A stale pidfile (daemon killed, maybe still a zombie) makes dockerd refuse to start,
+    # and a stale containerd pidfile makes it wait 15s for a dead containerd, then fail.
+    rm -f "$pidfile"
+    pid_alive "$exec_root/containerd/containerd.pid" containerd || rm -f "$exec_root/containerd/containerd.pid"
     echo "==== $(date -Is) starting: $*" >>"$log"
-    env PATH="$path" setsid "$@" >>"$log" 2>&1 </dev/null &
+    # 9>&-: a daemon must not inherit our lock fd, or it would hold the lock forever.
+    env PATH="$path" setsid "$@" >>"$log" 2>&1 </dev/null 9>&- &
+    started=$!
   fi
-  wait_until "$name" "$log" ping_sock "$sock"
+  wait_until "$name" "$log" "$started" ping_sock "$sock"
   say "$name: up (pid $(cat "$pidfile" 2>/dev/null || echo '?'), unix://$sock)"
 }
 
@@ -349,9 +386,9 @@ up_dockerd20() {
   write_if_changed "$D20_CONFIG" '{ "features": { "buildkit": true } }' || true
   # --bridge none --iptables=false: no engine here may touch docker0 or the firewall
   # (a --bridge none engine deletes docker0, which would break a bridge-using engine).
-  start_dockerd "docker 20.10" "$D20_SOCK" "$D20_PIDFILE" "$LOG_DIR/dockerd20.log" "$SYS_PATH" \
+  start_dockerd "docker 20.10" "$D20_SOCK" "$D20_PIDFILE" "$D20_EXEC_ROOT" "$LOG_DIR/dockerd20.log" "$SYS_PATH" \
     "$DOCKERD20" --config-file "$D20_CONFIG" -H "unix://$D20_SOCK" --pidfile "$D20_PIDFILE" \
-    --bridge none --iptables=false
+    --exec-root "$D20_EXEC_ROOT" --bridge none --iptables=false
 }
 
 up_dockerd26() {
@@ -360,7 +397,7 @@ up_dockerd26() {
   write_if_changed "$D26_CONFIG" '{ "features": { "containerd-snapshotter": true } }' || true
   # Everything private (data-root, exec-root, pidfile, socket) so it runs beside 20.10;
   # it starts its own containerd (bookworm's binary) under its exec-root.
-  start_dockerd "docker 26" "$D26_SOCK" "$D26_PIDFILE" "$LOG_DIR/dockerd26.log" "$D26_PATH" \
+  start_dockerd "docker 26" "$D26_SOCK" "$D26_PIDFILE" "$D26_EXEC_ROOT" "$LOG_DIR/dockerd26.log" "$D26_PATH" \
     "$DOCKERD26" --config-file "$D26_CONFIG" -H "unix://$D26_SOCK" \
     --data-root "$D26_DATA_ROOT" --exec-root "$D26_EXEC_ROOT" --pidfile "$D26_PIDFILE" \
     --bridge none --iptables=false
@@ -389,12 +426,14 @@ http:
       say "registry: http://$REG_ADDR already answers (not started by stack.sh)"
     return 0
   fi
+  local started=
   if ! pid_alive "$REG_PIDFILE" docker-registry; then
     echo "==== $(date -Is) starting registry" >>"$log"
-    setsid docker-registry serve "$REG_CONFIG" >>"$log" 2>&1 </dev/null &
-    echo $! >"$REG_PIDFILE"
+    setsid docker-registry serve "$REG_CONFIG" >>"$log" 2>&1 </dev/null 9>&- &
+    started=$!
+    echo "$started" >"$REG_PIDFILE"
   fi
-  wait_until "registry" "$log" ping_registry
+  wait_until "registry" "$log" "$started" ping_registry
   say "registry: up (pid $(cat "$REG_PIDFILE"), http://$REG_ADDR, storage $REG_DATA)"
 }
 
@@ -423,7 +462,8 @@ make_context() {
   local tag=$1 debarch=$2 deb ctx tmp a
   deb=$(fetch_deb "busybox-static:$debarch" "busybox-static_*_$debarch.deb")
   ctx=$BASE_DIR/$tag
-  local want="$(basename "$deb") ${BUSYBOX_APPLETS[*]}"
+  local want
+  want="$(basename "$deb") ${BUSYBOX_APPLETS[*]}"
   if [ -f "$ctx/.stamp" ] && [ "$(cat "$ctx/.stamp")" = "$want" ]; then echo "$ctx"; return; fi
   rm -rf "$ctx"; mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp"
   chmod 1777 "$ctx/rootfs/tmp"
@@ -511,8 +551,8 @@ do_verify() {
 
   # Both engines push to the loopback registry without TLS; read the manifest back over HTTP.
   local repo=rbake-selftest/busybox eng cli sock
-  for eng in 20 26; do
-    if [ $eng = 20 ]; then cli=$DOCKER20 sock=$D20_SOCK; else cli=$DOCKER26 sock=$D26_SOCK; fi
+  for eng in 20.10 26; do
+    if [ $eng = 20.10 ]; then cli=$DOCKER20 sock=$D20_SOCK; else cli=$DOCKER26 sock=$D26_SOCK; fi
     DOCKER_HOST=unix://$sock "$cli" image inspect "$BASE_REPO:amd64" >/dev/null 2>&1 ||
       die "docker $eng has no $BASE_REPO:amd64: run '$0 base-images'"
     t=$REG_ADDR/$repo:engine$eng
@@ -541,13 +581,15 @@ do_verify() {
   out=$(DOCKER_HOST=unix://$D26_SOCK "$DOCKER26" run --rm --pull never --platform linux/arm64 --network none rbake-selftest/run:arm64 cat /arch.txt)
   [ "$out" = aarch64 ] || die "docker 26: arm64 RUN step saw '$out'"
   say "ok: docker 26 BuildKit arm64 RUN uname -m -> $out"
+  DOCKER_HOST=unix://$D20_SOCK "$DOCKER20" rmi rbake-selftest/run:arm64 >/dev/null
+  DOCKER_HOST=unix://$D26_SOCK "$DOCKER26" rmi rbake-selftest/run:arm64 >/dev/null
 
   # The buildx peer: version, and bake --print (no build) on a trivial bake file.
   printf 'group "default" {\n  targets = ["app"]\n}\ntarget "app" {\n  context = "."\n  platforms = ["linux/amd64", "linux/arm64"]\n  tags = ["%s/rbake-selftest/app:latest"]\n}\n' "$REG_ADDR" >"$ctx/docker-bake.hcl"
   out=$(DOCKER_HOST=unix://$D20_SOCK "$DOCKER20" buildx version) || die "docker buildx version failed"
   say "ok: $out"
-  (cd "$ctx" && DOCKER_HOST=unix://$D20_SOCK "$DOCKER20" buildx bake --print >"$LOG_DIR/verify-bake.json" 2>&1) ||
-    { show_log "$LOG_DIR/verify-bake.json"; die "docker buildx bake --print failed"; }
+  (cd "$ctx" && DOCKER_HOST=unix://$D20_SOCK "$DOCKER20" buildx bake --print >"$LOG_DIR/verify-bake.json" 2>"$LOG_DIR/verify-bake.log") ||
+    { show_log "$LOG_DIR/verify-bake.log"; die "docker buildx bake --print failed"; }
   jq -e '.target.app.platforms | length == 2' "$LOG_DIR/verify-bake.json" >/dev/null ||
     die "bake --print output unexpected (see $LOG_DIR/verify-bake.json)"
   say "ok: docker buildx bake --print -> target app, platforms $(jq -c .target.app.platforms "$LOG_DIR/verify-bake.json")"
@@ -557,24 +599,24 @@ do_verify() {
 
 # ---- down / status / env -----------------------------------------------------------------
 do_down() {
-  stop_pidfile "registry" "$REG_PIDFILE" docker-registry
-  stop_pidfile "docker 26" "$D26_PIDFILE" dockerd
-  stop_pidfile "docker 20.10" "$D20_PIDFILE" dockerd
+  stop_pidfiles "registry|$REG_PIDFILE|docker-registry" "docker 26|$D26_PIDFILE|dockerd" \
+    "docker 20.10|$D20_PIDFILE|dockerd"
   # binfmt handlers stay registered: they cost nothing and other tools may use them.
 }
 
 do_status() {
   local up=0 total=4
+  owner() { pid_alive "$1" "$2" && echo "pid $(cat "$1")" || echo "not started by stack.sh"; }
   if binfmt_enabled; then say "binfmt:       qemu-aarch64, qemu-arm enabled ($(qemu-aarch64-static --version 2>/dev/null | head -n 1))"; up=$((up + 1))
   else say "binfmt:       qemu handlers NOT enabled"; fi
   if ping_sock "$D20_SOCK"; then
-    say "docker 20.10: up   unix://$D20_SOCK  pid $(cat "$D20_PIDFILE" 2>/dev/null || echo 'not ours')  $(engine_version "$D20_SOCK")"; up=$((up + 1))
+    say "docker 20.10: up   unix://$D20_SOCK  $(owner "$D20_PIDFILE" dockerd)  $(engine_version "$D20_SOCK")"; up=$((up + 1))
   else say "docker 20.10: down (unix://$D20_SOCK)"; fi
   if ping_sock "$D26_SOCK"; then
-    say "docker 26:    up   unix://$D26_SOCK  pid $(cat "$D26_PIDFILE" 2>/dev/null || echo '?')  $(engine_version "$D26_SOCK")"; up=$((up + 1))
+    say "docker 26:    up   unix://$D26_SOCK  $(owner "$D26_PIDFILE" dockerd)  $(engine_version "$D26_SOCK")"; up=$((up + 1))
   else say "docker 26:    down (unix://$D26_SOCK)"; fi
   if ping_registry; then
-    say "registry:     up   http://$REG_ADDR  pid $(cat "$REG_PIDFILE" 2>/dev/null || echo 'not ours')  $(docker-registry --version 2>/dev/null | awk '{print $NF}')"; up=$((up + 1))
+    say "registry:     up   http://$REG_ADDR  $(owner "$REG_PIDFILE" docker-registry)  $(docker-registry --version 2>/dev/null | awk '{print $NF}')"; up=$((up + 1))
   else say "registry:     down (http://$REG_ADDR)"; fi
   if [ -x "$BUILDX_PLUGIN" ]; then say "buildx:       $("$BUILDX_PLUGIN" version 2>/dev/null) ($BUILDX_PLUGIN)"
   else say "buildx:       not installed"; fi
@@ -595,7 +637,7 @@ EOF
 }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
