@@ -6,10 +6,10 @@
 pub mod check;
 pub mod cli;
 pub mod eval;
+pub mod exec;
 pub mod model;
 pub mod plan;
 pub mod report;
 pub mod source;
 pub mod spec;
 pub mod syntax;
-pub mod exec;

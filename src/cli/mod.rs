@@ -1,5 +1,6 @@
 //! The command line: clap definitions and one file per subcommand.
 
+mod apply;
 mod ls;
 mod plan;
 mod print;
@@ -35,6 +36,8 @@ enum Command {
     Print(SpecArgs),
     /// Show what `apply` would do: per-platform builds, pushes, loads, exports; check them
     Plan(plan::PlanArgs),
+    /// Run the plan over BuildKit: build every platform, then push, load and export
+    Apply(apply::ApplyArgs),
     /// List targets, groups or variables
     Ls(ls::LsArgs),
     /// Print a JSON Schema rbake publishes (e.g. for the plan file)
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Print(args) => print::run(&settings, &args),
         Command::Plan(args) => plan::run(&settings, &args),
+        Command::Apply(args) => apply::run(&settings, &args),
         Command::Ls(args) => ls::run(&settings, &args),
         Command::Schema(args) => schema::run(&args),
     };

@@ -167,17 +167,35 @@ fn gather(settings: &Settings, def: &crate::model::Definition, allow: &[String])
 
 /// Replaces each builder's declared capabilities with what its engine reports, and reports
 /// declared platforms the engine cannot build.
-fn probe_all(declared: Vec<Capabilities>, loaded: &spec::Loaded, diags: &mut Diags) -> Vec<Capabilities> {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+fn probe_all(
+    declared: Vec<Capabilities>,
+    loaded: &spec::Loaded,
+    diags: &mut Diags,
+) -> Vec<Capabilities> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
-            diags.push(Diag::error("cli::runtime", format!("cannot start the async runtime: {e}")).help("this is a bug in rbake; please report it"));
+            diags.push(
+                Diag::error(
+                    "cli::runtime",
+                    format!("cannot start the async runtime: {e}"),
+                )
+                .help("this is a bug in rbake; please report it"),
+            );
             return declared;
         }
     };
     let probed: Vec<Result<Capabilities, String>> = runtime.block_on(async {
         let futures = declared.iter().map(|d| async move {
-            match tokio::time::timeout(std::time::Duration::from_secs(30), crate::exec::probe::probe(d)).await {
+            match tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                crate::exec::probe::probe(d),
+            )
+            .await
+            {
                 Ok(r) => r,
                 Err(_) => Err("no answer within 30 s".to_string()),
             }
@@ -199,7 +217,9 @@ fn probe_all(declared: Vec<Capabilities>, loaded: &spec::Loaded, diags: &mut Dia
             Ok(p) => {
                 if let Some(b) = loaded.config.builders.get(&d.name) {
                     for item in b.list("platforms").iter().chain(b.list("native")) {
-                        let Ok(want) = Platform::parse(&item.value) else { continue };
+                        let Ok(want) = Platform::parse(&item.value) else {
+                            continue;
+                        };
                         if !p.can_build(&want) {
                             diags.push(
                                 Diag::error("probe::platform_missing", format!("builder `{}` declares {want}, but its engine cannot build it", d.name))

@@ -14,14 +14,33 @@ pub struct SchemaArgs {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Which {
+    /// rbake's `build.toml` spec (schema/build-toml.v1.json)
+    BuildToml,
+    /// A `docker-bake.json` bake file in HCL's JSON syntax (schema/bake-json.v1.json)
+    BakeJson,
     /// The plan written by `rbake plan --format json` / `--out` (schema/plan.v1.json)
     Plan,
+    /// The file `rbake apply --metadata-file` writes (schema/metadata.v1.json)
+    Metadata,
+}
+
+impl Which {
+    /// Every schema, with the file under `schema/` it is committed as.
+    pub const ALL: &[(Which, &str)] = &[
+        (Which::BuildToml, "build-toml.v1.json"),
+        (Which::BakeJson, "bake-json.v1.json"),
+        (Which::Plan, "plan.v1.json"),
+        (Which::Metadata, "metadata.v1.json"),
+    ];
 }
 
 /// The schema text exactly as committed in `schema/`.
 pub fn text(which: Which) -> String {
     let value = match which {
+        Which::BuildToml => report::reference::toml_schema(),
+        Which::BakeJson => report::reference::bake_json_schema(),
         Which::Plan => report::plan::schema(),
+        Which::Metadata => report::metadata::schema(),
     };
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

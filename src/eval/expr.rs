@@ -2,6 +2,8 @@
 //! `for` variables, function parameters) are asked of a [`Resolver`], which evaluates
 //! variables and block attributes lazily, so declaration order never matters.
 
+pub mod jinja;
+
 use std::collections::BTreeMap;
 
 use super::stdlib::{self, Env};
@@ -147,6 +149,7 @@ impl<'a> Evaluator<'a> {
             }
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r),
             ExprKind::For(f) => self.for_expr(f, e.span),
+            ExprKind::Jinja(t) => self.jinja(t, e.span),
         }
     }
 

@@ -27,7 +27,9 @@ impl Endpoint {
         } else if let Some(a) = s.strip_prefix("tcp://") {
             Ok(Endpoint::Tcp(a.trim_end_matches('/').to_string()))
         } else {
-            Err(format!("`{s}` is not a supported endpoint (unix:// or tcp://)"))
+            Err(format!(
+                "`{s}` is not a supported endpoint (unix:// or tcp://)"
+            ))
         }
     }
 
@@ -35,7 +37,9 @@ impl Endpoint {
     pub fn docker(&self) -> Result<Docker, String> {
         let r = match self {
             Endpoint::Unix(p) => Docker::connect_with_unix(p, 600, bollard::API_DEFAULT_VERSION),
-            Endpoint::Tcp(a) => Docker::connect_with_http(&format!("http://{a}"), 600, bollard::API_DEFAULT_VERSION),
+            Endpoint::Tcp(a) => {
+                Docker::connect_with_http(&format!("http://{a}"), 600, bollard::API_DEFAULT_VERSION)
+            }
         };
         r.map_err(|e| e.to_string())
     }
@@ -50,7 +54,9 @@ impl Endpoint {
     /// Opens `path` upgraded to h2c with the given extra headers: the raw stream afterwards.
     pub async fn upgrade(&self, path: &str, headers: &[(&str, String)]) -> io::Result<Stream> {
         let mut s = self.stream().await?;
-        let mut req = format!("POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n");
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n"
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -61,17 +67,24 @@ impl Endpoint {
         let mut b = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
             if s.read(&mut b).await? == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the engine closed the connection during the upgrade"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the engine closed the connection during the upgrade",
+                ));
             }
             head.push(b[0]);
             if head.len() > 64 * 1024 {
-                return Err(io::Error::other("the engine's upgrade response is too long"));
+                return Err(io::Error::other(
+                    "the engine's upgrade response is too long",
+                ));
             }
         }
         let status = String::from_utf8_lossy(&head);
         let first = status.lines().next().unwrap_or_default().to_string();
         if !first.contains(" 101") {
-            return Err(io::Error::other(format!("the engine refused to upgrade {path}: {first}")));
+            return Err(io::Error::other(format!(
+                "the engine refused to upgrade {path}: {first}"
+            )));
         }
         Ok(s)
     }
@@ -112,7 +125,11 @@ pub enum Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
@@ -121,7 +138,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
@@ -139,4 +160,9 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
+}
+
+impl tonic::transport::server::Connected for Stream {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
 }

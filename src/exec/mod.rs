@@ -1,5 +1,15 @@
-//! The only code that talks to engines and BuildKit. It reports through return values and
-//! events; it never prints.
+//! The only code that talks to engines, BuildKit and registries. It reports through return
+//! values and events; it never prints.
 
+pub mod apply;
+pub mod context;
+pub mod credentials;
+pub mod dockerignore;
 pub mod engine;
+pub mod events;
+pub mod frontend;
+pub mod image;
 pub mod probe;
+pub mod registry;
+pub mod session;
+pub mod solve;

@@ -17,11 +17,12 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
     let info = docker.info().await.map_err(|e| error_chain(&e))?;
     let version = docker.version().await.map_err(|e| error_chain(&e))?;
     let native = native_platform(info.os_type.as_deref(), info.architecture.as_deref());
-    let containerd = info
-        .driver_status
-        .unwrap_or_default()
-        .iter()
-        .any(|kv| kv.first().is_some_and(|k| k == "driver-type") && kv.get(1).is_some_and(|v| v.contains("containerd.snapshotter")));
+    let containerd = info.driver_status.unwrap_or_default().iter().any(|kv| {
+        kv.first().is_some_and(|k| k == "driver-type")
+            && kv
+                .get(1)
+                .is_some_and(|v| v.contains("containerd.snapshotter"))
+    });
 
     let mut control = endpoint.control().await?;
     let workers = control
@@ -33,14 +34,22 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
     let worker = workers.first().ok_or("BuildKit reports no workers")?;
     let mut platforms: Vec<Platform> = Vec::new();
     for p in &worker.platforms {
-        let text = if p.variant.is_empty() { format!("{}/{}", p.os, p.architecture) } else { format!("{}/{}/{}", p.os, p.architecture, p.variant) };
+        let text = if p.variant.is_empty() {
+            format!("{}/{}", p.os, p.architecture)
+        } else {
+            format!("{}/{}/{}", p.os, p.architecture, p.variant)
+        };
         if let Ok(p) = Platform::parse(&text)
             && !platforms.contains(&p)
         {
             platforms.push(p);
         }
     }
-    let mut buildkit = worker.buildkit_version.as_ref().map(|v| v.version.clone()).filter(|v| !v.is_empty());
+    let mut buildkit = worker
+        .buildkit_version
+        .as_ref()
+        .map(|v| v.version.clone())
+        .filter(|v| !v.is_empty());
     if buildkit.is_none() {
         buildkit = control
             .info(InfoRequest {})
@@ -50,7 +59,9 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
             .filter(|v| !v.is_empty());
     }
     let engine = version.version.unwrap_or_default();
-    let buildkit = buildkit.or_else(|| buildkit_of_engine(&engine)).map(|v| v.trim_start_matches('v').to_string());
+    let buildkit = buildkit
+        .or_else(|| buildkit_of_engine(&engine))
+        .map(|v| v.trim_start_matches('v').to_string());
     let named_contexts = buildkit.as_deref().is_some_and(|v| at_least(v, 0, 10));
     let native: Vec<Platform> = native.into_iter().collect();
     for n in &native {
@@ -64,7 +75,11 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
         driver: declared.driver.clone(),
         platforms,
         native,
-        image_store: if containerd { ImageStore::Containerd } else { ImageStore::Classic },
+        image_store: if containerd {
+            ImageStore::Containerd
+        } else {
+            ImageStore::Classic
+        },
         max_parallelism: declared.max_parallelism,
         buildkit,
         named_contexts,
@@ -80,12 +95,15 @@ fn native_platform(os: Option<&str>, arch: Option<&str>) -> Option<Platform> {
 /// The BuildKit embedded in engines too old to report it themselves.
 fn buildkit_of_engine(engine: &str) -> Option<String> {
     let major: u32 = engine.split('.').next()?.parse().ok()?;
-    Some(match major {
-        0..=19 => "0.6",
-        20 => "0.8",
-        21..=22 => "0.10",
-        _ => return None,
-    }.to_string())
+    Some(
+        match major {
+            0..=19 => "0.6",
+            20 => "0.8",
+            21..=22 => "0.10",
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
 
 /// Whether a `major.minor[.patch]` version is at least `major.minor`.

@@ -15,7 +15,10 @@ pub const SCHEMA: &str = "rbake.plan.v1";
 /// The plan as written by `--format json` and `--out`; `schema/plan.v1.json` is generated
 /// from this type.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-#[schemars(title = "rbake plan", description = "A checked rbake build plan (rbake plan --format json)")]
+#[schemars(
+    title = "rbake plan",
+    description = "A checked rbake build plan (rbake plan --format json)"
+)]
 pub struct Document {
     /// Always `rbake.plan.v1`.
     pub schema: String,
@@ -38,8 +41,14 @@ pub fn schema() -> J {
     if let J::Object(o) = &mut root {
         if let Some(J::Object(props)) = o.get_mut("properties") {
             props.insert("nodes".into(), json!({ "type": "array", "items": node, "description": "Nodes in execution order: dependencies first." }));
-            props.insert("builders".into(), json!({ "type": "array", "items": builder }));
-            props.insert("summary".into(), serde_json::to_value(counts).unwrap_or(J::Null));
+            props.insert(
+                "builders".into(),
+                json!({ "type": "array", "items": builder }),
+            );
+            props.insert(
+                "summary".into(),
+                serde_json::to_value(counts).unwrap_or(J::Null),
+            );
             props.insert("schema".into(), json!({ "const": SCHEMA }));
         }
         let defs = serde_json::to_value(generator.definitions()).unwrap_or(J::Null);
@@ -61,17 +70,37 @@ pub fn to_json(plan: &Plan) -> J {
     let nodes: Vec<J> = plan
         .order()
         .into_iter()
-        .map(|n| serde_json::to_value(NodeDoc { node: &plan.graph[n], depends_on: plan.depends_on(n) }).unwrap_or(J::Null))
+        .map(|n| {
+            serde_json::to_value(NodeDoc {
+                node: &plan.graph[n],
+                depends_on: plan.depends_on(n),
+            })
+            .unwrap_or(J::Null)
+        })
         .collect();
-    let builders: Vec<J> = plan.builders.iter().map(|b| serde_json::to_value(b).unwrap_or(J::Null)).collect();
+    let builders: Vec<J> = plan
+        .builders
+        .iter()
+        .map(|b| serde_json::to_value(b).unwrap_or(J::Null))
+        .collect();
     let summary = serde_json::to_value(plan.counts()).unwrap_or(J::Null);
     let fingerprint = fingerprint(&builders, &nodes, &summary);
-    serde_json::to_value(Document { schema: SCHEMA.into(), fingerprint, builders, nodes, summary }).unwrap_or(J::Null)
+    serde_json::to_value(Document {
+        schema: SCHEMA.into(),
+        fingerprint,
+        builders,
+        nodes,
+        summary,
+    })
+    .unwrap_or(J::Null)
 }
 
 pub fn fingerprint(builders: &[J], nodes: &[J], summary: &J) -> String {
     let body = json!({ "builders": builders, "nodes": nodes, "summary": summary });
-    format!("sha256:{}", hex(&Sha256::digest(body.to_string().as_bytes())))
+    format!(
+        "sha256:{}",
+        hex(&Sha256::digest(body.to_string().as_bytes()))
+    )
 }
 
 /// The readable tree: per target its builds (builder, native or emulated), inputs and

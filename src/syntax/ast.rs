@@ -1,6 +1,6 @@
-//! The spanned syntax tree every input format lowers to: HCL native syntax, HCL-JSON and the
-//! `x-bake`/`build:` parts of compose files. It knows bodies, attributes and expressions, not
-//! targets or groups.
+//! The spanned syntax tree every input format lowers to: HCL native syntax, HCL-JSON, the
+//! `x-bake`/`build:` parts of compose files and `build.toml`. It knows bodies, attributes and
+//! expressions, not targets or groups.
 
 use crate::source::Span;
 
@@ -65,6 +65,37 @@ pub enum ExprKind {
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     For(Box<ForExpr>),
     Paren(Box<Expr>),
+    /// A minijinja template: a string in `build.toml` that contains `{{`, `{%` or `{#`.
+    Jinja(Box<Jinja>),
+}
+
+/// A minijinja template with the source position of every byte of its text, so that an error
+/// inside it (an undefined name, an unknown filter) points at its own characters even when the
+/// TOML string had escapes.
+#[derive(Clone, Debug)]
+pub struct Jinja {
+    /// The string's value, after TOML unescaping.
+    pub text: String,
+    /// The source offset of each byte of `text`, plus one entry for its end.
+    pub offsets: Vec<u32>,
+}
+
+impl Jinja {
+    /// The source span of `range`, a byte range of `text` (clamped to it).
+    pub fn span_of(&self, file: crate::source::FileId, range: std::ops::Range<usize>) -> Span {
+        let last = self.offsets.len().saturating_sub(1);
+        let start = self
+            .offsets
+            .get(range.start.min(last))
+            .copied()
+            .unwrap_or(0);
+        let end = self
+            .offsets
+            .get(range.end.min(last))
+            .copied()
+            .unwrap_or(start);
+        Span::new(file, start as usize..(end.max(start)) as usize)
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -303,6 +303,7 @@ fn shift_expr(e: &mut Expr, by: usize) {
     match &mut e.kind {
         ExprKind::Null | ExprKind::Bool(_) | ExprKind::Number(_) | ExprKind::Var(_) => {}
         ExprKind::Template(parts) => shift_parts(parts, by),
+        ExprKind::Jinja(t) => t.offsets.iter_mut().for_each(|o| *o += by as u32),
         ExprKind::Array(items) => items.iter_mut().for_each(|x| shift_expr(x, by)),
         ExprKind::Object(items) => {
             for (k, v) in items {

@@ -4,6 +4,7 @@ pub mod ast;
 pub mod compose;
 pub mod hcl;
 pub mod json;
+pub mod toml;
 
 use crate::source::{Diag, Diags, FileId, SourceMap};
 
@@ -13,10 +14,12 @@ pub enum Format {
     Hcl,
     Json,
     Compose,
+    /// rbake's `build.toml`.
+    Toml,
 }
 
 /// bake's default file names, in the order buildx 0.13 reads them (later files override
-/// earlier ones), plus rbake's own `build.hcl`.
+/// earlier ones), plus rbake's own `build.hcl` and `build.toml`.
 pub const DEFAULT_FILES: &[&str] = &[
     "compose.yaml",
     "compose.yml",
@@ -27,6 +30,7 @@ pub const DEFAULT_FILES: &[&str] = &[
     "docker-bake.hcl",
     "docker-bake.override.hcl",
     "build.hcl",
+    "build.toml",
 ];
 
 /// Guesses a file's format from its name, then its content, as bake does.
@@ -38,10 +42,14 @@ pub fn detect(name: &str, text: &str) -> Format {
         Format::Json
     } else if lower.ends_with(".hcl") {
         Format::Hcl
+    } else if lower.ends_with(".toml") {
+        Format::Toml
     } else if text.trim_start().starts_with('{') {
         Format::Json
     } else if hcl_edit::parser::parse_body(text).is_ok() {
         Format::Hcl
+    } else if toml_edit::Document::parse(text).is_ok() {
+        Format::Toml
     } else {
         Format::Compose
     }
@@ -64,6 +72,7 @@ pub fn parse(
         Format::Hcl => hcl::parse(file, &f.text).map_err(one)?,
         Format::Json => json::parse(file, &f.text)?,
         Format::Compose => compose::parse(file, &f.text, env)?,
+        Format::Toml => toml::parse(file, &f.text)?,
     };
     Ok((format, body))
 }

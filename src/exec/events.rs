@@ -1,0 +1,63 @@
+//! What execution reports while it runs. The report layer renders these; exec never prints.
+
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A node started (after waiting for its dependencies and a slot on its builder).
+    Started {
+        node: String,
+    },
+    /// BuildKit started or finished a step of a build.
+    Step {
+        node: String,
+        name: String,
+        cached: bool,
+        done: bool,
+    },
+    /// A line of output from a running step.
+    Log {
+        node: String,
+        line: String,
+    },
+    /// A transient engine error; the node is tried once more.
+    Retry {
+        node: String,
+        reason: String,
+    },
+    Done {
+        node: String,
+        outcome: Outcome,
+    },
+    Failed {
+        node: String,
+        error: String,
+        logs: Vec<String>,
+    },
+    /// Not run: a dependency failed, or the run was cancelled.
+    Skipped {
+        node: String,
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Outcome {
+    pub duration: Duration,
+    /// Image digest (builds: the image id; pushes: the index digest).
+    pub digest: Option<String>,
+    pub steps: usize,
+    pub cached_steps: usize,
+    /// Tags written (pushes, loads) or files written (exports).
+    pub published: Vec<String>,
+}
+
+impl Outcome {
+    pub fn cached_percent(&self) -> Option<u32> {
+        if self.steps == 0 {
+            None
+        } else {
+            Some((self.cached_steps * 100 / self.steps) as u32)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Images as blobs: read a built image out of the engine (`docker save`), turn it into an
+//! OCI manifest with gzip layers, and assemble indexes and OCI layouts. Used for registry
+//! pushes by digest, multi-platform loads into a containerd store, and `oci` exports, so
+//! all of them work the same way on every engine.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+
+use bollard::Docker;
+use futures_util::StreamExt;
+use serde_json::{Value as J, json};
+use sha2::{Digest, Sha256};
+
+use super::engine::error_chain;
+
+pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+#[derive(Clone, Debug)]
+pub struct Blob {
+    pub digest: String,
+    pub media_type: String,
+    pub data: Vec<u8>,
+}
+
+impl Blob {
+    pub fn new(media_type: &str, data: Vec<u8>) -> Blob {
+        Blob {
+            digest: digest(&data),
+            media_type: media_type.to_string(),
+            data,
+        }
+    }
+
+    pub fn descriptor(&self) -> J {
+        json!({ "mediaType": self.media_type, "digest": self.digest, "size": self.data.len() })
+    }
+}
+
+pub fn digest(data: &[u8]) -> String {
+    format!("sha256:{}", crate::report::plan::hex(&Sha256::digest(data)))
+}
+
+/// One platform's image: config, layers and the manifest tying them together.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub config: Blob,
+    pub layers: Vec<Blob>,
+    pub manifest: Blob,
+    /// `os`, `architecture`, `variant` as the config records them.
+    pub platform: J,
+}
+
+/// Reads an image from the engine's store by reference.
+pub async fn save(docker: &Docker, reference: &str) -> Result<Image, String> {
+    let mut stream = docker.export_image(reference);
+    let mut tar_bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        tar_bytes.extend_from_slice(&chunk.map_err(|e| {
+            format!(
+                "cannot export {reference} from the engine: {}",
+                error_chain(&e)
+            )
+        })?);
+    }
+    from_save_tar(&tar_bytes)
+        .map_err(|e| format!("cannot read the exported image {reference}: {e}"))
+}
+
+/// Parses `docker save` output: the legacy layout (20.10) or OCI layout with a legacy
+/// `manifest.json` (25+); both list the config and layer files in `manifest.json`.
+pub fn from_save_tar(tar_bytes: &[u8]) -> Result<Image, String> {
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut archive = tar::Archive::new(tar_bytes);
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| e.to_string())?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
+        files.insert(path, data);
+    }
+    let manifest: J = serde_json::from_slice(
+        files
+            .get("manifest.json")
+            .ok_or("no manifest.json in the exported image")?,
+    )
+    .map_err(|e| e.to_string())?;
+    let first = manifest.get(0).ok_or("manifest.json lists no image")?;
+    let config_path = first
+        .get("Config")
+        .and_then(J::as_str)
+        .ok_or("manifest.json has no Config")?;
+    let config_bytes = files
+        .get(config_path)
+        .ok_or("the image config is missing")?
+        .clone();
+    let config_json: J = serde_json::from_slice(&config_bytes).map_err(|e| e.to_string())?;
+    let mut layers = Vec::new();
+    for l in first
+        .get("Layers")
+        .and_then(J::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        let path = l.as_str().ok_or("a layer path is not a string")?;
+        let data = files
+            .get(path)
+            .ok_or_else(|| format!("layer {path} is missing"))?;
+        layers.push(Blob::new(LAYER_GZIP, gzip(data)?));
+    }
+    let mut platform = json!({
+        "architecture": config_json.get("architecture").cloned().unwrap_or(J::Null),
+        "os": config_json.get("os").cloned().unwrap_or(J::Null),
+    });
+    if let Some(v) = config_json
+        .get("variant")
+        .and_then(J::as_str)
+        .filter(|v| !v.is_empty())
+    {
+        platform["variant"] = json!(v);
+    }
+    let config = Blob::new(CONFIG, config_bytes);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": config.descriptor(),
+        "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
+    });
+    let manifest = Blob::new(
+        MANIFEST,
+        serde_json::to_vec(&manifest).map_err(|e| e.to_string())?,
+    );
+    Ok(Image {
+        config,
+        layers,
+        manifest,
+        platform,
+    })
+}
+
+/// Layers are pushed gzip-compressed; already compressed ones (OCI saves) pass through.
+fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
+    if data.starts_with(&[0x1f, 0x8b]) {
+        return Ok(data.to_vec());
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).map_err(|e| e.to_string())?;
+    enc.finish().map_err(|e| e.to_string())
+}
+
+/// An OCI image index over several platforms' manifests.
+pub fn index(images: &[&Image]) -> Blob {
+    let manifests: Vec<J> = images
+        .iter()
+        .map(|i| {
+            let mut d = i.manifest.descriptor();
+            d["platform"] = i.platform.clone();
+            d
+        })
+        .collect();
+    let idx = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": manifests });
+    Blob::new(INDEX, serde_json::to_vec(&idx).unwrap_or_default())
+}
+
+/// An OCI layout tarball (`oci-layout`, `index.json`, `blobs/sha256/...`) holding the
+/// images under one index, named `name` (docker load tags it with that name).
+pub fn oci_layout(images: &[&Image], name: Option<&str>) -> Result<Vec<u8>, String> {
+    let inner = index(images);
+    let mut desc = inner.descriptor();
+    if let Some(n) = name {
+        desc["annotations"] = json!({ "io.containerd.image.name": n, "org.opencontainers.image.ref.name": n.rsplit(':').next().unwrap_or(n) });
+    }
+    let top = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": [desc] });
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |path: &str, data: &[u8]| -> Result<(), String> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, path, data).map_err(|e| e.to_string())
+    };
+    put("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    put(
+        "index.json",
+        &serde_json::to_vec(&top).map_err(|e| e.to_string())?,
+    )?;
+    let mut written = std::collections::BTreeSet::new();
+    let blobs = images
+        .iter()
+        .flat_map(|i| {
+            std::iter::once(&i.config)
+                .chain(&i.layers)
+                .chain(std::iter::once(&i.manifest))
+        })
+        .chain(std::iter::once(&inner));
+    for blob in blobs {
+        if written.insert(blob.digest.clone()) {
+            put(
+                &format!("blobs/sha256/{}", blob.digest.trim_start_matches("sha256:")),
+                &blob.data,
+            )?;
+        }
+    }
+    b.into_inner().map_err(|e| e.to_string())
+}

@@ -1,0 +1,389 @@
+//! A small registry client (distribution API v2): blobs and manifests pushed by digest,
+//! tags written last. Loopback registries are spoken to over plain HTTP, as the engine
+//! does; others over HTTPS. Basic and bearer-token auth use the user's docker credentials.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Mutex;
+
+use super::credentials::Credentials;
+use super::image::{Blob, Image};
+
+/// `host[:port]/repo[:tag]`, split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub host: String,
+    pub repo: String,
+    pub tag: String,
+}
+
+impl Reference {
+    pub fn parse(s: &str) -> Result<Reference, String> {
+        let (name, tag) = match s.rfind(':') {
+            Some(i) if !s[i..].contains('/') => (&s[..i], s[i + 1..].to_string()),
+            _ => (s, "latest".to_string()),
+        };
+        let name = name.split('@').next().unwrap_or(name);
+        let (host, repo) = match name.split_once('/') {
+            Some((h, r)) if h.contains('.') || h.contains(':') || h == "localhost" => {
+                (h.to_string(), r.to_string())
+            }
+            _ => (
+                "registry-1.docker.io".to_string(),
+                if name.contains('/') {
+                    name.to_string()
+                } else {
+                    format!("library/{name}")
+                },
+            ),
+        };
+        if repo.is_empty() || tag.is_empty() {
+            return Err(format!("`{s}` is not an image reference"));
+        }
+        Ok(Reference { host, repo, tag })
+    }
+
+    fn base(&self) -> String {
+        let h = self.host.split(':').next().unwrap_or(&self.host);
+        let scheme = if h == "localhost" || h.starts_with("127.") || h == "[::1]" {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}", self.host)
+    }
+}
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+pub struct Registry {
+    client: Client<Https, Full<Bytes>>,
+    credentials: Arc<Credentials>,
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Registry {
+    pub fn new(credentials: Arc<Credentials>) -> Result<Registry, String> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(https);
+        Ok(Registry {
+            client,
+            credentials,
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &Bytes,
+        auth: Option<&str>,
+    ) -> Result<Reply, String> {
+        let mut req = Request::builder().method(method.clone()).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let req = req
+            .body(Full::new(body.clone()))
+            .map_err(|e| e.to_string())?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| super::engine::error_chain(&e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends a request, answering an auth challenge once.
+    async fn send(
+        &self,
+        r: &Reference,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Reply, String> {
+        let key = format!("{}/{}", r.host, r.repo);
+        let cached = self.tokens.lock().await.get(&key).cloned();
+        let reply = self
+            .send_once(&method, url, headers, &body, cached.as_deref())
+            .await?;
+        if reply.status != StatusCode::UNAUTHORIZED {
+            return Ok(reply);
+        }
+        let challenge = reply
+            .headers
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let creds = self.credentials.lookup(&r.host);
+        let auth = if challenge.to_ascii_lowercase().starts_with("bearer") {
+            format!("Bearer {}", self.token(&challenge, creds).await?)
+        } else {
+            let (u, p) = creds.ok_or_else(|| {
+                format!(
+                    "{} requires credentials: run `docker login {}`",
+                    r.host, r.host
+                )
+            })?;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        };
+        self.tokens.lock().await.insert(key, auth.clone());
+        let reply = self
+            .send_once(&method, url, headers, &body, Some(&auth))
+            .await?;
+        if reply.status == StatusCode::UNAUTHORIZED || reply.status == StatusCode::FORBIDDEN {
+            return Err(format!(
+                "{} refused the credentials for {} (HTTP {})",
+                r.host,
+                r.repo,
+                reply.status.as_u16()
+            ));
+        }
+        Ok(reply)
+    }
+
+    async fn token(
+        &self,
+        challenge: &str,
+        creds: Option<(String, String)>,
+    ) -> Result<String, String> {
+        let params = parse_challenge(challenge);
+        let realm = params
+            .get("realm")
+            .ok_or("the registry's auth challenge has no realm")?;
+        let mut url = format!("{realm}?");
+        for k in ["service", "scope"] {
+            if let Some(v) = params.get(k) {
+                url.push_str(&format!("{k}={}&", urlencode(v)));
+            }
+        }
+        let auth = creds.map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        let reply = self
+            .send_once(&Method::GET, &url, &[], &Bytes::new(), auth.as_deref())
+            .await?;
+        if !reply.status.is_success() {
+            return Err(format!(
+                "the token service refused access (HTTP {})",
+                reply.status.as_u16()
+            ));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+        v.get("token")
+            .or_else(|| v.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| "the token service returned no token".into())
+    }
+
+    async fn has_blob(&self, r: &Reference, digest: &str) -> Result<bool, String> {
+        let url = format!("{}/v2/{}/blobs/{digest}", r.base(), r.repo);
+        Ok(self
+            .send(r, Method::HEAD, &url, &[], Bytes::new())
+            .await?
+            .status
+            .is_success())
+    }
+
+    pub async fn push_blob(&self, r: &Reference, blob: &Blob) -> Result<(), String> {
+        if self.has_blob(r, &blob.digest).await? {
+            return Ok(());
+        }
+        let start = format!("{}/v2/{}/blobs/uploads/", r.base(), r.repo);
+        let reply = self
+            .send(r, Method::POST, &start, &[], Bytes::new())
+            .await?;
+        if reply.status != StatusCode::ACCEPTED {
+            return Err(format!(
+                "{} did not start an upload (HTTP {}): {}",
+                r.host,
+                reply.status.as_u16(),
+                String::from_utf8_lossy(&reply.body).trim()
+            ));
+        }
+        let location = reply
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or("the registry gave no upload location")?;
+        let location = if location.starts_with("http") {
+            location.to_string()
+        } else {
+            format!("{}{location}", r.base())
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={}", urlencode(&blob.digest));
+        let headers = [("Content-Type", "application/octet-stream".to_string())];
+        let reply = self
+            .send(
+                r,
+                Method::PUT,
+                &url,
+                &headers,
+                Bytes::from(blob.data.clone()),
+            )
+            .await?;
+        if reply.status != StatusCode::CREATED {
+            return Err(format!(
+                "{} refused blob {} (HTTP {}): {}",
+                r.host,
+                blob.digest,
+                reply.status.as_u16(),
+                String::from_utf8_lossy(&reply.body).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Puts a manifest or index under `reference` (a digest or a tag).
+    pub async fn put_manifest(
+        &self,
+        r: &Reference,
+        reference: &str,
+        blob: &Blob,
+    ) -> Result<(), String> {
+        let url = format!("{}/v2/{}/manifests/{reference}", r.base(), r.repo);
+        let headers = [("Content-Type", blob.media_type.clone())];
+        let reply = self
+            .send(
+                r,
+                Method::PUT,
+                &url,
+                &headers,
+                Bytes::from(blob.data.clone()),
+            )
+            .await?;
+        if reply.status != StatusCode::CREATED {
+            return Err(format!(
+                "{} refused manifest {reference} (HTTP {}): {}",
+                r.host,
+                reply.status.as_u16(),
+                String::from_utf8_lossy(&reply.body).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Pushes one platform's image by digest: layers and config, then its manifest. No tag.
+    pub async fn push_image(&self, r: &Reference, image: &Image) -> Result<(), String> {
+        for b in image.layers.iter().chain(std::iter::once(&image.config)) {
+            self.push_blob(r, b).await?;
+        }
+        self.put_manifest(r, &image.manifest.digest, &image.manifest)
+            .await
+    }
+}
+
+fn parse_challenge(c: &str) -> HashMap<String, String> {
+    let rest = c.split_once(' ').map_or("", |(_, r)| r);
+    let mut out = HashMap::new();
+    let mut cur = rest;
+    while let Some(eq) = cur.find('=') {
+        let key = cur[..eq]
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = &cur[eq + 1..];
+        let (value, next) = if let Some(stripped) = after.strip_prefix('"') {
+            let end = stripped.find('"').unwrap_or(stripped.len());
+            (&stripped[..end], stripped.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        out.insert(key, value.to_string());
+        cur = next;
+    }
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let r = Reference::parse("127.0.0.1:5000/demo/hello:1.0.0").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.repo.as_str(), r.tag.as_str()),
+            ("127.0.0.1:5000", "demo/hello", "1.0.0")
+        );
+        assert_eq!(r.base(), "http://127.0.0.1:5000");
+        let r = Reference::parse("busybox").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.repo.as_str(), r.tag.as_str()),
+            ("registry-1.docker.io", "library/busybox", "latest")
+        );
+        assert_eq!(
+            Reference::parse("ghcr.io/a/b").unwrap().base(),
+            "https://ghcr.io"
+        );
+    }
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(c["realm"], "https://auth.example/token");
+        assert_eq!(c["scope"], "repository:a/b:pull,push");
+    }
+}

@@ -1,0 +1,271 @@
+//! rbake's side of a BuildKit session: the services BuildKit calls back during a solve.
+//!
+//! The session runs over `POST /session` on the engine, upgraded to HTTP/2, where rbake is
+//! the gRPC *server*. It serves the build context (as an upload), secrets (read from their
+//! file or variable only when BuildKit asks, never kept or logged), registry credentials,
+//! and health checks.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bollard_buildkit_proto::health::health_check_response::ServingStatus;
+use bollard_buildkit_proto::health::health_server::{Health, HealthServer};
+use bollard_buildkit_proto::health::{
+    HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
+};
+use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::{Secrets, SecretsServer};
+use bollard_buildkit_proto::moby::buildkit::secrets::v1::{GetSecretRequest, GetSecretResponse};
+use bollard_buildkit_proto::moby::filesync::v1::auth_server::{Auth, AuthServer};
+use bollard_buildkit_proto::moby::filesync::v1::{
+    CredentialsRequest, CredentialsResponse, FetchTokenRequest, FetchTokenResponse,
+    GetTokenAuthorityRequest, GetTokenAuthorityResponse, VerifyTokenAuthorityRequest,
+    VerifyTokenAuthorityResponse,
+};
+use bollard_buildkit_proto::moby::upload::v1::BytesMessage;
+use bollard_buildkit_proto::moby::upload::v1::upload_server::{Upload, UploadServer};
+use tokio::task::JoinHandle;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::credentials::Credentials;
+use super::engine::{Endpoint, Stream};
+
+/// Where a secret's value comes from. The value itself is read on demand.
+#[derive(Clone)]
+pub enum SecretSource {
+    File(std::path::PathBuf),
+    Env(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::File(p) => write!(f, "file {}", p.display()),
+            SecretSource::Env(n) => write!(f, "env {n}"),
+        }
+    }
+}
+
+/// What one session serves.
+pub struct Services {
+    /// Upload payloads by their URL path (`/ID`), for `http://buildkit-session/ID`.
+    pub uploads: HashMap<String, Vec<u8>>,
+    pub secrets: HashMap<String, SecretSource>,
+    pub credentials: Arc<Credentials>,
+    /// The process environment, for `env` secrets (read once by the CLI).
+    pub env: Arc<std::collections::BTreeMap<String, String>>,
+}
+
+/// An open session; dropping the handle closes it.
+pub struct Session {
+    pub id: String,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const METHODS: &[&str] = &[
+    "/grpc.health.v1.Health/Check",
+    "/moby.upload.v1.Upload/Pull",
+    "/moby.buildkit.secrets.v1.Secrets/GetSecret",
+    "/moby.filesync.v1.Auth/Credentials",
+    "/moby.filesync.v1.Auth/FetchToken",
+    "/moby.filesync.v1.Auth/GetTokenAuthority",
+    "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+];
+
+/// Opens a session on the engine and serves `services` on it until dropped.
+pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result<Session, String> {
+    let id = new_id();
+    let mut headers = vec![
+        ("X-Docker-Expose-Session-Uuid", id.clone()),
+        ("X-Docker-Expose-Session-Name", name.to_string()),
+        ("X-Docker-Expose-Session-Sharedkey", String::new()),
+    ];
+    for m in METHODS {
+        headers.push(("X-Docker-Expose-Session-Grpc-Method", m.to_string()));
+    }
+    let stream = endpoint
+        .upgrade("/session", &headers)
+        .await
+        .map_err(|e| format!("cannot open a BuildKit session: {e}"))?;
+    let upload = UploadServer::new(UploadService {
+        uploads: services.uploads,
+    })
+    .max_encoding_message_size(16 << 20);
+    let secrets = SecretsServer::new(SecretService {
+        secrets: services.secrets,
+        env: services.env,
+    });
+    let auth = AuthServer::new(AuthService {
+        credentials: services.credentials,
+    });
+    let health = HealthServer::new(HealthService);
+    let task = tokio::spawn(async move {
+        let incoming = tokio_stream::once(Ok::<Stream, std::io::Error>(stream));
+        let _ = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(upload)
+            .add_service(secrets)
+            .add_service(auth)
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    Ok(Session { id, task })
+}
+
+/// A random id in BuildKit's style (base36, 25 characters).
+pub fn new_id() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seed = format!("{t}-{n}-{}", std::process::id());
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes());
+    let mut out = String::new();
+    for b in digest.iter() {
+        out.push(std::char::from_digit(u32::from(*b) % 36, 36).unwrap_or('0'));
+        if out.len() == 25 {
+            break;
+        }
+    }
+    out
+}
+
+struct UploadService {
+    uploads: HashMap<String, Vec<u8>>,
+}
+
+#[tonic::async_trait]
+impl Upload for UploadService {
+    type PullStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<BytesMessage, Status>> + Send>>;
+
+    async fn pull(
+        &self,
+        request: Request<Streaming<BytesMessage>>,
+    ) -> Result<Response<Self::PullStream>, Status> {
+        let path = request
+            .metadata()
+            .get("urlpath")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let Some(data) = self.uploads.get(&path).cloned() else {
+            return Err(Status::not_found(format!("no upload at {path}")));
+        };
+        let stream = async_stream::stream! {
+            for chunk in data.chunks(1 << 20) {
+                yield Ok(BytesMessage { data: chunk.to_vec() });
+            }
+        };
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+struct SecretService {
+    secrets: HashMap<String, SecretSource>,
+    env: Arc<std::collections::BTreeMap<String, String>>,
+}
+
+#[tonic::async_trait]
+impl Secrets for SecretService {
+    async fn get_secret(
+        &self,
+        request: Request<GetSecretRequest>,
+    ) -> Result<Response<GetSecretResponse>, Status> {
+        let id = &request.get_ref().id;
+        let data = match self.secrets.get(id) {
+            Some(SecretSource::File(p)) => tokio::fs::read(p)
+                .await
+                .map_err(|e| Status::not_found(format!("secret {id}: {e}")))?,
+            Some(SecretSource::Env(name)) => self
+                .env
+                .get(name)
+                .map(|v| v.as_bytes().to_vec())
+                .ok_or_else(|| Status::not_found(format!("secret {id}: ${name} is not set")))?,
+            None => return Err(Status::not_found(format!("secret {id} not provided"))),
+        };
+        Ok(Response::new(GetSecretResponse { data }))
+    }
+}
+
+struct AuthService {
+    credentials: Arc<Credentials>,
+}
+
+#[tonic::async_trait]
+impl Auth for AuthService {
+    async fn credentials(
+        &self,
+        request: Request<CredentialsRequest>,
+    ) -> Result<Response<CredentialsResponse>, Status> {
+        let (username, secret) = self
+            .credentials
+            .lookup(&request.get_ref().host)
+            .unwrap_or_default();
+        Ok(Response::new(CredentialsResponse { username, secret }))
+    }
+
+    async fn fetch_token(
+        &self,
+        _: Request<FetchTokenRequest>,
+    ) -> Result<Response<FetchTokenResponse>, Status> {
+        // Unimplemented makes BuildKit fall back to `Credentials` and fetch tokens itself.
+        Err(Status::unimplemented(
+            "rbake provides credentials, not tokens",
+        ))
+    }
+
+    async fn get_token_authority(
+        &self,
+        _: Request<GetTokenAuthorityRequest>,
+    ) -> Result<Response<GetTokenAuthorityResponse>, Status> {
+        Err(Status::unimplemented("no token authority"))
+    }
+
+    async fn verify_token_authority(
+        &self,
+        _: Request<VerifyTokenAuthorityRequest>,
+    ) -> Result<Response<VerifyTokenAuthorityResponse>, Status> {
+        Err(Status::unimplemented("no token authority"))
+    }
+}
+
+struct HealthService;
+
+#[tonic::async_trait]
+impl Health for HealthService {
+    async fn check(
+        &self,
+        _: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        Ok(Response::new(HealthCheckResponse {
+            status: ServingStatus::Serving as i32,
+        }))
+    }
+
+    async fn list(
+        &self,
+        _: Request<HealthListRequest>,
+    ) -> Result<Response<HealthListResponse>, Status> {
+        Ok(Response::new(HealthListResponse::default()))
+    }
+
+    type WatchStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
+
+    async fn watch(
+        &self,
+        _: Request<HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        Err(Status::unimplemented("watch"))
+    }
+}

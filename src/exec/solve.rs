@@ -1,0 +1,200 @@
+//! One BuildKit solve: the Dockerfile frontend on an uploaded context, for one platform,
+//! exported into the engine's image store under an rbake-owned reference. Progress comes
+//! from a second connection streaming `Control.Status` for the same build ref.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bollard_buildkit_proto::moby::buildkit::v1::{
+    CacheOptions, CacheOptionsEntry, SolveRequest, StatusRequest,
+};
+use tokio::sync::mpsc;
+
+use super::credentials::Credentials;
+use super::engine::{Endpoint, error_chain};
+use super::events::{Event, Outcome};
+use super::session::{self, SecretSource, Services};
+
+/// Everything one solve needs, already resolved to values.
+pub struct Request {
+    pub node: String,
+    pub platform: String,
+    pub context: Vec<u8>,
+    pub dockerfile: String,
+    /// Frontend attributes beyond context, filename and platform (args, labels, target...).
+    pub attrs: HashMap<String, String>,
+    /// Extra uploads (named local contexts) by upload id.
+    pub uploads: HashMap<String, Vec<u8>>,
+    pub secrets: HashMap<String, SecretSource>,
+    pub cache_from: Vec<CacheOptionsEntry>,
+    pub cache_to: Vec<CacheOptionsEntry>,
+    pub entitlements: Vec<String>,
+    /// The image reference the result is stored under in the engine.
+    pub export_name: String,
+}
+
+pub struct Shared {
+    pub credentials: Arc<Credentials>,
+    pub env: Arc<std::collections::BTreeMap<String, String>>,
+}
+
+/// How a solve failed: `transient` errors (the engine dropped a connection) are retried.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub logs: Vec<String>,
+    pub transient: bool,
+}
+
+pub async fn solve(
+    endpoint: &Endpoint,
+    req: Request,
+    shared: &Shared,
+    events: &mpsc::UnboundedSender<Event>,
+) -> Result<Outcome, Failure> {
+    let start = Instant::now();
+    let fail = |message: String, transient: bool| Failure {
+        message,
+        logs: Vec::new(),
+        transient,
+    };
+    let context_id = session::new_id();
+    let mut uploads = req.uploads;
+    uploads.insert(format!("/{context_id}"), req.context);
+    let services = Services {
+        uploads,
+        secrets: req.secrets,
+        credentials: shared.credentials.clone(),
+        env: shared.env.clone(),
+    };
+    let session = session::open(endpoint, &format!("rbake {}", req.node), services)
+        .await
+        .map_err(|e| fail(e, true))?;
+    let mut control = endpoint
+        .control()
+        .await
+        .map_err(|e| fail(format!("cannot reach BuildKit: {e}"), true))?;
+    let mut status_client = endpoint
+        .control()
+        .await
+        .map_err(|e| fail(format!("cannot reach BuildKit: {e}"), true))?;
+
+    let build_ref = session::new_id();
+    let mut frontend_attrs = req.attrs;
+    frontend_attrs.insert(
+        "context".into(),
+        format!("http://buildkit-session/{context_id}"),
+    );
+    frontend_attrs.insert("filename".into(), req.dockerfile);
+    frontend_attrs.insert("platform".into(), req.platform);
+    let mut exporter_attrs = HashMap::new();
+    exporter_attrs.insert("name".to_string(), req.export_name);
+    let request = SolveRequest {
+        r#ref: build_ref.clone(),
+        session: session.id.clone(),
+        frontend: "dockerfile.v0".into(),
+        frontend_attrs,
+        exporter_deprecated: "moby".into(),
+        exporter_attrs_deprecated: exporter_attrs,
+        cache: Some(CacheOptions {
+            exports: req.cache_to,
+            imports: req.cache_from,
+            ..CacheOptions::default()
+        }),
+        entitlements: req.entitlements,
+        ..SolveRequest::default()
+    };
+
+    // Progress: vertex names, cached markers and logs, streamed while the solve runs.
+    let node = req.node.clone();
+    let tx = events.clone();
+    let status_ref = build_ref.clone();
+    let progress = tokio::spawn(async move {
+        let mut steps: HashMap<String, (String, bool, bool)> = HashMap::new();
+        let mut logs: Vec<String> = Vec::new();
+        let Ok(resp) = status_client
+            .status(StatusRequest { r#ref: status_ref })
+            .await
+        else {
+            return (steps, logs);
+        };
+        let mut stream = resp.into_inner();
+        while let Ok(Some(msg)) = stream.message().await {
+            for v in msg.vertexes {
+                let done = v.completed.is_some();
+                let prev = steps.insert(v.digest.clone(), (v.name.clone(), v.cached, done));
+                if prev.as_ref().is_none_or(|p| p.2 != done || p.1 != v.cached) {
+                    let _ = tx.send(Event::Step {
+                        node: node.clone(),
+                        name: v.name,
+                        cached: v.cached,
+                        done,
+                    });
+                }
+            }
+            for l in msg.logs {
+                for line in String::from_utf8_lossy(&l.msg).lines() {
+                    logs.push(line.to_string());
+                    if logs.len() > 200 {
+                        logs.remove(0);
+                    }
+                    let _ = tx.send(Event::Log {
+                        node: node.clone(),
+                        line: line.to_string(),
+                    });
+                }
+            }
+        }
+        (steps, logs)
+    });
+
+    let result = control.solve(request).await;
+    let (steps, logs) = tokio::time::timeout(std::time::Duration::from_secs(10), progress)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    drop(session);
+    match result {
+        Ok(resp) => {
+            let r = resp.into_inner().exporter_response;
+            let digest = r
+                .get("containerimage.digest")
+                .or_else(|| r.get("containerimage.config.digest"))
+                .cloned();
+            let steps_total = steps
+                .values()
+                .filter(|s| !s.0.starts_with("[internal]"))
+                .count();
+            let cached = steps
+                .values()
+                .filter(|s| !s.0.starts_with("[internal]") && s.1)
+                .count();
+            Ok(Outcome {
+                duration: start.elapsed(),
+                digest,
+                steps: steps_total,
+                cached_steps: cached,
+                published: Vec::new(),
+            })
+        }
+        Err(status) => {
+            let transient = matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown
+            ) && (status.message().contains("transport")
+                || status.message().contains("connection")
+                || status.message().is_empty());
+            let mut message = status.message().to_string();
+            if message.is_empty() {
+                message = error_chain(&status);
+            }
+            Err(Failure {
+                message,
+                logs,
+                transient,
+            })
+        }
+    }
+}
