@@ -64,6 +64,16 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
         .map(|v| v.trim_start_matches('v').to_string());
     let named_contexts = buildkit.as_deref().is_some_and(|v| at_least(v, 0, 10));
     let native: Vec<Platform> = native.into_iter().collect();
+    // BuildKit only lists emulated platforms whose self-test passed when it started; a
+    // handler registered (with the F flag, so it works inside containers) on this host
+    // builds too, so for a local engine the registration counts as well.
+    if matches!(endpoint, Endpoint::Unix(_)) {
+        for p in registered_emulators(std::path::Path::new("/proc/sys/fs/binfmt_misc")) {
+            if !platforms.contains(&p) {
+                platforms.push(p);
+            }
+        }
+    }
     for n in &native {
         if !platforms.contains(n) {
             platforms.insert(0, n.clone());
@@ -86,6 +96,31 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
         source: CapSource::Probed,
         span: declared.span,
     })
+}
+
+/// Platforms whose qemu handler is registered, enabled and usable from containers.
+pub fn registered_emulators(dir: &std::path::Path) -> Vec<Platform> {
+    const HANDLERS: &[(&str, &[&str])] = &[
+        ("qemu-aarch64", &["linux/arm64"]),
+        ("qemu-arm", &["linux/arm/v7", "linux/arm/v6"]),
+        ("qemu-x86_64", &["linux/amd64"]),
+        ("qemu-i386", &["linux/386"]),
+        ("qemu-ppc64le", &["linux/ppc64le"]),
+        ("qemu-s390x", &["linux/s390x"]),
+        ("qemu-riscv64", &["linux/riscv64"]),
+        ("qemu-mips64el", &["linux/mips64le"]),
+        ("qemu-loongarch64", &["linux/loong64"]),
+    ];
+    let mut out = Vec::new();
+    for (file, platforms) in HANDLERS {
+        let Ok(text) = std::fs::read_to_string(dir.join(file)) else { continue };
+        let enabled = text.lines().next() == Some("enabled");
+        let fix_binary = text.lines().any(|l| l.strip_prefix("flags:").is_some_and(|f| f.contains('F')));
+        if enabled && fix_binary {
+            out.extend(platforms.iter().filter_map(|p| Platform::parse(p).ok()));
+        }
+    }
+    out
 }
 
 fn native_platform(os: Option<&str>, arch: Option<&str>) -> Option<Platform> {
@@ -117,6 +152,18 @@ pub fn at_least(v: &str, major: u32, minor: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_binfmt_registrations() {
+        let dir = std::env::temp_dir().join(format!("rbake-binfmt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("qemu-aarch64"), "enabled\ninterpreter /x\nflags: POF\n").unwrap();
+        std::fs::write(dir.join("qemu-arm"), "disabled\nflags: POF\n").unwrap();
+        std::fs::write(dir.join("qemu-s390x"), "enabled\nflags: P\n").unwrap();
+        let got: Vec<String> = registered_emulators(&dir).iter().map(ToString::to_string).collect();
+        assert_eq!(got, vec!["linux/arm64"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn versions_compare() {
