@@ -133,9 +133,12 @@ fn check_builders(builders: &[Builder], diags: &mut Diags) {
             for item in b.list(key) {
                 if let Err(msg) = Platform::parse(&item.value) {
                     diags.push(
-                        Diag::error("check::builder_platform", msg)
-                            .label(item.span, "not a platform")
-                            .help("write platforms as os/arch[/variant], e.g. `linux/arm64`"),
+                        Diag::error(
+                            "check::builder_platform",
+                            format!("builder `{}` lists {msg}", b.name),
+                        )
+                        .label(item.span, "not a platform")
+                        .help("write platforms as os/arch[/variant], e.g. `linux/arm64`"),
                     );
                 }
             }
@@ -190,7 +193,7 @@ fn check_builders(builders: &[Builder], diags: &mut Diags) {
                     format!("`max-parallelism` must be a positive whole number, not `{m}`"),
                 )
                 .label(b.span_of("max-parallelism"), "not a positive number")
-                .help("4 solves at a time keeps a 2-core engine healthy"),
+                .help("write a whole number of at least 1, e.g. `max-parallelism = 4` (4 solves at a time keeps a 2-core engine healthy)"),
             );
         }
         if let Some(s) = b.str("image-store")
@@ -360,6 +363,7 @@ fn check_inputs(
     let ctx = t.str("context").unwrap_or(".");
     if !is_remote(ctx) && !ctx.starts_with("target:") {
         let at = t.get("context").map_or(t.span, |a| a.span);
+        let exists = matches!(facts.paths.get(ctx), Some(PathFact::Dir));
         match facts.paths.get(ctx) {
             Some(PathFact::Dir) => {}
             Some(PathFact::File(_)) => diags.push(
@@ -373,7 +377,8 @@ fn check_inputs(
                     .help("create the directory, or fix `context` (paths are relative to the working directory)"),
             ),
         }
-        if t.get("dockerfile-inline").is_none() {
+        // Without its context there is no Dockerfile to look for: one error is enough.
+        if exists && t.get("dockerfile-inline").is_none() {
             let path = dockerfile_path(t);
             let at = t.get("dockerfile").map_or(t.span, |a| a.span);
             match facts.paths.get(&path) {

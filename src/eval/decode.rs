@@ -26,7 +26,7 @@ pub fn decode(
         )
         .label(expr.span, format!("this is a {}", got.kind()))
         .help(match def.shape {
-            Shape::List => format!("write a list: `{} = [\"...\"]`", def.key),
+            Shape::List | Shape::Names => format!("write a list: `{} = [\"...\"]`", def.key),
             Shape::Map => format!("write an object: `{} = {{ KEY = \"value\" }}`", def.key),
             Shape::Bool => format!("write `{} = true` or `false`", def.key),
             Shape::Str => format!("write a string: `{} = \"...\"`", def.key),
@@ -35,7 +35,14 @@ pub fn decode(
     let v = match def.shape {
         Shape::Str => AttrValue::Str(value.to_str().ok_or_else(|| mismatch("a string", &value))?),
         Shape::Bool => AttrValue::Bool(value.to_bool().ok_or_else(|| mismatch("a bool", &value))?),
-        Shape::List => {
+        Shape::Names if value.to_str().is_some() => {
+            let name = value.to_str().unwrap_or_default();
+            AttrValue::List(vec![Item {
+                value: name,
+                span: expr.span,
+            }])
+        }
+        Shape::List | Shape::Names => {
             let Value::List(items) = &value else {
                 return Err(mismatch("a list", &value));
             };

@@ -201,7 +201,7 @@ fn target(
                 continue;
             }
         };
-        match decode::decode(def, value, &a.expr, a.span) {
+        match decode::decode(def, value, &a.expr, a.expr.span) {
             Ok(attr) => {
                 // Within one block a later attribute of the same key replaces the earlier.
                 t.set_def(def, attr);
@@ -234,7 +234,7 @@ fn group(
                 let def = attrs::target_attr("tags").expect("tags is a list attribute");
                 match ctx
                     .eval_with(&a.expr, &[])
-                    .and_then(|v| decode::decode(def, v, &a.expr, a.span))
+                    .and_then(|v| decode::decode(def, v, &a.expr, a.expr.span))
                 {
                     Ok(Some(crate::model::Attr {
                         value: crate::model::AttrValue::List(items),
@@ -295,7 +295,7 @@ fn builder(
         };
         match ctx
             .eval_with(&a.expr, &[])
-            .and_then(|v| decode::decode(def, v, &a.expr, a.span))
+            .and_then(|v| decode::decode(def, v, &a.expr, a.expr.span))
         {
             // A later block of the same name overrides attribute by attribute.
             Ok(Some(attr)) => {

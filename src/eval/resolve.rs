@@ -333,8 +333,29 @@ impl Resolver<'_> {
                 let my_span = def.targets[name]
                     .get("platforms")
                     .map_or(link.span, |p| p.span);
+                let missing: Vec<&String> = mine.iter().filter(|p| !theirs.contains(p)).collect();
+                let extra: Vec<&String> = theirs.iter().filter(|p| !mine.contains(p)).collect();
+                let detail = match (missing.is_empty(), extra.is_empty()) {
+                    (false, _) => format!(
+                        "`{dep}` does not build {}",
+                        missing
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    (true, false) => format!(
+                        "`{dep}` also builds {}",
+                        extra
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    (true, true) => "they build different platforms".to_string(),
+                };
                 self.diags.push(
-                    Diag::error("resolve::link_platforms", format!("target `{dep}` can't be used by `{name}`: they build different platforms"))
+                    Diag::error("resolve::link_platforms", format!("target `{dep}` can't be used by `{name}`: {detail}"))
                         .label(my_span, format!("`{name}` builds [{}]", mine.join(", ")))
                         .label(link.span, "linked here")
                         .related(Diag::error("resolve::link_platforms", format!("`{dep}` builds [{}]", theirs.join(", "))).label(dep_span, format!("`{dep}` builds these")))

@@ -26,7 +26,7 @@ pub fn render(template: Option<&str>, tag: &str, p: &Platform) -> Result<String,
                 platform => p.slug(),
             },
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| explain(template.unwrap_or(DEFAULT), &e))?;
     let out = out.trim().to_string();
     if out.is_empty() || out.contains(char::is_whitespace) {
         return Err(format!(
@@ -34,6 +34,43 @@ pub fn render(template: Option<&str>, tag: &str, p: &Platform) -> Result<String,
         ));
     }
     Ok(out)
+}
+
+const KNOWN: &[&str] = &[
+    "tag", "repo", "version", "os", "arch", "variant", "platform",
+];
+
+/// A template error in the user's terms: which name is undefined, or minijinja's reason
+/// without its internal location.
+fn explain(template: &str, e: &minijinja::Error) -> String {
+    if e.kind() == minijinja::ErrorKind::UndefinedError {
+        let re = regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("valid regex");
+        let mut unknown: Vec<&str> = Vec::new();
+        for block in template.split("{{").skip(1) {
+            let expr = block.split("}}").next().unwrap_or_default();
+            // Only the first name of each expression is a variable; later ones are filters.
+            if let Some(m) = re.find(expr.trim_start_matches('-'))
+                && !KNOWN.contains(&m.as_str())
+                && !unknown.contains(&m.as_str())
+            {
+                unknown.push(m.as_str());
+            }
+        }
+        if !unknown.is_empty() {
+            return format!(
+                "{} is not defined",
+                unknown
+                    .iter()
+                    .map(|u| format!("`{u}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    }
 }
 
 /// Splits `registry:5000/repo:tag` into repository and tag (the port is not a tag).

@@ -280,6 +280,7 @@ fn candidate_builders(t: &Target, builders: &[Capabilities], diags: &mut Diags) 
         return builders.iter().map(|b| b.name.clone()).collect();
     }
     let mut out = Vec::new();
+    let mut unknown = false;
     for w in wanted {
         if builders.iter().any(|b| b.name == w.value) {
             out.push(w.value.clone());
@@ -302,7 +303,13 @@ fn candidate_builders(t: &Target, builders: &[Capabilities], diags: &mut Diags) 
                     },
                 ),
             );
+            unknown = true;
         }
+    }
+    if unknown {
+        // The plan already fails; planning with every builder avoids a second, misleading
+        // "no builder can build" error for the same mistake.
+        return builders.iter().map(|b| b.name.clone()).collect();
     }
     out
 }
@@ -435,7 +442,7 @@ fn wire_contexts(
                     diags.push(
                         Diag::error("plan::dependency_platform", format!("target `{}` needs `{dep}` for {p}, which `{dep}` does not build", t.name))
                             .label(span, format!("{p} is built here"))
-                            .label(item.span, format!("`{name}` comes from `{dep}`"))
+                            .label(item.span, format!("context `{name}` is target `{dep}`"))
                             .related(Diag::error("plan::dependency_platform", format!("`{dep}` builds only {}", dep_platforms.join(", "))).label(dep_span, "these platforms"))
                             .help(format!("add {p} to `{dep}`'s platforms, or give `{dep}` a single platform that serves every platform (a cross-compiling stage)")),
                     );
@@ -597,7 +604,7 @@ fn load_nodes(
                 Err(msg) => {
                     let at = template.as_ref().map_or(*span, |t| t.1);
                     diags.push(
-                        Diag::error("plan::local_tag", format!("cannot make the local tag for {p}: {msg}"))
+                        Diag::error("plan::local_tag", format!("cannot make local tags for target `{}`: {msg}", t.name))
                             .label(at, "in this template")
                             .help("the template sees `tag`, `repo`, `version`, `os`, `arch`, `variant` and `platform`, e.g. `{{ repo }}:{{ version }}-{{ arch }}`"),
                     );

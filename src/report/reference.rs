@@ -70,6 +70,7 @@ fn shape_name(s: Shape) -> &'static str {
         Shape::Bool => "bool",
         Shape::List => "list of strings",
         Shape::Map => "map of strings",
+        Shape::Names => "name or list of names",
     }
 }
 
@@ -206,6 +207,11 @@ fn shape_schema(shape: Shape, d: Dialect) -> J {
         ] }),
         Shape::Map => json!({ "anyOf": [
             { "type": "object", "additionalProperties": { "type": ["string", "number", "boolean", "null"] } },
+            d.expression(),
+        ] }),
+        Shape::Names => json!({ "anyOf": [
+            { "type": "string" },
+            { "type": "array", "items": { "type": "string" } },
             d.expression(),
         ] }),
     }

@@ -12,6 +12,8 @@ pub enum Shape {
     List,
     /// A map of strings where a null value means "no value here".
     Map,
+    /// A list of names, or a single name (rbake's `builder`).
+    Names,
 }
 
 /// How a value from a parent (`inherits`) or an earlier block combines with a later one.
@@ -76,307 +78,38 @@ macro_rules! attr {
 }
 
 /// In the order buildx prints them.
+#[rustfmt::skip]
 pub static TARGET_ATTRS: &[AttrDef] = &[
-    attr!(
-        "inherits",
-        "inherits",
-        List,
-        Append,
-        Never,
-        false,
-        false,
-        "Targets whose attributes this target starts from, in order; later ones win."
-    ),
-    attr!(
-        "annotations",
-        "annotations",
-        List,
-        Append,
-        Ignored,
-        true,
-        true,
-        "OCI annotations to add to the image index, manifests or descriptors."
-    ),
-    attr!(
-        "attest",
-        "attest",
-        List,
-        Append,
-        AppendList,
-        true,
-        true,
-        "Attestations to generate: `type=sbom`, `type=provenance,mode=max`."
-    ),
-    attr!(
-        "context",
-        "context",
-        Str,
-        Replace,
-        Value,
-        true,
-        false,
-        "The build context: a directory, a URL, or `target:NAME` (default `.`)."
-    ),
-    attr!(
-        "contexts",
-        "contexts",
-        Map,
-        Keys,
-        Entry,
-        true,
-        false,
-        "Named build contexts; `target:NAME` uses another target's result."
-    ),
-    attr!(
-        "dockerfile",
-        "dockerfile",
-        Str,
-        Replace,
-        Value,
-        true,
-        false,
-        "The Dockerfile, relative to the context (default `Dockerfile`)."
-    ),
-    attr!(
-        "dockerfile-inline",
-        "dockerfile-inline",
-        Str,
-        Replace,
-        Value,
-        true,
-        false,
-        "The Dockerfile's content, instead of a file."
-    ),
-    attr!(
-        "args",
-        "args",
-        Map,
-        Keys,
-        Entry,
-        true,
-        false,
-        "Build arguments (`ARG`s)."
-    ),
-    attr!(
-        "labels",
-        "labels",
-        Map,
-        Keys,
-        Entry,
-        true,
-        false,
-        "Image labels."
-    ),
-    attr!(
-        "tags",
-        "tags",
-        List,
-        Replace,
-        List,
-        true,
-        true,
-        "Image references to tag the result with."
-    ),
-    attr!(
-        "cache-from",
-        "cache-from",
-        List,
-        Append,
-        List,
-        true,
-        true,
-        "Cache sources, e.g. `type=registry,ref=...`."
-    ),
-    attr!(
-        "cache-to",
-        "cache-to",
-        List,
-        Replace,
-        List,
-        true,
-        true,
-        "Cache exports, e.g. `type=inline` or `type=registry,ref=...,mode=max`."
-    ),
-    attr!(
-        "target",
-        "target",
-        Str,
-        Replace,
-        Value,
-        true,
-        false,
-        "The Dockerfile stage to build."
-    ),
-    attr!(
-        "secret",
-        "secrets",
-        List,
-        Append,
-        List,
-        true,
-        true,
-        "Secrets exposed to `RUN --mount=type=secret`: `id=NAME,src=FILE` or `id=NAME,env=VAR`."
-    ),
-    attr!(
-        "ssh",
-        "ssh",
-        List,
-        Append,
-        List,
-        true,
-        true,
-        "SSH agent sockets or keys exposed to `RUN --mount=type=ssh`."
-    ),
-    attr!(
-        "platforms",
-        "platform",
-        List,
-        Replace,
-        List,
-        true,
-        true,
-        "Platforms to build for, e.g. `linux/amd64`, `linux/arm64`, `linux/arm/v7`."
-    ),
-    attr!(
-        "output",
-        "output",
-        List,
-        Replace,
-        List,
-        true,
-        true,
-        "Outputs: `type=registry`, `type=docker`, `type=local,dest=DIR`, `type=tar,dest=FILE`, `type=oci,dest=FILE`."
-    ),
-    attr!(
-        "pull",
-        "pull",
-        Bool,
-        Replace,
-        Bool,
-        true,
-        false,
-        "Always pull referenced images."
-    ),
-    attr!(
-        "no-cache",
-        "no-cache",
-        Bool,
-        Replace,
-        Bool,
-        true,
-        false,
-        "Build without using the cache."
-    ),
-    attr!(
-        "no-cache-filter",
-        "no-cache-filter",
-        List,
-        Append,
-        List,
-        true,
-        true,
-        "Stages to build without the cache."
-    ),
-    attr!(
-        "shm-size",
-        "shm-size",
-        Str,
-        Replace,
-        Value,
-        true,
-        false,
-        "Size of `/dev/shm` for `RUN` steps, e.g. `128m`."
-    ),
-    attr!(
-        "ulimits",
-        "ulimits",
-        List,
-        Append,
-        List,
-        true,
-        true,
-        "Ulimits for `RUN` steps, e.g. `nofile=1024:2048`."
-    ),
-    attr!(
-        "call",
-        "call",
-        Str,
-        Replace,
-        Value,
-        true,
-        false,
-        "The frontend method to call: `build` (default), `check`, `outline`, `targets`."
-    ),
-    attr!(
-        "network",
-        "network",
-        Str,
-        Replace,
-        Value,
-        true,
-        false,
-        "Network mode for `RUN` steps: `default`, `none`, `host`."
-    ),
-    attr!(
-        "extra-hosts",
-        "extra-hosts",
-        Map,
-        Keys,
-        Entry,
-        true,
-        false,
-        "Extra `/etc/hosts` entries for `RUN` steps."
-    ),
-    attr!(
-        "entitlements",
-        "entitlements",
-        List,
-        Append,
-        List,
-        true,
-        true,
-        "Entitlements the build needs: `network.host`, `security.insecure`."
-    ),
-    attr!(
-        "description",
-        "description",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "A human description, shown by `rbake ls`."
-    ),
-    attr!(
-        "builder",
-        "builder",
-        List,
-        Replace,
-        List,
-        false,
-        false,
-        "rbake: the builders this target may use (a name or a list); default: any that can."
-    ),
-    attr!(
-        "emulation",
-        "emulation",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "rbake: `allow` (default) or `forbid` building emulated platforms."
-    ),
-    attr!(
-        "local-tag",
-        "local-tag",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "rbake: template for per-platform local tags (default `{{ tag }}-{{ os }}-{{ arch }}{{ variant }}`)."
-    ),
+    attr!("inherits", "inherits", List, Append, Never, false, false, "Targets whose attributes this target starts from, in order; later ones win."),
+    attr!("annotations", "annotations", List, Append, Ignored, true, true, "OCI annotations to add to the image index, manifests or descriptors."),
+    attr!("attest", "attest", List, Append, AppendList, true, true, "Attestations to generate: `type=sbom`, `type=provenance,mode=max`."),
+    attr!("context", "context", Str, Replace, Value, true, false, "The build context: a directory, a URL, or `target:NAME` (default `.`)."),
+    attr!("contexts", "contexts", Map, Keys, Entry, true, false, "Named build contexts; `target:NAME` uses another target's result."),
+    attr!("dockerfile", "dockerfile", Str, Replace, Value, true, false, "The Dockerfile, relative to the context (default `Dockerfile`)."),
+    attr!("dockerfile-inline", "dockerfile-inline", Str, Replace, Value, true, false, "The Dockerfile's content, instead of a file."),
+    attr!("args", "args", Map, Keys, Entry, true, false, "Build arguments (`ARG`s)."),
+    attr!("labels", "labels", Map, Keys, Entry, true, false, "Image labels."),
+    attr!("tags", "tags", List, Replace, List, true, true, "Image references to tag the result with."),
+    attr!("cache-from", "cache-from", List, Append, List, true, true, "Cache sources, e.g. `type=registry,ref=...`."),
+    attr!("cache-to", "cache-to", List, Replace, List, true, true, "Cache exports, e.g. `type=inline` or `type=registry,ref=...,mode=max`."),
+    attr!("target", "target", Str, Replace, Value, true, false, "The Dockerfile stage to build."),
+    attr!("secret", "secrets", List, Append, List, true, true, "Secrets exposed to `RUN --mount=type=secret`: `id=NAME,src=FILE` or `id=NAME,env=VAR`."),
+    attr!("ssh", "ssh", List, Append, List, true, true, "SSH agent sockets or keys exposed to `RUN --mount=type=ssh`."),
+    attr!("platforms", "platform", List, Replace, List, true, true, "Platforms to build for, e.g. `linux/amd64`, `linux/arm64`, `linux/arm/v7`."),
+    attr!("output", "output", List, Replace, List, true, true, "Outputs: `type=registry`, `type=docker`, `type=local,dest=DIR`, `type=tar,dest=FILE`, `type=oci,dest=FILE`."),
+    attr!("pull", "pull", Bool, Replace, Bool, true, false, "Always pull referenced images."),
+    attr!("no-cache", "no-cache", Bool, Replace, Bool, true, false, "Build without using the cache."),
+    attr!("no-cache-filter", "no-cache-filter", List, Append, List, true, true, "Stages to build without the cache."),
+    attr!("shm-size", "shm-size", Str, Replace, Value, true, false, "Size of `/dev/shm` for `RUN` steps, e.g. `128m`."),
+    attr!("ulimits", "ulimits", List, Append, List, true, true, "Ulimits for `RUN` steps, e.g. `nofile=1024:2048`."),
+    attr!("call", "call", Str, Replace, Value, true, false, "The frontend method to call: `build` (default), `check`, `outline`, `targets`."),
+    attr!("network", "network", Str, Replace, Value, true, false, "Network mode for `RUN` steps: `default`, `none`, `host`."),
+    attr!("extra-hosts", "extra-hosts", Map, Keys, Entry, true, false, "Extra `/etc/hosts` entries for `RUN` steps."),
+    attr!("entitlements", "entitlements", List, Append, List, true, true, "Entitlements the build needs: `network.host`, `security.insecure`."),
+    attr!("description", "description", Str, Replace, Value, false, false, "A human description, shown by `rbake ls`."),
+    attr!("builder", "builder", Names, Replace, List, false, false, "rbake: the builders this target may use (a name or a list); default: any that can."),
+    attr!("emulation", "emulation", Str, Replace, Value, false, false, "rbake: `allow` (default) or `forbid` building emulated platforms."),
+    attr!("local-tag", "local-tag", Str, Replace, Value, false, false, "rbake: template for per-platform local tags (default `{{ tag }}-{{ os }}-{{ arch }}{{ variant }}`)."),
 ];
 
 /// Attributes of a target block that are not target attributes: they shape the block itself.
@@ -402,77 +135,15 @@ pub fn index_of(def: &'static AttrDef) -> usize {
 }
 
 /// Attributes of rbake's `builder` block.
+#[rustfmt::skip]
 pub static BUILDER_ATTRS: &[AttrDef] = &[
-    attr!(
-        "description",
-        "description",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "A human description."
-    ),
-    attr!(
-        "endpoint",
-        "endpoint",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "The engine's API: `unix:///var/run/docker.sock` (default: `DOCKER_HOST`, then the local socket), `tcp://HOST:PORT`."
-    ),
-    attr!(
-        "driver",
-        "driver",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "`docker`: the engine's embedded BuildKit (the only driver so far)."
-    ),
-    attr!(
-        "platforms",
-        "platforms",
-        List,
-        Replace,
-        List,
-        false,
-        true,
-        "Platforms the builder can build, natively or under emulation."
-    ),
-    attr!(
-        "native",
-        "native",
-        List,
-        Replace,
-        List,
-        false,
-        true,
-        "Platforms it builds natively (default: the first of `platforms`); the rest run under emulation."
-    ),
-    attr!(
-        "max-parallelism",
-        "max-parallelism",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "How many solves run at once on this builder (default 4)."
-    ),
-    attr!(
-        "image-store",
-        "image-store",
-        Str,
-        Replace,
-        Value,
-        false,
-        false,
-        "`classic` (default) or `containerd`: whether the engine's store can hold a multi-platform image. `--probe` reads it from the engine."
-    ),
+    attr!("description", "description", Str, Replace, Value, false, false, "A human description."),
+    attr!("endpoint", "endpoint", Str, Replace, Value, false, false, "The engine's API: `unix:///var/run/docker.sock` (default: `DOCKER_HOST`, then the local socket), `tcp://HOST:PORT`."),
+    attr!("driver", "driver", Str, Replace, Value, false, false, "`docker`: the engine's embedded BuildKit (the only driver so far)."),
+    attr!("platforms", "platforms", List, Replace, List, false, true, "Platforms the builder can build, natively or under emulation."),
+    attr!("native", "native", List, Replace, List, false, true, "Platforms it builds natively (default: the first of `platforms`); the rest run under emulation."),
+    attr!("max-parallelism", "max-parallelism", Str, Replace, Value, false, false, "How many solves run at once on this builder (default 4)."),
+    attr!("image-store", "image-store", Str, Replace, Value, false, false, "`classic` (default) or `containerd`: whether the engine's store can hold a multi-platform image. `--probe` reads it from the engine."),
 ];
 
 pub fn builder_attr(key: &str) -> Option<&'static AttrDef> {
