@@ -36,12 +36,23 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
     if names.is_empty() {
         diags.push(
             Diag::error("cli::no_definition", "couldn't find a bake definition").help(format!(
-                "create docker-bake.hcl or build.hcl here, or name a file with `-f`; looked for {}",
+                "create docker-bake.hcl, build.hcl or build.toml here, or name a file with `-f`; looked for {}",
                 syntax::DEFAULT_FILES.join(", ")
             )),
         );
         return Err((sources, diags));
     }
+    // Compose interpolation also reads `.env` from the working directory (the process
+    // environment wins), as bake does.
+    let compose_env = {
+        let mut env = settings.env.clone();
+        if let Ok(text) = std::fs::read_to_string(settings.cwd.join(".env")) {
+            for (k, v) in dotenv(&text) {
+                env.entry(k).or_insert(v);
+            }
+        }
+        env
+    };
     let mut bodies = Vec::new();
     for name in &names {
         let text = if name == "-" {
@@ -64,7 +75,7 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
             }
         };
         let id = sources.add(name.clone(), text, Origin::File);
-        match syntax::parse(&sources, id, &settings.env) {
+        match syntax::parse(&sources, id, &compose_env) {
             Ok((format, body)) => bodies.push((format, body)),
             Err(ds) => diags.extend(ds),
         }
@@ -141,4 +152,34 @@ fn command_line_names(targets: &[String], sources: &mut SourceMap) -> Vec<Spanne
             Spanned::new(t, span)
         })
         .collect()
+}
+
+/// `KEY=VALUE` lines of a `.env` file: comments, `export `, and single or double quotes.
+fn dotenv(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else { continue };
+        let v = v.trim();
+        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+            v[1..v.len() - 1].to_string()
+        } else {
+            v.split(" #").next().unwrap_or(v).trim().to_string()
+        };
+        out.push((k.trim().to_string(), v));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_dotenv() {
+        let got = super::dotenv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");
+        assert_eq!(got, vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into()), ("D".into(), "v".into())]);
+    }
 }
