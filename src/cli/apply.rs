@@ -53,11 +53,11 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     }
     let checked = planning::build(settings, &spec_args, &args.allow, true)?;
     let plan = checked.plan;
-    if let Some(path) = &saved {
-        if let Err(d) = compare_saved(settings, path, &plan) {
-            emit(&[d], &checked.loaded.sources);
-            return Err(1);
-        }
+    if let Some(path) = &saved
+        && let Err(d) = compare_saved(settings, path, &plan)
+    {
+        emit(&[d], &checked.loaded.sources);
+        return Err(1);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -94,7 +94,7 @@ impl<'a> Evaluator<'a> {
             ExprKind::Null => Ok(Value::Null),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
             ExprKind::Number(n) => Ok(Value::Number(*n)),
-            ExprKind::Template(parts) => self.template(parts, e.span),
+            ExprKind::Template(parts) => self.template(parts),
             ExprKind::Array(items) => items
                 .iter()
                 .map(|x| self.eval(x))
@@ -242,17 +242,17 @@ impl<'a> Evaluator<'a> {
         Ok(v)
     }
 
-    fn template(&mut self, parts: &[Part], span: Span) -> R {
+    fn template(&mut self, parts: &[Part]) -> R {
         // A template that is exactly one interpolation yields the value itself, unconverted.
         if let [Part::Interp(x)] = parts {
             return self.eval(x);
         }
         let mut out = String::new();
-        self.render(parts, span, &mut out)?;
+        self.render(parts, &mut out)?;
         Ok(Value::String(out))
     }
 
-    fn render(&mut self, parts: &[Part], span: Span, out: &mut String) -> Result<(), Diag> {
+    fn render(&mut self, parts: &[Part], out: &mut String) -> Result<(), Diag> {
         for p in parts {
             match p {
                 Part::Lit(s) => out.push_str(s),
@@ -275,8 +275,8 @@ impl<'a> Evaluator<'a> {
                 } => {
                     let c = self.eval(cond)?;
                     match c.to_bool() {
-                        Some(true) => self.render(then, span, out)?,
-                        Some(false) => self.render(otherwise, span, out)?,
+                        Some(true) => self.render(then, out)?,
+                        Some(false) => self.render(otherwise, out)?,
                         None => return Err(type_error(cond.span, "condition", Kind::Bool, &c)),
                     }
                 }
@@ -295,7 +295,7 @@ impl<'a> Evaluator<'a> {
                         }
                         self.push(value_var.clone(), v);
                         n += 1;
-                        let r = self.render(body, span, out);
+                        let r = self.render(body, out);
                         self.pop(n);
                         r?;
                     }
@@ -413,7 +413,9 @@ impl<'a> Evaluator<'a> {
                 Value::List(items) => items.push(value),
                 _ => unreachable!("grouping entries are lists"),
             }
-        } else if map.contains_key(&key) {
+        } else if let std::collections::btree_map::Entry::Vacant(e) = map.entry(key.clone()) {
+            e.insert(value);
+        } else {
             return Err(Diag::error(
                 "eval::duplicate_key",
                 format!("duplicate key `{key}` in a `for` expression"),
@@ -421,8 +423,6 @@ impl<'a> Evaluator<'a> {
             .label(kx.span, "produces the same key twice")
             .label(span, "")
             .help("make the keys unique, or group values with `...` after the value expression"));
-        } else {
-            map.insert(key, value);
         }
         Ok(())
     }

@@ -186,17 +186,17 @@ pub async fn apply(
     }
     for n in &order {
         let id = plan.graph[*n].id().to_string();
-        if !report.contains_key(&id) {
+        if let std::collections::btree_map::Entry::Vacant(e) = report.entry(id.clone()) {
             let reason = if cancel.is_cancelled() {
                 "cancelled"
             } else {
                 "not reached"
             };
             let _ = events.send(Event::Skipped {
-                node: id.clone(),
+                node: id,
                 reason: reason.into(),
             });
-            report.insert(id, Result_::Skipped(reason.into()));
+            e.insert(Result_::Skipped(reason.into()));
         }
     }
     report

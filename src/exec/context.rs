@@ -113,12 +113,13 @@ pub fn rewrite_named(dockerfile: &str, names: &[(String, String)]) -> String {
             .map(|w| w.to_ascii_uppercase())
             .unwrap_or_default();
         let mut changed = false;
-        if instr == "FROM" {
-            if let Some(i) = words
+        if instr == "FROM"
+            && let Some(i) = words
                 .iter()
                 .skip(1)
                 .position(|w| !w.starts_with("--") && !w.trim().is_empty())
                 .map(|p| p + 1)
+        {
             {
                 let w = words[i].trim_end().to_string();
                 if let Some(r) = lookup(&w) {

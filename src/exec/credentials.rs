@@ -91,10 +91,10 @@ impl Credentials {
     /// Username and secret for a registry host, if configured.
     pub fn lookup(&self, host: &str) -> Option<(String, String)> {
         let host = normalize_host(host);
-        if let Some(helper) = self.helpers.get(&host).or(self.store.as_ref()) {
-            if let Some(pair) = run_helper(helper, &host) {
-                return Some(pair);
-            }
+        if let Some(helper) = self.helpers.get(&host).or(self.store.as_ref())
+            && let Some(pair) = run_helper(helper, &host)
+        {
+            return Some(pair);
         }
         self.auths.get(&host).cloned()
     }

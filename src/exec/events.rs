@@ -54,10 +54,8 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn cached_percent(&self) -> Option<u32> {
-        if self.steps == 0 {
-            None
-        } else {
-            Some((self.cached_steps * 100 / self.steps) as u32)
-        }
+        (self.cached_steps * 100)
+            .checked_div(self.steps)
+            .map(|p| p as u32)
     }
 }

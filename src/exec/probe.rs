@@ -113,9 +113,13 @@ pub fn registered_emulators(dir: &std::path::Path) -> Vec<Platform> {
     ];
     let mut out = Vec::new();
     for (file, platforms) in HANDLERS {
-        let Ok(text) = std::fs::read_to_string(dir.join(file)) else { continue };
+        let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+            continue;
+        };
         let enabled = text.lines().next() == Some("enabled");
-        let fix_binary = text.lines().any(|l| l.strip_prefix("flags:").is_some_and(|f| f.contains('F')));
+        let fix_binary = text
+            .lines()
+            .any(|l| l.strip_prefix("flags:").is_some_and(|f| f.contains('F')));
         if enabled && fix_binary {
             out.extend(platforms.iter().filter_map(|p| Platform::parse(p).ok()));
         }
@@ -157,10 +161,17 @@ mod tests {
     fn reads_binfmt_registrations() {
         let dir = std::env::temp_dir().join(format!("rbake-binfmt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("qemu-aarch64"), "enabled\ninterpreter /x\nflags: POF\n").unwrap();
+        std::fs::write(
+            dir.join("qemu-aarch64"),
+            "enabled\ninterpreter /x\nflags: POF\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("qemu-arm"), "disabled\nflags: POF\n").unwrap();
         std::fs::write(dir.join("qemu-s390x"), "enabled\nflags: P\n").unwrap();
-        let got: Vec<String> = registered_emulators(&dir).iter().map(ToString::to_string).collect();
+        let got: Vec<String> = registered_emulators(&dir)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(got, vec!["linux/arm64"]);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -103,7 +103,7 @@ impl Capabilities {
         if platforms.is_empty() {
             platforms.push(local.clone());
         }
-        if native.is_empty() && b.attrs.get("native").is_none() {
+        if native.is_empty() && !b.attrs.contains_key("native") {
             native.push(platforms[0].clone());
         }
         for n in &native {

@@ -14,6 +14,9 @@ use crate::model::output::{Output, OutputKind};
 use crate::model::{Capabilities, Definition, Item, Platform, Target};
 use crate::source::{Diag, Diags, Span};
 
+// Build nodes are larger than the others, but a plan holds few nodes and boxing would only
+// add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Node {

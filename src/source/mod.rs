@@ -30,7 +30,7 @@ impl Span {
     }
 
     /// A span inside this one, `range` relative to its start (clamped to it).
-    pub fn sub(self, range: Range<usize>) -> Span {
+    pub fn slice(self, range: Range<usize>) -> Span {
         let len = self.end - self.start;
         let start = (range.start as u32).min(len);
         let end = (range.end as u32).clamp(start, len);

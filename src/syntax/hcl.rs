@@ -34,7 +34,7 @@ pub fn parse_template(base: Span, text: &str) -> Result<Vec<Part>, Diag> {
         Err(e) => {
             let at = e.location().offset();
             Err(Diag::error("syntax::template", format!("invalid template: {}", e.message()))
-                .label(base.sub(at..at + 1), "here")
+                .label(base.slice(at..at + 1), "here")
                 .help("check `${...}` and `%{...}` sequences in this string; write `$${` for a literal `${`"))
         }
     }
@@ -206,11 +206,9 @@ impl Lower {
         let mut strip_next = false;
         for (i, el) in elements.iter().enumerate() {
             let (strip_prev, strip_after) = strip_markers(el);
-            if strip_prev {
-                if let Some(Part::Lit(s)) = parts.last_mut() {
-                    let trimmed = s.trim_end().len();
-                    s.truncate(trimmed);
-                }
+            if strip_prev && let Some(Part::Lit(s)) = parts.last_mut() {
+                let trimmed = s.trim_end().len();
+                s.truncate(trimmed);
             }
             match el {
                 Element::Literal(s) => {

@@ -196,7 +196,7 @@ impl Lower {
 
     fn template(&self, text: &str, span: Span, diags: &mut Diags) -> Expr {
         // Spans inside the string start after its opening quote.
-        let inner = span.sub(1..span.end.saturating_sub(span.start).saturating_sub(1) as usize);
+        let inner = span.slice(1..span.end.saturating_sub(span.start).saturating_sub(1) as usize);
         match parse_template(inner, text) {
             Ok(parts) => Expr::new(ExprKind::Template(parts), span),
             Err(d) => {
