@@ -59,7 +59,9 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
             .filter(|v| !v.is_empty());
     }
     let engine = version.version.unwrap_or_default();
+    // Distribution builds may report `0.0.0+unknown`; the engine's version tells then.
     let buildkit = buildkit
+        .filter(|v| !v.trim_start_matches('v').starts_with("0.0.0"))
         .or_else(|| buildkit_of_engine(&engine))
         .map(|v| v.trim_start_matches('v').to_string());
     let named_contexts = buildkit.as_deref().is_some_and(|v| at_least(v, 0, 10));
@@ -138,8 +140,12 @@ fn buildkit_of_engine(engine: &str) -> Option<String> {
         match major {
             0..=19 => "0.6",
             20 => "0.8",
-            21..=22 => "0.10",
-            _ => return None,
+            21..=23 => "0.10",
+            24 => "0.11",
+            25 => "0.12",
+            26 => "0.13",
+            27 => "0.15",
+            _ => "0.20",
         }
         .to_string(),
     )
