@@ -323,6 +323,7 @@ async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
         };
         secrets.insert(spec.id, src);
     }
+    let ssh = ssh_sockets(&b.ssh, cwd, &ctx.opts.env)?;
     let mut entitlements = Vec::new();
     if b.network.as_deref() == Some("host") {
         entitlements.push("network.host".to_string());
@@ -353,6 +354,7 @@ async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
             attrs: attrs.clone(),
             uploads: HashMap::new(),
             secrets: secrets.clone(),
+            ssh: ssh.clone(),
             cache_from: cache_from.clone(),
             cache_to: cache_to.clone(),
             entitlements: entitlements.clone(),
@@ -648,4 +650,42 @@ fn write_atomic(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension("rbake-partial");
     std::fs::write(&tmp, data).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `ssh` specs (`default`, `ID`, `ID=PATH`) as agent sockets by id. Key files would need an
+/// agent of rbake's own; forwarding the user's agent keeps keys out of rbake entirely.
+fn ssh_sockets(
+    specs: &[String],
+    cwd: &std::path::Path,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<HashMap<String, PathBuf>, String> {
+    let mut out = HashMap::new();
+    for spec in specs {
+        let (id, path) = match spec.split_once('=') {
+            Some((id, p)) => (
+                id.to_string(),
+                Some(p.split(',').next().unwrap_or(p).to_string()),
+            ),
+            None => (spec.clone(), None),
+        };
+        let path = match path {
+            Some(p) => if p.starts_with('/') { PathBuf::from(p) } else { cwd.join(p) },
+            None => PathBuf::from(env.get("SSH_AUTH_SOCK").ok_or_else(|| {
+                format!("ssh `{id}` uses the SSH agent, but SSH_AUTH_SOCK is not set: start an agent and `ssh-add` the key")
+            })?),
+        };
+        use std::os::unix::fs::FileTypeExt;
+        let is_socket = std::fs::metadata(&path)
+            .map(|m| m.file_type().is_socket())
+            .unwrap_or(false);
+        if !is_socket {
+            return Err(format!(
+                "ssh `{id}` points at {}, which is not an agent socket: load the key into an agent (`ssh-add {}`) and use `{id}` alone",
+                path.display(),
+                path.display()
+            ));
+        }
+        out.insert(id, path);
+    }
+    Ok(out)
 }

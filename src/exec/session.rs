@@ -22,6 +22,10 @@ use bollard_buildkit_proto::moby::filesync::v1::{
     GetTokenAuthorityRequest, GetTokenAuthorityResponse, VerifyTokenAuthorityRequest,
     VerifyTokenAuthorityResponse,
 };
+use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::{Ssh, SshServer};
+use bollard_buildkit_proto::moby::sshforward::v1::{
+    BytesMessage as SshBytes, CheckAgentRequest, CheckAgentResponse,
+};
 use bollard_buildkit_proto::moby::upload::v1::BytesMessage;
 use bollard_buildkit_proto::moby::upload::v1::upload_server::{Upload, UploadServer};
 use tokio::task::JoinHandle;
@@ -52,6 +56,8 @@ pub struct Services {
     pub uploads: HashMap<String, Vec<u8>>,
     pub secrets: HashMap<String, SecretSource>,
     pub credentials: Arc<Credentials>,
+    /// SSH agent sockets by id (`default` is `$SSH_AUTH_SOCK`), forwarded, never read.
+    pub ssh: HashMap<String, std::path::PathBuf>,
     /// The process environment, for `env` secrets (read once by the CLI).
     pub env: Arc<std::collections::BTreeMap<String, String>>,
 }
@@ -76,6 +82,8 @@ const METHODS: &[&str] = &[
     "/moby.filesync.v1.Auth/FetchToken",
     "/moby.filesync.v1.Auth/GetTokenAuthority",
     "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+    "/moby.sshforward.v1.SSH/CheckAgent",
+    "/moby.sshforward.v1.SSH/ForwardAgent",
 ];
 
 /// Opens a session on the engine and serves `services` on it until dropped.
@@ -105,6 +113,9 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
         credentials: services.credentials,
     });
     let health = HealthServer::new(HealthService);
+    let ssh = SshServer::new(SshService {
+        sockets: services.ssh,
+    });
     let task = tokio::spawn(async move {
         let incoming = tokio_stream::once(Ok::<Stream, std::io::Error>(stream));
         let _ = tonic::transport::Server::builder()
@@ -112,6 +123,7 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
             .add_service(upload)
             .add_service(secrets)
             .add_service(auth)
+            .add_service(ssh)
             .serve_with_incoming(incoming)
             .await;
     });
@@ -267,5 +279,70 @@ impl Health for HealthService {
         _: Request<HealthCheckRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         Err(Status::unimplemented("watch"))
+    }
+}
+
+struct SshService {
+    sockets: HashMap<String, std::path::PathBuf>,
+}
+
+#[tonic::async_trait]
+impl Ssh for SshService {
+    async fn check_agent(
+        &self,
+        request: Request<CheckAgentRequest>,
+    ) -> Result<Response<CheckAgentResponse>, Status> {
+        let id = &request.get_ref().id;
+        let id = if id.is_empty() { "default" } else { id };
+        match self.sockets.get(id) {
+            Some(p) if p.exists() => Ok(Response::new(CheckAgentResponse {})),
+            _ => Err(Status::not_found(format!("no ssh agent for id {id}"))),
+        }
+    }
+
+    type ForwardAgentStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<SshBytes, Status>> + Send>>;
+
+    /// Pipes the agent protocol between BuildKit and the agent's socket, byte for byte.
+    async fn forward_agent(
+        &self,
+        request: Request<Streaming<SshBytes>>,
+    ) -> Result<Response<Self::ForwardAgentStream>, Status> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let id = request
+            .metadata()
+            .get("id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .unwrap_or("default")
+            .to_string();
+        let path = self
+            .sockets
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Status::not_found(format!("no ssh agent for id {id}")))?;
+        let sock = tokio::net::UnixStream::connect(&path)
+            .await
+            .map_err(|e| Status::unavailable(format!("ssh agent {id}: {e}")))?;
+        let (mut rd, mut wr) = sock.into_split();
+        let mut incoming = request.into_inner();
+        tokio::spawn(async move {
+            while let Ok(Some(msg)) = incoming.message().await {
+                if wr.write_all(&msg.data).await.is_err() {
+                    break;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        let stream = async_stream::stream! {
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => yield Ok(SshBytes { data: buf[..n].to_vec() }),
+                }
+            }
+        };
+        Ok(Response::new(Box::pin(stream)))
     }
 }

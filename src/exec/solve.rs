@@ -27,6 +27,7 @@ pub struct Request {
     /// Extra uploads (named local contexts) by upload id.
     pub uploads: HashMap<String, Vec<u8>>,
     pub secrets: HashMap<String, SecretSource>,
+    pub ssh: HashMap<String, std::path::PathBuf>,
     pub cache_from: Vec<CacheOptionsEntry>,
     pub cache_to: Vec<CacheOptionsEntry>,
     pub entitlements: Vec<String>,
@@ -66,6 +67,7 @@ pub async fn solve(
         uploads,
         secrets: req.secrets,
         credentials: shared.credentials.clone(),
+        ssh: req.ssh,
         env: shared.env.clone(),
     };
     let session = session::open(endpoint, &format!("rbake {}", req.node), services)
