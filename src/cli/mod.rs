@@ -21,7 +21,7 @@ use crate::source::{Diag, SourceMap};
     version,
     about = "Build multi-platform container images from one declarative spec",
     long_about = "rbake reads bake files (docker-bake.hcl, docker-bake.json, compose files) and rbake's \
-build.hcl, resolves them exactly as `docker buildx bake` does, plans per-platform builds and runs them \
+build.hcl and build.toml, resolves them exactly as `docker buildx bake` does, plans per-platform builds and runs them \
 over BuildKit.",
     after_help = "Exit codes: 0 success, 1 problems in the input, 2 usage errors."
 )]
@@ -48,7 +48,8 @@ enum Command {
 #[derive(Args, Debug, Clone, Default)]
 pub struct SpecArgs {
     /// Spec file to read (repeatable; later files override earlier ones; `-` reads stdin).
-    /// Default: compose.yaml, docker-bake.json, docker-bake.hcl, their overrides, build.hcl
+    /// Default: compose.yaml, docker-bake.json, docker-bake.hcl, their overrides, build.hcl,
+    /// build.toml
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<String>,
     /// Override a target attribute: TARGET.KEY=VALUE (TARGET may be a glob like `*`;

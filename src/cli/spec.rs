@@ -110,6 +110,13 @@ pub fn resolve(
     let mut diags = Diags::default();
     let mut sets = Vec::new();
     for s in &args.set {
+        // `builder:NAME.KEY=VALUE` overrides an rbake builder; everything else a target.
+        if s.starts_with("builder:") {
+            if let Err(d) = overrides::apply_builder(s, &mut loaded.sources, &mut loaded.config.builders) {
+                diags.push(d);
+            }
+            continue;
+        }
         match overrides::parse(s, &mut loaded.sources, &settings.env) {
             Ok(Some(o)) => sets.push(o),
             Ok(None) => {}
@@ -163,9 +170,14 @@ fn dotenv(text: &str) -> Vec<(String, String)> {
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let v = v.trim();
-        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
+        {
             v[1..v.len() - 1].to_string()
         } else {
             v.split(" #").next().unwrap_or(v).trim().to_string()
@@ -180,6 +192,14 @@ mod tests {
     #[test]
     fn reads_dotenv() {
         let got = super::dotenv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");
-        assert_eq!(got, vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into()), ("D".into(), "v".into())]);
+        assert_eq!(
+            got,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "two words".into()),
+                ("C".into(), "x".into()),
+                ("D".into(), "v".into())
+            ]
+        );
     }
 }
