@@ -66,6 +66,7 @@ pub fn resolve(
         overrides: &by_target,
         cache: HashMap::new(),
         diags: Diags::default(),
+        depth: 0,
     };
     let mut def = Definition::default();
     for name in &names {
@@ -150,6 +151,8 @@ struct Resolver<'a> {
     /// Resolved targets; `None` while a target is being resolved (an inherits cycle).
     cache: HashMap<String, Option<Target>>,
     diags: Diags,
+    /// How many targets are being resolved inside one another (`inherits` depth).
+    depth: usize,
 }
 
 impl Resolver<'_> {
@@ -216,6 +219,17 @@ impl Resolver<'_> {
         if let Some(t) = self.cache.get(name) {
             return t.clone();
         }
+        if self.depth >= super::resolver::MAX_CHAIN {
+            self.diags.push(
+                Diag::error(
+                    "resolve::inherits_too_deep",
+                    format!("`inherits` nests more than {} targets deep", super::resolver::MAX_CHAIN),
+                )
+                .label(at, "inherited here")
+                .help("shorten the chain of targets inheriting from one another"),
+            );
+            return None;
+        }
         let Some(own) = self.config.targets.get(name) else {
             self.diags.push(
                 Diag::error(
@@ -245,7 +259,21 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            if let Some(p) = self.target(&parent.value, parent.span) {
+            if !self.config.targets.contains_key(&parent.value) {
+                self.diags.push(
+                    Diag::error(
+                        "resolve::unknown_parent",
+                        format!("`{name}` inherits from `{}`, which is not a target", parent.value),
+                    )
+                    .label(parent.span, "inherited here")
+                    .help(known_targets_help(&parent.value, self.config)),
+                );
+                continue;
+            }
+            self.depth += 1;
+            let p = self.target(&parent.value, parent.span);
+            self.depth -= 1;
+            if let Some(p) = p {
                 base.merge(&p);
             }
         }

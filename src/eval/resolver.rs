@@ -41,7 +41,13 @@ pub struct Ctx<'a> {
     funcs: HashMap<String, Result<UserFunction, Diag>>,
     pub instances: IndexMap<String, Vec<Instance>>,
     block_attrs: HashMap<(String, String, String), Result<Value, Diag>>,
+    /// Set once a reference chain exceeds [`MAX_CHAIN`].
+    too_deep: Option<Diag>,
 }
+
+/// How many variables, attributes and functions may be under evaluation at once. Deeper
+/// chains are reported instead of risking the stack.
+pub const MAX_CHAIN: usize = 200;
 
 impl<'a> Ctx<'a> {
     pub fn new(doc: &'a Document, inputs: &'a Inputs, sources: &'a mut SourceMap) -> Ctx<'a> {
@@ -55,6 +61,7 @@ impl<'a> Ctx<'a> {
             funcs: HashMap::new(),
             instances: IndexMap::new(),
             block_attrs: HashMap::new(),
+            too_deep: None,
         }
     }
 
@@ -73,6 +80,20 @@ impl<'a> Ctx<'a> {
     }
 
     fn enter(&mut self, key: &str, at: Span) -> Result<(), Diag> {
+        if let Some(d) = &self.too_deep {
+            return Err(d.clone());
+        }
+        if self.stack.len() >= MAX_CHAIN {
+            // Reported once: every later evaluation fails with the same diagnostic.
+            let d = Diag::error(
+                "eval::too_deep",
+                format!("references nest more than {MAX_CHAIN} levels deep"),
+            )
+            .label(at, format!("`{key}` is {MAX_CHAIN} references away from where evaluation started"))
+            .help("shorten the chain of variables, attributes or functions that refer to one another");
+            self.too_deep = Some(d.clone());
+            return Err(d);
+        }
         if let Some(pos) = self.stack.iter().position(|(k, _)| k == key) {
             let cycle: Vec<&str> = self.stack[pos..]
                 .iter()
