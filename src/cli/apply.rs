@@ -105,8 +105,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     });
     eprint!("\n{}", report::progress::summary(&plan, &report));
     if let Some(path) = &args.metadata_file {
-        let meta = report::metadata_json(&plan, &report);
-        let text = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+        let text = report::metadata(&plan, &report).to_json();
         if let Err(e) = std::fs::write(settings.cwd.join(path), text) {
             emit(
                 &[

@@ -112,7 +112,9 @@ pub fn resolve(
     for s in &args.set {
         // `builder:NAME.KEY=VALUE` overrides an rbake builder; everything else a target.
         if s.starts_with("builder:") {
-            if let Err(d) = overrides::apply_builder(s, &mut loaded.sources, &mut loaded.config.builders) {
+            if let Err(d) =
+                overrides::apply_builder(s, &mut loaded.sources, &mut loaded.config.builders)
+            {
                 diags.push(d);
             }
             continue;

@@ -379,14 +379,18 @@ pub fn apply_builder(
     let rest = text.trim_start_matches("builder:");
     let prefix = "builder:".len();
     let Some((lhs, value)) = rest.split_once('=') else {
-        return Err(Diag::error("set::syntax", format!("override `{text}` has no value"))
-            .label(whole, "expected builder:NAME.KEY=VALUE")
-            .help("write e.g. `--set builder:local.platforms=linux/amd64,linux/arm64`"));
+        return Err(
+            Diag::error("set::syntax", format!("override `{text}` has no value"))
+                .label(whole, "expected builder:NAME.KEY=VALUE")
+                .help("write e.g. `--set builder:local.platforms=linux/amd64,linux/arm64`"),
+        );
     };
     let Some((name, key)) = lhs.split_once('.') else {
-        return Err(Diag::error("set::syntax", format!("invalid builder override `{text}`"))
-            .label(whole, "expected builder:NAME.KEY=VALUE")
-            .help("write e.g. `--set builder:local.max-parallelism=2`"));
+        return Err(
+            Diag::error("set::syntax", format!("invalid builder override `{text}`"))
+                .label(whole, "expected builder:NAME.KEY=VALUE")
+                .help("write e.g. `--set builder:local.max-parallelism=2`"),
+        );
     };
     let name_span = Span::new(file, base + prefix..base + prefix + name.len());
     let key_start = base + prefix + name.len() + 1;
@@ -395,33 +399,48 @@ pub fn apply_builder(
     let value_span = Span::new(file, value_start..base + text.len());
     let Some(b) = builders.get_mut(name) else {
         let names: Vec<&str> = builders.keys().map(String::as_str).collect();
-        return Err(Diag::error("set::unknown_builder", format!("there is no builder named `{name}`"))
-            .label(name_span, "unknown builder")
-            .help(if names.is_empty() {
-                "declare one with `builder \"NAME\" { ... }` in build.hcl".to_string()
-            } else {
-                format!("declared builders: {}", names.join(", "))
-            }));
+        return Err(Diag::error(
+            "set::unknown_builder",
+            format!("there is no builder named `{name}`"),
+        )
+        .label(name_span, "unknown builder")
+        .help(if names.is_empty() {
+            "declare one with `builder \"NAME\" { ... }` in build.hcl".to_string()
+        } else {
+            format!("declared builders: {}", names.join(", "))
+        }));
     };
     let Some(def) = attrs::builder_attr(key) else {
         let keys: Vec<&str> = attrs::BUILDER_ATTRS.iter().map(|d| d.key).collect();
-        return Err(Diag::error("set::unknown_key", format!("`{key}` is not a builder attribute"))
-            .label(key_span, "unknown key")
-            .help(match did_you_mean(key, keys.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("builder attributes: {}", keys.join(", ")),
-            }));
+        return Err(Diag::error(
+            "set::unknown_key",
+            format!("`{key}` is not a builder attribute"),
+        )
+        .label(key_span, "unknown key")
+        .help(match did_you_mean(key, keys.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("builder attributes: {}", keys.join(", ")),
+        }));
     };
     let attr_value = match def.shape {
         Shape::List | Shape::Names => AttrValue::List(
             value
                 .split(',')
                 .filter(|v| !v.is_empty())
-                .map(|v| Item { value: v.trim().to_string(), span: value_span })
+                .map(|v| Item {
+                    value: v.trim().to_string(),
+                    span: value_span,
+                })
                 .collect(),
         ),
         _ => AttrValue::Str(value.to_string()),
     };
-    b.attrs.insert(def.key, Attr { value: attr_value, span: value_span });
+    b.attrs.insert(
+        def.key,
+        Attr {
+            value: attr_value,
+            span: value_span,
+        },
+    );
     Ok(())
 }

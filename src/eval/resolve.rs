@@ -223,7 +223,10 @@ impl Resolver<'_> {
             self.diags.push(
                 Diag::error(
                     "resolve::inherits_too_deep",
-                    format!("`inherits` nests more than {} targets deep", super::resolver::MAX_CHAIN),
+                    format!(
+                        "`inherits` nests more than {} targets deep",
+                        super::resolver::MAX_CHAIN
+                    ),
                 )
                 .label(at, "inherited here")
                 .help("shorten the chain of targets inheriting from one another"),
@@ -263,7 +266,10 @@ impl Resolver<'_> {
                 self.diags.push(
                     Diag::error(
                         "resolve::unknown_parent",
-                        format!("`{name}` inherits from `{}`, which is not a target", parent.value),
+                        format!(
+                            "`{name}` inherits from `{}`, which is not a target",
+                            parent.value
+                        ),
                     )
                     .label(parent.span, "inherited here")
                     .help(known_targets_help(&parent.value, self.config)),

@@ -89,8 +89,13 @@ impl<'a> Ctx<'a> {
                 "eval::too_deep",
                 format!("references nest more than {MAX_CHAIN} levels deep"),
             )
-            .label(at, format!("`{key}` is {MAX_CHAIN} references away from where evaluation started"))
-            .help("shorten the chain of variables, attributes or functions that refer to one another");
+            .label(
+                at,
+                format!("`{key}` is {MAX_CHAIN} references away from where evaluation started"),
+            )
+            .help(
+                "shorten the chain of variables, attributes or functions that refer to one another",
+            );
             self.too_deep = Some(d.clone());
             return Err(d);
         }

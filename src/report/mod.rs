@@ -8,38 +8,64 @@ pub mod progress;
 pub mod reference;
 pub mod table;
 
-use serde_json::{Value as J, json};
-
 use crate::exec::apply::{Report, Result_};
 use crate::plan::{Node, Plan};
 
 /// The `--metadata-file` document: every build's image digest, every published tag with
 /// its (index) digest, every local tag. Never any secret or build argument.
-pub fn metadata_json(plan: &Plan, report: &Report) -> J {
-    let mut nodes = serde_json::Map::new();
-    let mut published = Vec::new();
-    let mut loaded = Vec::new();
+pub fn metadata(plan: &Plan, report: &Report) -> metadata::Document {
+    let mut doc = metadata::Document::new();
+    let done = |id: &str| match report.get(id) {
+        Some(Result_::Done(o)) => Some(o.clone()),
+        _ => None,
+    };
+    let mut digests: std::collections::HashMap<String, String> = Default::default();
     for n in plan.order() {
         let node = &plan.graph[n];
-        let Some(Result_::Done(o)) = report.get(node.id()) else {
-            continue;
-        };
+        let Some(o) = done(node.id()) else { continue };
         match node {
             Node::Build(b) => {
-                nodes.insert(b.id.clone(), json!({ "target": b.target, "platform": b.platform.to_string(), "digest": o.digest }));
+                if let Some(d) = &o.digest {
+                    digests.insert(b.id.clone(), d.clone());
+                    doc.nodes.insert(
+                        b.id.clone(),
+                        metadata::Node {
+                            digest: d.clone(),
+                            platform: b.platform.to_string(),
+                            target: b.target.clone(),
+                        },
+                    );
+                }
             }
             Node::Push(p) => {
                 for t in &p.tags {
-                    published.push(json!({ "tag": t, "digest": o.digest, "platforms": p.platforms.iter().map(ToString::to_string).collect::<Vec<_>>() }));
+                    doc.published.push(metadata::Published {
+                        tag: t.clone(),
+                        digest: o.digest.clone().unwrap_or_default(),
+                        platforms: p.platforms.iter().map(ToString::to_string).collect(),
+                    });
                 }
             }
             Node::Load(l) => {
-                for t in &l.tags {
-                    loaded.push(json!({ "tag": t, "platforms": l.platforms.iter().map(ToString::to_string).collect::<Vec<_>>(), "digest": o.digest }));
+                // One entry per platform: on a containerd store one tag holds them all.
+                for p in &l.platforms {
+                    let build = crate::plan::build_id(&l.target, p);
+                    let image_id = digests
+                        .get(&build)
+                        .cloned()
+                        .or(o.digest.clone())
+                        .unwrap_or_default();
+                    for t in &l.tags {
+                        doc.loaded.push(metadata::Loaded {
+                            tag: t.clone(),
+                            platform: p.to_string(),
+                            image_id: image_id.clone(),
+                        });
+                    }
                 }
             }
             Node::Export(_) => {}
         }
     }
-    json!({ "schema": "rbake.metadata.v1", "nodes": nodes, "published": published, "loaded": loaded })
+    doc
 }
