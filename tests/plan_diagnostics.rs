@@ -226,7 +226,7 @@ fn stage_missing_shows_the_dockerfile_stages() {
     let run = run_fixture("stage-missing", &[]);
     let related = run
         .stderr
-        .split_once("\nError: rbake::check::stage_missing")
+        .split_once("\nAdvice:")
         .unwrap_or_else(|| panic!("no related report for the Dockerfile:\n{}", run.stderr))
         .1;
     assert_eq!(header(related), Some(("Dockerfile".to_string(), 1, 1)));

@@ -79,12 +79,21 @@ impl Diag {
     /// Builds the miette report, resolving spans against `sources`. Labels in other files than
     /// the primary one become related reports, since miette shows one source per report.
     pub fn to_report(&self, sources: &SourceMap) -> Report {
-        let mut d = MietteDiagnostic::new(self.message.clone())
-            .with_code(format!("rbake::{}", self.code))
-            .with_severity(match self.severity {
-                Severity::Warning => miette::Severity::Warning,
-                Severity::Error => miette::Severity::Error,
-            });
+        self.report(sources, false)
+    }
+
+    /// `context`: this is a related location of another diagnostic, shown as advice (a
+    /// note), not as a second error.
+    fn report(&self, sources: &SourceMap, context: bool) -> Report {
+        let severity = match self.severity {
+            _ if context => miette::Severity::Advice,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Error => miette::Severity::Error,
+        };
+        let mut d = MietteDiagnostic::new(self.message.clone()).with_severity(severity);
+        if !context {
+            d = d.with_code(format!("rbake::{}", self.code));
+        }
         if let Some(h) = &self.help {
             d = d.with_help(h.clone());
         }
@@ -104,13 +113,13 @@ impl Diag {
                     (l.span.end - l.span.start) as usize,
                 ));
             } else {
-                related.push(Diag::error(self.code, l.text.clone()).label(l.span, l.text.clone()));
+                related.push(Diag::error(self.code, l.text.clone()).label(l.span, ""));
             }
         }
         related.extend(self.related.iter().cloned());
         let inner = WithRelated {
             inner: d,
-            related: related.iter().map(|r| r.to_report(sources)).collect(),
+            related: related.iter().map(|r| r.report(sources, true)).collect(),
         };
         match file {
             Some(file) => {

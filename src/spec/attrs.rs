@@ -109,7 +109,7 @@ pub static TARGET_ATTRS: &[AttrDef] = &[
     attr!("description", "description", Str, Replace, Value, false, false, "A human description, shown by `rbake ls`."),
     attr!("builder", "builder", Names, Replace, List, false, false, "rbake: the builders this target may use (a name or a list); default: any that can."),
     attr!("emulation", "emulation", Str, Replace, Value, false, false, "rbake: `allow` (default) or `forbid` building emulated platforms."),
-    attr!("local-tag", "local-tag", Str, Replace, Value, false, false, "rbake: template for per-platform local tags (default `{{ tag }}-{{ os }}-{{ arch }}{{ variant }}`)."),
+    attr!("local-tag", "local-tag", Str, Replace, Value, false, false, "rbake: template for per-platform local tags (default `{{ tag }}-{{ platform }}`, e.g. `app:1.0-linux-arm-v7`)."),
 ];
 
 /// Attributes of a target block that are not target attributes: they shape the block itself.
