@@ -221,17 +221,7 @@ pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
                     }),
                 ),
                 Set::Bool => {
-                    let b = parse_bool(&value.value).ok_or_else(|| {
-                        Diag::error(
-                            "set::bool",
-                            format!(
-                                "invalid value `{}` for boolean key `{}`",
-                                value.value, def.key
-                            ),
-                        )
-                        .label(value.span, "not a bool")
-                        .help("use `true` or `false`")
-                    })?;
+                    let b = bool_value(value, def.key)?;
                     t.set_def(
                         def,
                         Some(Attr {
@@ -287,14 +277,7 @@ pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
 }
 
 fn push(t: &mut Target, value: &Item, o: &Override) -> Result<(), Diag> {
-    parse_bool(&value.value).ok_or_else(|| {
-        Diag::error(
-            "set::bool",
-            format!("invalid value `{}` for boolean key `push`", value.value),
-        )
-        .label(value.span, "not a bool")
-        .help("use `true` or `false`")
-    })?;
+    bool_value(value, "push")?;
     let def = attrs::target_attr("output").expect("output is a target attribute");
     let mut outputs = t.list("output").to_vec();
     if outputs.is_empty() {
@@ -322,14 +305,7 @@ fn push(t: &mut Target, value: &Item, o: &Override) -> Result<(), Diag> {
 }
 
 fn load(t: &mut Target, value: &Item, _o: &Override) -> Result<(), Diag> {
-    let on = parse_bool(&value.value).ok_or_else(|| {
-        Diag::error(
-            "set::bool",
-            format!("invalid value `{}` for boolean key `load`", value.value),
-        )
-        .label(value.span, "not a bool")
-        .help("use `true` or `false`")
-    })?;
+    let on = bool_value(value, "load")?;
     let def = attrs::target_attr("output").expect("output is a target attribute");
     let mut outputs = t.list("output").to_vec();
     if on && !outputs.iter().any(|o| output_type(&o.value) == "docker") {
@@ -443,4 +419,16 @@ pub fn apply_builder(
         },
     );
     Ok(())
+}
+
+/// A `--set` value that must be a bool, with the diagnostic when it is not.
+fn bool_value(value: &Item, key: &str) -> Result<bool, Diag> {
+    parse_bool(&value.value).ok_or_else(|| {
+        Diag::error(
+            "set::bool",
+            format!("invalid value `{}` for boolean key `{key}`", value.value),
+        )
+        .label(value.span, "not a bool")
+        .help("use `true` or `false`")
+    })
 }

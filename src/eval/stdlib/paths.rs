@@ -37,36 +37,7 @@ fn base(path: &str) -> String {
 /// Go's `path.Dir`: everything before the last slash, cleaned.
 fn dir(path: &str) -> String {
     let cut = path.rfind('/').map_or(0, |i| i + 1);
-    clean(&path[..cut])
-}
-
-/// Go's `path.Clean`: collapses repeated slashes and resolves `.` and `..` lexically.
-fn clean(path: &str) -> String {
-    if path.is_empty() {
-        return ".".into();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                // `..` cannot climb above the root, but is kept in a relative path.
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            part => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
+    crate::eval::resolve::clean_path(&path[..cut])
 }
 
 #[cfg(test)]
