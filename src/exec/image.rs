@@ -172,13 +172,39 @@ pub fn index(images: &[&Image]) -> Blob {
     Blob::new(INDEX, serde_json::to_vec(&idx).unwrap_or_default())
 }
 
+/// A reference as the engine normalises it: `app` is `docker.io/library/app:latest`,
+/// `org/app:1` is `docker.io/org/app:1`; a first part with a `.` or `:` (or `localhost`)
+/// is a registry host and stays.
+pub fn qualified(reference: &str) -> String {
+    let (name, tag) = match reference.rfind(':') {
+        Some(i) if !reference[i..].contains('/') => (&reference[..i], &reference[i + 1..]),
+        _ => (reference, "latest"),
+    };
+    let name = match name.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            name.to_string()
+        }
+        Some(_) => format!("docker.io/{name}"),
+        None => format!("docker.io/library/{name}"),
+    };
+    format!("{name}:{tag}")
+}
+
 /// An OCI layout tarball (`oci-layout`, `index.json`, `blobs/sha256/...`) holding the
 /// images under one index, named `name` (docker load tags it with that name).
 pub fn oci_layout(images: &[&Image], name: Option<&str>) -> Result<Vec<u8>, String> {
     let inner = index(images);
     let mut desc = inner.descriptor();
     if let Some(n) = name {
-        desc["annotations"] = json!({ "io.containerd.image.name": n, "org.opencontainers.image.ref.name": n.rsplit(':').next().unwrap_or(n) });
+        // containerd stores the name verbatim, and the engine only finds fully qualified
+        // names (`docker.io/library/app:1`), so qualify it as the engine would.
+        let full = qualified(n);
+        let tag = full
+            .rsplit_once(':')
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_else(|| "latest".into());
+        desc["annotations"] =
+            json!({ "io.containerd.image.name": full, "org.opencontainers.image.ref.name": tag });
     }
     let top = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": [desc] });
     let mut b = tar::Builder::new(Vec::new());
@@ -213,4 +239,20 @@ pub fn oci_layout(images: &[&Image], name: Option<&str>) -> Result<Vec<u8>, Stri
         }
     }
     b.into_inner().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualified;
+
+    #[test]
+    fn names_are_qualified_like_the_engine() {
+        assert_eq!(qualified("app"), "docker.io/library/app:latest");
+        assert_eq!(qualified("e2e/demo:v1"), "docker.io/e2e/demo:v1");
+        assert_eq!(
+            qualified("127.0.0.1:5000/demo/hello:1.0"),
+            "127.0.0.1:5000/demo/hello:1.0"
+        );
+        assert_eq!(qualified("localhost/x"), "localhost/x:latest");
+    }
 }

@@ -30,7 +30,9 @@ pub struct Document {
 /// One build: a target for one platform.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Node {
-    /// The image manifest's digest, `sha256:...`.
+    /// The build's image in its engine: the image ID (config digest) on a classic store, the
+    /// stored manifest's digest on a containerd store. Pushed manifests are re-assembled
+    /// from the image, so find them through the published index digest instead.
     #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
     pub digest: String,
     /// The platform built, e.g. `linux/arm/v7`.

@@ -1,0 +1,570 @@
+//! End-to-end tests of `rbake apply` on the real stack (`scripts/stack.sh install up
+//! base-images`): every test runs once on Docker 20.10 (BuildKit 0.8, classic store) and once
+//! on Docker 26 (BuildKit 0.13, containerd store), and checks what really happened: the
+//! registry read over plain HTTP, the engine's image store, the image layers themselves.
+//!
+//! Run with `cargo test -j1 --test e2e_apply -- --test-threads=1` (the helpers serialise the
+//! tests anyway). Fixtures: `tests/fixtures/e2e/`; helpers: `tests/e2e/`.
+
+mod e2e;
+
+use std::collections::BTreeSet;
+
+use e2e::registry::{self, ACCEPT_INDEX, INDEX_TYPES};
+use e2e::{ALL_PLATFORMS, Applied, Engine, ImageContent, Workspace, export_ref, slug, uname_of};
+use serde_json::Value;
+
+/// Checks one platform's image of the multiarch fixture: config platform, `/arch` written by
+/// `RUN uname -m` (under qemu for the foreign ones) and the run's nonce.
+fn check_multiarch_image(img: &ImageContent, platform: &str, nonce: &str, what: &str) {
+    assert_eq!(
+        img.platform, platform,
+        "{what}: the config's os/architecture/variant"
+    );
+    let (os, arch, variant) = split_platform(platform);
+    assert_eq!(img.config["os"], os, "{what}: config os");
+    assert_eq!(
+        img.config["architecture"], arch,
+        "{what}: config architecture"
+    );
+    assert_eq!(
+        img.config["variant"].as_str().filter(|v| !v.is_empty()),
+        variant,
+        "{what}: config variant"
+    );
+    assert_eq!(
+        img.text("/arch"),
+        uname_of(platform),
+        "{what}: /arch (uname -m)"
+    );
+    assert_eq!(
+        img.text("/nonce"),
+        nonce,
+        "{what}: /nonce is not from this run"
+    );
+}
+
+fn split_platform(p: &str) -> (&str, &str, Option<&str>) {
+    let mut parts = p.split('/');
+    let os = parts.next().expect("os");
+    let arch = parts.next().expect("arch");
+    (os, arch, parts.next())
+}
+
+/// What a loaded target left in the engine, by platform, after checking the load nodes fit
+/// the engine's store: one image per platform with `<tag>-<os>-<arch>[-<variant>]` tags on a
+/// classic store; one multi-platform image under the tag itself on a containerd store.
+fn loaded_images(
+    ws: &Workspace,
+    applied: &Applied,
+    target: &str,
+    tag: &str,
+    platforms: &[&str],
+) -> Vec<(String, ImageContent)> {
+    let engine = &ws.engine;
+    let loads = applied.plan.nodes_of("load", target);
+    let store = applied.plan.image_store(engine.name);
+    assert_eq!(
+        store == "containerd",
+        engine.containerd_store(),
+        "{}: the probed image store ({store}) is not the engine's",
+        engine.label
+    );
+    let mut out = Vec::new();
+    if store == "containerd" {
+        assert_eq!(
+            loads.len(),
+            1,
+            "{}: a containerd store takes one multi-platform load, the plan has {loads:#?}",
+            engine.label
+        );
+        assert_eq!(e2e::strings(&loads[0]["platforms"]), platforms);
+        assert_eq!(e2e::strings(&loads[0]["tags"]), [tag]);
+        let inspect = engine.must_inspect(tag);
+        assert!(
+            e2e::strings(&inspect["RepoTags"])
+                .iter()
+                .any(|t| t == tag || t == &format!("docker.io/{tag}")),
+            "{}: {tag} is not among the image's RepoTags: {}",
+            engine.label,
+            inspect["RepoTags"]
+        );
+        let images = engine.images(tag);
+        let got: Vec<&str> = images.iter().map(|i| i.platform.as_str()).collect();
+        let mut want = platforms.to_vec();
+        want.sort();
+        assert_eq!(
+            got, want,
+            "{}: the platforms `docker save {tag}` holds",
+            engine.label
+        );
+        for img in images {
+            assert_eq!(
+                img.descriptor_platform.as_deref(),
+                Some(img.platform.as_str()),
+                "{}: the index entry's platform disagrees with the config",
+                engine.label
+            );
+            out.push((img.platform.clone(), img));
+        }
+    } else {
+        let mut planned: Vec<(Vec<String>, Vec<String>)> = loads
+            .iter()
+            .map(|l| (e2e::strings(&l["platforms"]), e2e::strings(&l["tags"])))
+            .collect();
+        planned.sort();
+        let mut want: Vec<(Vec<String>, Vec<String>)> = platforms
+            .iter()
+            .map(|p| (vec![p.to_string()], vec![format!("{tag}-{}", slug(p))]))
+            .collect();
+        want.sort();
+        assert_eq!(
+            planned, want,
+            "{}: one load per platform, with local tags",
+            engine.label
+        );
+        for p in platforms {
+            let local = format!("{tag}-{}", slug(p));
+            let inspect = engine.must_inspect(&local);
+            let (os, arch, variant) = split_platform(p);
+            assert_eq!(inspect["Os"], os, "{local}: Os");
+            assert_eq!(inspect["Architecture"], arch, "{local}: Architecture");
+            assert_eq!(
+                inspect["Variant"].as_str().filter(|v| !v.is_empty()),
+                variant,
+                "{local}: Variant"
+            );
+            let img = engine.image(&local);
+            assert_eq!(
+                e2e::image::sha256(&img.config_bytes),
+                inspect["Id"].as_str().unwrap_or_default(),
+                "{local}: `docker save` gave another image than inspect"
+            );
+            out.push((p.to_string(), img));
+        }
+        // Nothing is loaded under the bare tag on a store that holds one platform per image.
+        assert!(
+            engine.inspect(tag).is_none(),
+            "{}: {tag} exists although the store holds one platform per image",
+            engine.label
+        );
+    }
+    out
+}
+
+/// `type=registry` for three platforms: each platform is pushed by digest and the tag is
+/// an index with exactly one manifest per platform, whose config and layers are that
+/// platform's (checked by `uname -m` inside the build, under qemu for arm).
+fn multiarch_push(engine: &Engine) {
+    let ws = Workspace::new("multiarch", engine);
+    let repo_ref = ws.registry_repo("push");
+    ws.set_env("REPO", &repo_ref);
+    let applied = ws.apply(&["e2e-push"], &["--progress", "plain"]);
+    applied.run.assert_success();
+
+    let pushes = applied.plan.nodes_of("push", "e2e-push");
+    assert_eq!(pushes.len(), 1, "one push node: {pushes:#?}");
+    assert_eq!(e2e::strings(&pushes[0]["tags"]), [format!("{repo_ref}:v1")]);
+    assert_eq!(e2e::strings(&pushes[0]["platforms"]), ALL_PLATFORMS);
+
+    let (_, repo, _) = registry::split_reference(&format!("{repo_ref}:v1"));
+    let index = ws.registry.manifest(&repo, "v1", ACCEPT_INDEX);
+    assert!(
+        INDEX_TYPES.contains(&index.media_type.as_str()),
+        "the tag is not an index but {}: {}",
+        index.media_type,
+        String::from_utf8_lossy(&index.bytes)
+    );
+    assert_eq!(index.json["schemaVersion"], 2);
+    if let Some(mt) = index.json["mediaType"].as_str() {
+        assert_eq!(mt, index.media_type, "the index's own mediaType");
+    }
+    let descriptors = e2e::image::descriptors(&index.json);
+    let platforms: Vec<String> = descriptors
+        .iter()
+        .map(|d| {
+            e2e::image::descriptor_platform(d)
+                .unwrap_or_else(|| panic!("an index entry without a platform: {d}"))
+        })
+        .collect();
+    let unique: BTreeSet<&String> = platforms.iter().collect();
+    let want: BTreeSet<String> = ALL_PLATFORMS.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        (
+            platforms.len(),
+            unique.into_iter().cloned().collect::<BTreeSet<_>>()
+        ),
+        (ALL_PLATFORMS.len(), want),
+        "exactly one manifest per platform: {}",
+        String::from_utf8_lossy(&index.bytes)
+    );
+    for (d, platform) in descriptors.iter().zip(&platforms) {
+        let img = ws.registry.image(&repo, d);
+        check_multiarch_image(
+            &img,
+            platform,
+            &applied.nonce,
+            &format!("{repo}@{}", d["digest"]),
+        );
+    }
+}
+e2e::on_both_engines!(multiarch_push);
+
+/// `type=docker` for three platforms: what lands in the engine follows its store (per
+/// platform images with local tags on 20.10's classic store; one multi-platform image on
+/// 26's containerd store), and each platform's image is the right one.
+fn multiarch_load(engine: &Engine) {
+    let ws = Workspace::new("multiarch", engine);
+    let local = ws.local_repo("load");
+    ws.set_env("LOCAL_REPO", &local);
+    let applied = ws.apply(&["e2e-load"], &["--progress", "plain"]);
+    applied.run.assert_success();
+    let tag = format!("{local}:v1");
+    let images = loaded_images(&ws, &applied, "e2e-load", &tag, ALL_PLATFORMS);
+    assert_eq!(images.len(), ALL_PLATFORMS.len());
+    for (platform, img) in &images {
+        check_multiarch_image(
+            img,
+            platform,
+            &applied.nonce,
+            &format!("{tag} ({platform})"),
+        );
+    }
+}
+e2e::on_both_engines!(multiarch_load);
+
+/// `contexts = { base = "target:e2e-chain-base" }` with `FROM base`, two platforms: base is
+/// built first for each platform, and each platform's app image holds what that
+/// platform's base wrote.
+fn target_dependency_chain(engine: &Engine) {
+    let ws = Workspace::new("chain", engine);
+    let local = ws.local_repo("chain");
+    ws.set_env("LOCAL_REPO", &local);
+    let applied = ws.apply(&["e2e-chain-app"], &["--progress", "plain"]);
+    applied.run.assert_success();
+    let platforms = ["linux/amd64", "linux/arm64"];
+    let run = &applied.run;
+    for p in platforms {
+        let base = format!("build:e2e-chain-base:{p}");
+        let app = format!("build:e2e-chain-app:{p}");
+        let node = applied
+            .plan
+            .nodes("build")
+            .into_iter()
+            .find(|n| n["id"] == app.as_str())
+            .unwrap_or_else(|| panic!("no node {app} in the plan"));
+        assert_eq!(
+            e2e::strings(&node["depends_on"]),
+            [base.as_str()],
+            "{app} depends on"
+        );
+        let base_done = run
+            .stderr_line_starting(&format!("[{base}] done"))
+            .unwrap_or_else(|| panic!("no `[{base}] done` line:\n{}", run.output()));
+        let app_started = run
+            .stderr_line(&format!("[{app}] started"))
+            .unwrap_or_else(|| panic!("no `[{app}] started` line:\n{}", run.output()));
+        assert!(
+            base_done < app_started,
+            "{app} started (line {app_started}) before {base} finished (line {base_done}):\n{}",
+            run.stderr
+        );
+    }
+    let tag = format!("{local}:v1");
+    let images = loaded_images(&ws, &applied, "e2e-chain-app", &tag, &platforms);
+    for (platform, img) in &images {
+        let uname = uname_of(platform);
+        assert_eq!(img.platform, *platform);
+        assert_eq!(
+            img.text("/base.txt"),
+            format!("base {uname} {}", applied.nonce),
+            "{tag} ({platform}): the file the base target wrote"
+        );
+        assert_eq!(
+            img.text("/app.txt"),
+            format!("app {uname} {}", applied.nonce)
+        );
+    }
+}
+e2e::on_both_engines!(target_dependency_chain);
+
+/// Whether a string is `sha256:` and 64 lowercase hex digits.
+fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// `--metadata-file` after a run that pushes one target and loads another: every build
+/// node with the digest of the image it left in the engine, the published tag with the
+/// index digest the registry serves, every local tag (per platform, with its image id); and
+/// the file follows the schema `rbake schema metadata` publishes.
+fn metadata_file(engine: &Engine) {
+    let ws = Workspace::new("multiarch", engine);
+    let repo_ref = ws.registry_repo("meta");
+    let local = ws.local_repo("meta");
+    ws.set_env("REPO", &repo_ref);
+    ws.set_env("LOCAL_REPO", &local);
+    let applied = ws.apply(
+        &["e2e-push", "e2e-load"],
+        &["--progress", "plain", "--metadata-file", "metadata.json"],
+    );
+    applied.run.assert_success();
+    let text = ws.read("metadata.json");
+    let meta: Value = serde_json::from_slice(&text).expect("the metadata file is JSON");
+    assert_eq!(meta["schema"], "rbake.metadata.v1");
+
+    // Every build node, with the digest of the image it produced.
+    let builds = applied.plan.nodes("build");
+    let nodes = meta["nodes"].as_object().expect("nodes is an object");
+    let want: BTreeSet<&str> = builds.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    let got: BTreeSet<&str> = nodes.keys().map(String::as_str).collect();
+    assert_eq!(got, want, "one entry per build node");
+    for b in &builds {
+        let id = b["id"].as_str().unwrap();
+        let (target, platform) = (
+            b["target"].as_str().unwrap(),
+            b["platform"].as_str().unwrap(),
+        );
+        let n = &nodes[id];
+        assert_eq!(n["target"], target, "{id}: target");
+        assert_eq!(n["platform"], platform, "{id}: platform");
+        let digest = n["digest"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: no digest: {n}"));
+        assert!(is_digest(digest), "{id}: {digest} is not a sha256 digest");
+        let built = engine.must_inspect(&export_ref(target, platform));
+        assert_eq!(
+            digest,
+            built["Id"].as_str().unwrap_or_default(),
+            "{id}: not the id of the image the build left in the engine ({})",
+            export_ref(target, platform)
+        );
+    }
+
+    // The published tag, with the digest the registry serves for it.
+    let tag = format!("{repo_ref}:v1");
+    let (_, repo, _) = registry::split_reference(&tag);
+    let served = ws.registry.manifest(&repo, "v1", ACCEPT_INDEX);
+    let published = meta["published"].as_array().expect("published is a list");
+    assert_eq!(published.len(), 1, "one published tag: {published:#?}");
+    assert_eq!(published[0]["tag"], tag.as_str());
+    assert_eq!(
+        published[0]["digest"],
+        served.digest.as_str(),
+        "the published digest is not the registry's Docker-Content-Digest"
+    );
+    assert_eq!(e2e::strings(&published[0]["platforms"]), ALL_PLATFORMS);
+
+    // Every local tag the plan loads, once per platform it holds ("one entry per tag and
+    // platform"), with the image id of that platform's build.
+    let mut want: Vec<(String, String)> = Vec::new();
+    for l in applied.plan.nodes("load") {
+        for p in e2e::strings(&l["platforms"]) {
+            for t in e2e::strings(&l["tags"]) {
+                want.push((t, p.clone()));
+            }
+        }
+    }
+    want.sort();
+    let loaded = meta["loaded"].as_array().expect("loaded is a list");
+    let mut got: Vec<(String, String)> = loaded
+        .iter()
+        .map(|l| {
+            let tag = l["tag"].as_str().expect("a loaded tag").to_string();
+            (tag, l["platform"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "every local tag, per platform: {loaded:#?}");
+    for l in loaded {
+        let (tag, platform) = (l["tag"].as_str().unwrap(), l["platform"].as_str().unwrap());
+        let build = &nodes[&format!("build:e2e-load:{platform}")];
+        assert_eq!(
+            l["image_id"], build["digest"],
+            "{tag} ({platform}): not the image its build produced"
+        );
+        if !engine.containerd_store() {
+            // One image per tag: the tag must name exactly that image.
+            assert_eq!(
+                l["image_id"],
+                engine.must_inspect(tag)["Id"],
+                "{tag}: the image id is not the tagged image's"
+            );
+        }
+    }
+
+    // The document rbake publishes as its schema.
+    let schema = ws.rbake(&["schema", "metadata"]);
+    schema.assert_success();
+    let schema: Value = serde_json::from_str(&schema.stdout).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&meta)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the metadata file does not follow `rbake schema metadata`:\n{}\n{}",
+        errors.join("\n"),
+        String::from_utf8_lossy(&text)
+    );
+}
+e2e::on_both_engines!(metadata_file);
+
+/// Fails unless `secret` occurs nowhere rbake or the engine shows: the run's stdout and
+/// stderr, the plan, the metadata file, `docker history --no-trunc`, `docker image inspect`,
+/// and the saved image (config and every layer, compressed or not).
+fn assert_secret_nowhere(ws: &Workspace, applied: &Applied, secret: &str, image: &str) {
+    let engine = &ws.engine;
+    let needle = secret.as_bytes();
+    let mut places: Vec<(String, Vec<u8>)> = vec![
+        ("stdout".into(), applied.run.stdout.clone().into_bytes()),
+        ("stderr".into(), applied.run.stderr.clone().into_bytes()),
+    ];
+    places.push((
+        "the plan (`rbake plan --probe --format json`)".into(),
+        applied.plan.json.to_string().into_bytes(),
+    ));
+    if ws.dir.join("metadata.json").exists() {
+        places.push(("the metadata file".into(), ws.read("metadata.json")));
+    }
+    places.push((
+        format!("docker history --no-trunc {image}"),
+        engine.history(image).to_string().into_bytes(),
+    ));
+    places.push((
+        format!("docker image inspect {image}"),
+        engine.must_inspect(image).to_string().into_bytes(),
+    ));
+    let saved = engine.save(image);
+    places.push((format!("docker save {image}"), saved.clone()));
+    for img in e2e::image::from_save_tar(&saved) {
+        places.push((
+            format!("the {} config", img.platform),
+            img.config_bytes.clone(),
+        ));
+        for (n, layer) in img.layers.iter().enumerate() {
+            places.push((
+                format!("layer {n} of {} (uncompressed)", img.platform),
+                layer.clone(),
+            ));
+        }
+    }
+    for (place, bytes) in &places {
+        assert!(
+            !e2e::image::find(bytes, needle),
+            "{}: the secret value appears in {place}",
+            engine.label
+        );
+    }
+}
+
+fn new_secret() -> (String, String, String) {
+    let secret = format!("s3cr3t-{}{}", e2e::random_id(), e2e::random_id());
+    let (a, b) = secret.split_at(secret.len() / 2);
+    (secret.clone(), a.to_string(), b.to_string())
+}
+
+/// A secret from an environment variable reaches the RUN step (a wrong value fails the
+/// build, the right one passes) and its value leaks nowhere, with plain progress.
+fn secret_from_env(engine: &Engine) {
+    let ws = Workspace::new("secret", engine);
+    let local = ws.local_repo("secret");
+    let (secret, half1, half2) = new_secret();
+    ws.set_env("LOCAL_REPO", &local);
+    ws.set_env("HALF1", &half1);
+    ws.set_env("HALF2", &half2);
+
+    let wrong = format!("wrong-{}", e2e::random_id());
+    ws.set_env("E2E_TOKEN", &wrong);
+    let failed = ws.apply(&["e2e-secret-env"], &["--progress", "plain"]);
+    failed.run.assert_failure();
+    assert!(
+        failed
+            .run
+            .stderr_line_starting("[build:e2e-secret-env:linux/amd64] FAILED")
+            .is_some()
+            && failed.run.stderr.contains("exit code: 1"),
+        "with a wrong secret the RUN step should fail:\n{}",
+        failed.run.output()
+    );
+    let all = failed.run.output();
+    assert!(
+        !all.contains(&wrong) && !all.contains(&secret),
+        "a secret leaked:\n{all}"
+    );
+
+    ws.set_env("E2E_TOKEN", &secret);
+    let applied = ws.apply(
+        &["e2e-secret-env"],
+        &["--progress", "plain", "--metadata-file", "metadata.json"],
+    );
+    applied.run.assert_success();
+    let tag = format!("{local}:env");
+    let img = engine.image(&tag);
+    assert_eq!(img.platform, "linux/amd64");
+    assert_eq!(
+        img.text("/secret-ok"),
+        format!("ok {}", applied.nonce),
+        "the RUN step saw the secret"
+    );
+    assert_secret_nowhere(&ws, &applied, &secret, &tag);
+}
+e2e::on_both_engines!(secret_from_env);
+
+/// A secret from a file (outside the context) reaches an emulated arm64 RUN step and its
+/// value leaks nowhere, with JSON progress.
+fn secret_from_file(engine: &Engine) {
+    let ws = Workspace::new("secret", engine);
+    let local = ws.local_repo("secret");
+    let (secret, half1, half2) = new_secret();
+    ws.set_env("LOCAL_REPO", &local);
+    ws.set_env("HALF1", &half1);
+    ws.set_env("HALF2", &half2);
+    ws.write("secret.txt", &secret);
+
+    let applied = ws.apply(
+        &["e2e-secret-file"],
+        &["--progress", "json", "--metadata-file", "metadata.json"],
+    );
+    applied.run.assert_success();
+    let events: Vec<Value> = applied
+        .run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a bad JSON event ({e}): {l}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "done" && e["node"] == "build:e2e-secret-file:linux/arm64"),
+        "no JSON `done` event for the build:\n{}",
+        applied.run.output()
+    );
+    let tag = format!("{local}:file");
+    let img = engine.image(&tag);
+    assert_eq!(img.platform, "linux/arm64");
+    assert_eq!(
+        img.text("/secret-ok"),
+        format!("ok {}", applied.nonce),
+        "the RUN step saw the secret"
+    );
+    assert_secret_nowhere(&ws, &applied, &secret, &tag);
+}
+e2e::on_both_engines!(secret_from_file);
+
+/// The helpers' own checks that need no stack.
+#[test]
+fn builder_hcl_names_the_engine() {
+    let hcl = e2e::builder_hcl(&Engine::docker26());
+    assert!(hcl.contains("builder \"docker26\""), "{hcl}");
+    assert!(hcl.contains("\"linux/arm/v7\""), "{hcl}");
+    assert_eq!(
+        export_ref("E2E_App/x", "linux/arm/v7"),
+        "rbake.local/e2e_app-x:linux-arm-v7"
+    );
+}
