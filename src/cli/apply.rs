@@ -103,7 +103,26 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
             interrupted.load(std::sync::atomic::Ordering::SeqCst),
         )
     });
-    eprint!("\n{}", report::progress::summary(&plan, &report));
+    if args.progress == Mode::Json {
+        // Machines read stderr as JSON lines; the summary is one more of them.
+        let nodes: serde_json::Map<String, serde_json::Value> = report
+            .iter()
+            .map(|(id, r)| {
+                let v = match r {
+                    Result_::Done(o) => serde_json::json!({ "status": "done", "digest": o.digest, "seconds": o.duration.as_secs_f64() }),
+                    Result_::Failed(e) => serde_json::json!({ "status": "failed", "error": e }),
+                    Result_::Skipped(why) => serde_json::json!({ "status": "skipped", "reason": why }),
+                };
+                (id.clone(), v)
+            })
+            .collect();
+        eprintln!(
+            "{}",
+            serde_json::json!({ "event": "summary", "nodes": nodes })
+        );
+    } else {
+        eprint!("\n{}", report::progress::summary(&plan, &report));
+    }
     if let Some(path) = &args.metadata_file {
         let text = report::metadata(&plan, &report).to_json();
         if let Err(e) = std::fs::write(settings.cwd.join(path), text) {
