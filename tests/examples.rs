@@ -146,8 +146,8 @@ fn toml_twins_print_and_plan_like_their_hcl() {
             assert_ok(ex, "TOML", &toml);
             assert!(!hcl.stdout.is_empty(), "{}: no output", ex.dir);
             assert_eq!(
-                hcl.stdout,
-                toml.stdout,
+                without_request(&hcl.stdout),
+                without_request(&toml.stdout),
                 "{}: `rbake {}` differs between {:?} and build.toml",
                 ex.dir,
                 command.join(" "),
@@ -168,5 +168,17 @@ fn reading_both_twins_at_once_changes_nothing() {
         let toml = run(ex, &["print"], &["build.toml"]);
         assert_ok(ex, "print", &both);
         assert_eq!(both.stdout, toml.stdout, "{}", ex.dir);
+    }
+}
+
+/// A plan document without its `request` (which names the files read, so it differs between
+/// twins by design); other output unchanged.
+fn without_request(stdout: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(stdout) {
+        Ok(serde_json::Value::Object(mut o)) if o.contains_key("request") => {
+            o.remove("request");
+            serde_json::to_string_pretty(&o).unwrap_or_default()
+        }
+        _ => stdout.to_string(),
     }
 }

@@ -45,11 +45,23 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     // `rbake apply plan.json` is the same as `--plan plan.json`.
     let mut saved = args.plan.clone();
     if saved.is_none()
-        && spec_args.targets.len() == 1
-        && spec_args.targets[0].ends_with(".json")
-        && settings.cwd.join(&spec_args.targets[0]).is_file()
+        && let Some(i) = spec_args
+            .targets
+            .iter()
+            .position(|t| t.ends_with(".json") && settings.cwd.join(t).is_file())
     {
-        saved = spec_args.targets.pop();
+        saved = Some(spec_args.targets.remove(i));
+    }
+    // A saved plan remembers what it was asked for; the command line may repeat it.
+    if let Some(path) = &saved
+        && spec_args.files.is_empty()
+        && spec_args.set.is_empty()
+        && spec_args.targets.is_empty()
+        && let Some(request) = saved_request(settings, path)
+    {
+        spec_args.files = request.files;
+        spec_args.set = request.set;
+        spec_args.targets = request.targets;
     }
     let checked = planning::build(settings, &spec_args, &args.allow, true)?;
     let plan = checked.plan;
@@ -189,4 +201,11 @@ fn compare_saved(settings: &Settings, path: &str, plan: &crate::plan::Plan) -> R
             }));
     }
     Ok(())
+}
+
+/// The request stored in a saved plan, if the file is one.
+fn saved_request(settings: &Settings, path: &str) -> Option<crate::plan::Request> {
+    let text = std::fs::read_to_string(settings.cwd.join(path)).ok()?;
+    let doc: report::plan::Document = serde_json::from_str(&text).ok()?;
+    Some(doc.request)
 }

@@ -101,7 +101,12 @@ pub fn build(
             return Err(1);
         }
     }
-    let plan = plan::lower(&def, builders, &mut diags);
+    let mut plan = plan::lower(&def, builders, &mut diags);
+    plan.request = plan::Request {
+        files: spec_args.files.clone(),
+        set: spec_args.set.clone(),
+        targets: spec_args.targets.clone(),
+    };
     let facts = gather(settings, &def, allow);
     let declared: Vec<_> = loaded.config.builders.values().cloned().collect();
     check::verify(
@@ -207,7 +212,7 @@ fn probe_all(
         match r {
             Err(cause) => {
                 let mut diag = Diag::error("probe::failed", format!("cannot probe builder `{}` at {}: {cause}", d.name, d.endpoint))
-                    .help("start the engine (see scripts/stack.sh up), fix the builder's `endpoint`, or plan without `--probe`");
+                    .help("start the engine (see scripts/stack.sh up) or fix the builder's `endpoint`; `rbake plan` without `--probe` needs no engine");
                 if let Some(b) = loaded.config.builders.get(&d.name) {
                     diag = diag.label(b.span_of("endpoint"), "this builder");
                 }

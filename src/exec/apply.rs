@@ -58,6 +58,11 @@ struct Ctx {
     built: tokio::sync::Mutex<HashMap<String, Built>>,
     events: mpsc::UnboundedSender<Event>,
     registry: Option<Registry>,
+    /// This run's id: intermediate images are stored under it, so concurrent runs (of this
+    /// project or another with the same target names) never see each other's results.
+    run: String,
+    /// Nodes whose failure event was already sent (with logs) by the node itself.
+    reported: tokio::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 pub async fn apply(
@@ -74,6 +79,8 @@ pub async fn apply(
         built: Default::default(),
         events: events.clone(),
         registry,
+        reported: Default::default(),
+        run: super::session::new_id()[..10].to_string(),
     });
     let order = plan.order();
     let mut state: HashMap<NodeIndex, Option<bool>> = order.iter().map(|n| (*n, None)).collect();
@@ -177,6 +184,15 @@ pub async fn apply(
             }
             Err(e) => {
                 state.insert(n, Some(false));
+                // A failed solve reported itself, with the failing step's logs.
+                let reported = ctx.reported.lock().await.contains(&id);
+                if !reported {
+                    let _ = events.send(Event::Failed {
+                        node: id.clone(),
+                        error: e.clone(),
+                        logs: Vec::new(),
+                    });
+                }
                 report.insert(id, Result_::Failed(e));
                 if !ctx.opts.keep_going {
                     cancel.cancel();
@@ -199,7 +215,24 @@ pub async fn apply(
             e.insert(Result_::Skipped(reason.into()));
         }
     }
+    cleanup(&ctx).await;
     report
+}
+
+/// Removes this run's intermediate references from the engines. Loaded and pushed images
+/// keep their own tags; BuildKit's cache is separate, so later runs stay cached.
+async fn cleanup(ctx: &Ctx) {
+    let built: Vec<Built> = ctx.built.lock().await.values().cloned().collect();
+    for b in built {
+        if let Ok(d) = b.endpoint.docker() {
+            let opts = bollard::query_parameters::RemoveImageOptions {
+                force: false,
+                noprune: false,
+                ..Default::default()
+            };
+            let _ = d.remove_image(&b.reference, Some(opts), None).await;
+        }
+    }
 }
 
 fn node_builder(n: &Node) -> Option<String> {
@@ -230,7 +263,7 @@ fn caps<'a>(ctx: &'a Ctx, builder: Option<&String>) -> Result<&'a Capabilities, 
 }
 
 /// The rbake-owned reference a build's result is stored under in its engine.
-pub fn export_name(b: &Build) -> String {
+pub fn export_name(b: &Build, run: &str) -> String {
     let clean: String = b
         .target
         .to_ascii_lowercase()
@@ -243,7 +276,7 @@ pub fn export_name(b: &Build) -> String {
             }
         })
         .collect();
-    format!("rbake.local/{clean}:{}", b.platform.slug())
+    format!("rbake.local/{clean}:{}-{run}", b.platform.slug())
 }
 
 async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
@@ -338,7 +371,7 @@ async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
         .iter()
         .map(|c| frontend::cache_entry(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let export = export_name(b);
+    let export = export_name(b, &ctx.run);
     let shared = solve::Shared {
         credentials: ctx.opts.credentials.clone(),
         env: ctx.opts.env.clone(),
@@ -379,6 +412,7 @@ async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
                 });
             }
             Err(f) => {
+                ctx.reported.lock().await.insert(b.id.clone());
                 let _ = ctx.events.send(Event::Failed {
                     node: b.id.clone(),
                     error: f.message.clone(),

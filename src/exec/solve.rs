@@ -151,12 +151,20 @@ pub async fn solve(
         (steps, logs)
     });
 
+    // If this future is dropped (the run was cancelled), the guard stops the progress task,
+    // so no event for this node follows its terminal one.
+    let mut progress = AbortOnDrop(Some(progress));
     let result = control.solve(request).await;
-    let (steps, logs) = tokio::time::timeout(std::time::Duration::from_secs(10), progress)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let handle = progress.0.take().expect("taken once");
+    let abort = handle.abort_handle();
+    let (steps, logs) = match tokio::time::timeout(std::time::Duration::from_secs(10), handle).await
+    {
+        Ok(r) => r.unwrap_or_default(),
+        Err(_) => {
+            abort.abort();
+            Default::default()
+        }
+    };
     drop(session);
     match result {
         Ok(resp) => {
@@ -197,6 +205,17 @@ pub async fn solve(
                 logs,
                 transient,
             })
+        }
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.abort();
         }
     }
 }

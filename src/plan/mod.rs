@@ -126,6 +126,18 @@ pub struct Export {
 pub struct Plan {
     pub graph: DiGraph<Node, ()>,
     pub builders: Vec<Capabilities>,
+    /// What was asked for, so a saved plan can be applied without repeating it.
+    pub request: Request,
+}
+
+/// The command-line request a plan answers: files, overrides and target names.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct Request {
+    pub files: Vec<String>,
+    pub set: Vec<String>,
+    pub targets: Vec<String>,
 }
 
 impl Plan {
@@ -207,6 +219,7 @@ pub fn lower(def: &Definition, builders: Vec<Capabilities>, diags: &mut Diags) -
     let mut plan = Plan {
         graph: DiGraph::new(),
         builders,
+        request: Request::default(),
     };
     let mut names: Vec<&String> = def.targets.keys().collect();
     names.sort();

@@ -29,6 +29,10 @@ pub struct Document {
     /// Nodes in execution order: dependencies first.
     pub nodes: Vec<J>,
     pub summary: J,
+    /// The files, `--set` overrides and targets planned: `rbake apply FILE` uses them.
+    /// Not part of the fingerprint.
+    #[serde(default)]
+    pub request: crate::plan::Request,
 }
 
 /// The schema of [`Document`], with the node and builder shapes spelled out.
@@ -91,6 +95,7 @@ pub fn to_json(plan: &Plan) -> J {
         builders,
         nodes,
         summary,
+        request: plan.request.clone(),
     })
     .unwrap_or(J::Null)
 }
