@@ -461,13 +461,7 @@ impl<'a> Evaluator<'a> {
         }
         if let Some(f) = stdlib::lookup(name) {
             if values.len() < f.params || (!f.variadic && values.len() > f.params) {
-                return Err(arity_error(
-                    name,
-                    name_span,
-                    f.params,
-                    f.variadic,
-                    values.len(),
-                ));
+                return Err(arity_error(name, span, f.params, f.variadic, values.len()));
             }
             return (f.call)(self.env, &values).map_err(|msg| {
                 Diag::error("eval::function_failed", format!("`{name}` failed: {msg}"))
@@ -476,7 +470,7 @@ impl<'a> Evaluator<'a> {
             });
         }
         match self.resolver.user_function(name) {
-            Some(Ok(f)) => self.call_user(&f, values, name_span),
+            Some(Ok(f)) => self.call_user(&f, values, span),
             Some(Err(d)) => Err(d),
             None => {
                 let builtin = stdlib::names().chain(["try", "can"]);

@@ -267,15 +267,31 @@ impl<'a> Ctx<'a> {
                         Some(m) => self.eval_with(m, &[])?.to_str().unwrap_or_default(),
                         None => format!("validation of `{}` failed", v.name),
                     };
+                    // Point at where the value came from: the environment or the default.
+                    let shown = format!("`{}` is {}", v.name, super::types::show(&value));
+                    let from = match self.var_sources.get(&v.name) {
+                        Some(super::resolver::VarSource::Env(env_name)) => {
+                            let text = self.inputs.env.get(env_name).cloned().unwrap_or_default();
+                            let file = self.sources.add(
+                                format!("environment variable {env_name}"),
+                                format!("{env_name}={text}"),
+                                Origin::Env,
+                            );
+                            // An empty value has no characters to underline: take the line.
+                            if text.is_empty() {
+                                Span::new(file, 0..env_name.len() + 1)
+                            } else {
+                                Span::new(file, env_name.len() + 1..env_name.len() + 1 + text.len())
+                            }
+                        }
+                        _ => v.default.as_ref().map_or(v.span, |d| d.span),
+                    };
                     return Err(Diag::error(
                         "eval::validation_failed",
                         format!("invalid value for variable `{}`: {msg}", v.name),
                     )
+                    .label(from, shown)
                     .label(cond.span, "this condition is false")
-                    .label(
-                        v.span,
-                        format!("`{}` is {}", v.name, super::types::show(&value)),
-                    )
                     .help(format!(
                         "give `{}` a value that satisfies the condition",
                         v.name
