@@ -334,7 +334,10 @@ fn long_target_reference_chain_is_one_diagnostic() {
     let link = |i: usize| format!("target \"t{i}\" {{\n  tags = target.t{}.tags\n}}\n", i + 1);
     let end = format!("target \"t{n}\" {{\n  tags = [\"end\"]\n}}\n");
     let dir = chain("target-chain", n, link, &end);
-    assert_too_deep(&rbake(&dir.path, &["print", "t0"], &[]), "rbake::eval::too_deep");
+    assert_too_deep(
+        &rbake(&dir.path, &["print", "t0"], &[]),
+        "rbake::eval::too_deep",
+    );
 }
 
 #[test]
@@ -347,5 +350,8 @@ fn long_inherits_chain_is_one_diagnostic() {
         link,
         &format!("target \"t{n}\" {{}}\n"),
     );
-    assert_too_deep(&rbake(&dir.path, &["print", "t0"], &[]), "rbake::resolve::inherits_too_deep");
+    assert_too_deep(
+        &rbake(&dir.path, &["print", "t0"], &[]),
+        "rbake::resolve::inherits_too_deep",
+    );
 }
