@@ -48,6 +48,8 @@ pub type Report = BTreeMap<String, Result_>;
 #[derive(Clone, Debug)]
 struct Built {
     reference: String,
+    /// Where the image stays after the run (see [`cleanup`]).
+    anchor: String,
     endpoint: Endpoint,
     digest: Option<String>,
 }
@@ -223,8 +225,11 @@ pub async fn apply(
 /// keep their own tags; BuildKit's cache is separate, so later runs stay cached.
 async fn cleanup(ctx: &Ctx) {
     let built: Vec<Built> = ctx.built.lock().await.values().cloned().collect();
-    for b in built {
+    // Independent engine calls: run them together rather than one after another.
+    let jobs = built.into_iter().map(|b| async move {
         if let Ok(d) = b.endpoint.docker() {
+            // Keep the cache: the anchor moves to this run's image before its run tag goes.
+            let _ = tag(&d, &b.reference, &b.anchor).await;
             let opts = bollard::query_parameters::RemoveImageOptions {
                 force: false,
                 noprune: false,
@@ -232,7 +237,8 @@ async fn cleanup(ctx: &Ctx) {
             };
             let _ = d.remove_image(&b.reference, Some(opts), None).await;
         }
-    }
+    });
+    futures_util::future::join_all(jobs).await;
 }
 
 fn node_builder(n: &Node) -> Option<String> {
@@ -264,8 +270,28 @@ fn caps<'a>(ctx: &'a Ctx, builder: Option<&String>) -> Result<&'a Capabilities, 
 
 /// The rbake-owned reference a build's result is stored under in its engine.
 pub fn export_name(b: &Build, run: &str) -> String {
-    let clean: String = b
-        .target
+    format!(
+        "rbake.local/{}:{}-{run}",
+        clean_name(&b.target),
+        b.platform.slug()
+    )
+}
+
+/// The stable reference a build's last image is kept under, per project and target.
+/// BuildKit inside the engine drops a build's cache with the last image that holds it, so
+/// one image per (project, target, platform) stays tagged to keep later runs cached.
+pub fn anchor_name(b: &Build, project: &std::path::Path) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(project.to_string_lossy().as_bytes());
+    let hash = crate::report::plan::hex(&digest[..4]);
+    format!(
+        "rbake.local/cache-{hash}/{}:{}",
+        clean_name(&b.target),
+        b.platform.slug()
+    )
+}
+
+fn clean_name(target: &str) -> String {
+    target
         .to_ascii_lowercase()
         .chars()
         .map(|c| {
@@ -275,8 +301,7 @@ pub fn export_name(b: &Build, run: &str) -> String {
                 '-'
             }
         })
-        .collect();
-    format!("rbake.local/{clean}:{}-{run}", b.platform.slug())
+        .collect()
 }
 
 async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
@@ -399,6 +424,7 @@ async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
                     b.id.clone(),
                     Built {
                         reference: export.clone(),
+                        anchor: anchor_name(b, &ctx.opts.cwd),
                         endpoint: endpoint.clone(),
                         digest: outcome.digest.clone(),
                     },
