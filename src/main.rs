@@ -1,3 +1,9 @@
+// Resolving and planning allocate many small strings and maps; glibc's allocator spent a
+// third of the time there (consolidating fastbins, growing the worker thread's arena by
+// mprotect). mimalloc halves end-to-end time on large specs (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Evaluation recurses once per nested reference and expression; the depth limits keep it
     // bounded, and a generous stack keeps those limits far from the edge in debug builds too.

@@ -67,6 +67,8 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<(), spec::Failed> {
         ),
         Format::Dot => print!("{}", report::plan::dot(plan)),
     }
+    // The process ends right after this; skip freeing the plan piece by piece.
+    std::mem::forget(checked);
     Ok(())
 }
 

@@ -103,15 +103,8 @@ pub fn resolve(
         }
     }
     if let Some(g) = def.groups.get_mut("default") {
-        let mut seen = Vec::new();
-        g.targets.retain(|t| {
-            if seen.contains(&t.value) {
-                false
-            } else {
-                seen.push(t.value.clone());
-                true
-            }
-        });
+        let mut seen = std::collections::HashSet::new();
+        g.targets.retain(|t| seen.insert(t.value.clone()));
     }
 
     let requested: Vec<String> = def.targets.keys().cloned().collect();
@@ -149,7 +142,8 @@ struct Resolver<'a> {
     config: &'a Config,
     overrides: &'a HashMap<String, Vec<&'a Override>>,
     /// Resolved targets; `None` while a target is being resolved (an inherits cycle).
-    cache: HashMap<String, Option<Target>>,
+    /// Shared, so a parent is not copied for each child that inherits it.
+    cache: HashMap<String, Option<std::rc::Rc<Target>>>,
     diags: Diags,
     /// How many targets are being resolved inside one another (`inherits` depth).
     depth: usize,
@@ -167,15 +161,8 @@ impl Resolver<'_> {
             &mut targets,
             &mut groups,
         );
-        let mut seen = Vec::new();
-        targets.retain(|t| {
-            if seen.contains(&t.value) {
-                false
-            } else {
-                seen.push(t.value.clone());
-                true
-            }
-        });
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|t| seen.insert(t.value.clone()));
         groups.dedup();
         (targets, groups)
     }
@@ -207,7 +194,7 @@ impl Resolver<'_> {
     }
 
     fn resolve_target(&mut self, name: &str, at: Span) -> Option<Target> {
-        let mut t = self.target(name, at)?;
+        let mut t = Target::clone(&*self.target(name, at)?);
         t.set_def(
             attrs::target_attr("inherits").expect("inherits is an attribute"),
             None,
@@ -215,7 +202,7 @@ impl Resolver<'_> {
         Some(t)
     }
 
-    fn target(&mut self, name: &str, at: Span) -> Option<Target> {
+    fn target(&mut self, name: &str, at: Span) -> Option<std::rc::Rc<Target>> {
         if let Some(t) = self.cache.get(name) {
             return t.clone();
         }
@@ -283,8 +270,8 @@ impl Resolver<'_> {
                 base.merge(&p);
             }
         }
-        let mut t = Target::new(name, own.span);
-        t.merge(&base);
+        // `base` is a fresh target holding the parents' merged attributes.
+        let mut t = base;
         t.merge(own);
         if let Some(os) = self.overrides.get(name)
             && let Err(d) = overrides::apply(&mut t, os)
@@ -292,6 +279,7 @@ impl Resolver<'_> {
             self.diags.push(d);
         }
         normalize(&mut t);
+        let t = std::rc::Rc::new(t);
         self.cache.insert(name.to_string(), Some(t.clone()));
         Some(t)
     }
@@ -421,15 +409,8 @@ fn normalize(t: &mut Target) {
         match &mut attr.value {
             AttrValue::List(items) if def.key == "attest" => dedup_attest(items),
             AttrValue::List(items) if def.dedup => {
-                let mut seen: Vec<String> = Vec::new();
-                items.retain(|x| {
-                    if x.value.is_empty() || seen.contains(&x.value) {
-                        false
-                    } else {
-                        seen.push(x.value.clone());
-                        true
-                    }
-                });
+                let mut seen = std::collections::HashSet::new();
+                items.retain(|x| !x.value.is_empty() && seen.insert(x.value.clone()));
             }
             AttrValue::Map(m) if def.key == "contexts" => {
                 m.retain(|_, v| v.as_ref().is_some_and(|v| !v.value.is_empty()))

@@ -143,32 +143,33 @@ pub struct Request {
 impl Plan {
     /// Node indices in a deterministic execution order (dependencies first, then by id).
     pub fn order(&self) -> Vec<NodeIndex> {
-        let mut indeg: HashMap<NodeIndex, usize> =
-            self.graph.node_indices().map(|n| (n, 0)).collect();
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let mut indeg = vec![0usize; self.graph.node_count()];
         for e in self.graph.edge_indices() {
             if let Some((_, b)) = self.graph.edge_endpoints(e) {
-                *indeg.get_mut(&b).expect("node exists") += 1;
+                indeg[b.index()] += 1;
             }
         }
-        let mut ready: Vec<NodeIndex> = indeg
-            .iter()
-            .filter(|(_, d)| **d == 0)
-            .map(|(n, _)| *n)
+        // Creation order (targets by name, platforms as declared) breaks ties: a min-heap
+        // of indices among the nodes whose dependencies are all placed.
+        let mut ready: BinaryHeap<Reverse<NodeIndex>> = self
+            .graph
+            .node_indices()
+            .filter(|n| indeg[n.index()] == 0)
+            .map(Reverse)
             .collect();
-        let mut out = Vec::new();
-        while !ready.is_empty() {
-            // Creation order (targets by name, platforms as declared) breaks ties.
-            ready.sort_by(|a, b| b.cmp(a));
-            let n = ready.pop().expect("not empty");
+        let mut out = Vec::with_capacity(indeg.len());
+        while let Some(Reverse(n)) = ready.pop() {
             out.push(n);
             for m in self
                 .graph
                 .neighbors_directed(n, petgraph::Direction::Outgoing)
             {
-                let d = indeg.get_mut(&m).expect("node exists");
+                let d = &mut indeg[m.index()];
                 *d -= 1;
                 if *d == 0 {
-                    ready.push(m);
+                    ready.push(Reverse(m));
                 }
             }
         }

@@ -101,11 +101,25 @@ pub fn to_json(plan: &Plan) -> J {
 }
 
 pub fn fingerprint(builders: &[J], nodes: &[J], summary: &J) -> String {
-    let body = json!({ "builders": builders, "nodes": nodes, "summary": summary });
-    format!(
-        "sha256:{}",
-        hex(&Sha256::digest(body.to_string().as_bytes()))
-    )
+    // Streamed into the hasher: the plan's JSON can be megabytes, and building a combined
+    // document only to hash it doubled the time of `plan --format json`.
+    let mut h = HashWriter(Sha256::new());
+    let _ = serde_json::to_writer(&mut h, &json!({ "builders": builders }));
+    let _ = serde_json::to_writer(&mut h, nodes);
+    let _ = serde_json::to_writer(&mut h, summary);
+    format!("sha256:{}", hex(&h.0.finalize()))
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The readable tree: per target its builds (builder, native or emulated), inputs and
