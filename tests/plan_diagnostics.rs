@@ -33,6 +33,7 @@ fixtures! {
     // A single builder name is accepted as well as a list.
     builder_as_string: "builder-as-string" exits 0 reporting [];
     emulated: "emulated" exits 0 reporting ["check::emulated"];
+    not_applied: "not-applied" exits 0 reporting ["check::not_applied"];
     emulation_forbidden: "emulation-forbidden" exits 1 reporting ["check::emulation_forbidden"];
     emulation_value: "emulation-value" exits 1 reporting ["check::emulation_value"];
     invalid_platform: "invalid-platform" exits 1 reporting ["plan::invalid_platform"];

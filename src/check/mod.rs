@@ -124,6 +124,7 @@ pub fn verify(
         check_inputs(t, facts, sources, &mut dockerfiles, diags);
         check_secrets(t, facts, diags);
         check_entitlements(t, facts, diags);
+        check_unapplied(t, diags);
     }
 }
 
@@ -584,4 +585,29 @@ fn check_entitlements(t: &Target, facts: &Facts, diags: &mut Diags) {
 fn escapes(p: &str) -> bool {
     let c = clean_path(p);
     c.starts_with('/') || c == ".." || c.starts_with("../")
+}
+
+/// Attributes bake accepts that `rbake apply` does not send to BuildKit yet: say so at plan
+/// time rather than build without them silently.
+fn check_unapplied(t: &Target, diags: &mut Diags) {
+    for key in ["attest", "annotations"] {
+        if let Some(a) = t.get(key).filter(|_| !t.list(key).is_empty()) {
+            diags.push(
+                Diag::warning("check::not_applied", format!("`rbake apply` does not apply `{key}` yet"))
+                    .label(a.span, "planned, but not sent to BuildKit")
+                    .help(format!("the image of `{}` is built without it; remove `{key}` to silence this, or build this target with buildx", t.name)),
+            );
+        }
+    }
+    if let Some(c) = t.str("call").filter(|c| *c != "build") {
+        let at = t.get("call").map_or(t.span, |a| a.span);
+        diags.push(
+            Diag::warning(
+                "check::not_applied",
+                format!("`rbake apply` does not run `call = \"{c}\"` yet"),
+            )
+            .label(at, "apply builds the target instead")
+            .help("run the check with `docker buildx build --call`, or remove `call`"),
+        );
+    }
 }
