@@ -34,6 +34,7 @@ fixtures! {
     builder_as_string: "builder-as-string" exits 0 reporting [];
     emulated: "emulated" exits 0 reporting ["check::emulated"];
     not_applied: "not-applied" exits 0 reporting ["check::not_applied"];
+    annotation_invalid: "annotation-invalid" exits 1 reporting ["check::annotation"];
     emulation_forbidden: "emulation-forbidden" exits 1 reporting ["check::emulation_forbidden"];
     emulation_value: "emulation-value" exits 1 reporting ["check::emulation_value"];
     invalid_platform: "invalid-platform" exits 1 reporting ["plan::invalid_platform"];

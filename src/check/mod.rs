@@ -587,15 +587,25 @@ fn escapes(p: &str) -> bool {
     c.starts_with('/') || c == ".." || c.starts_with("../")
 }
 
-/// Attributes bake accepts that `rbake apply` does not send to BuildKit yet: say so at plan
-/// time rather than build without them silently.
+/// Attributes bake accepts that `rbake apply` does not apply yet: say so at plan time rather
+/// than build without them silently. (Annotations are written into pushed manifests and
+/// indexes; loads and exports do not carry them.)
 fn check_unapplied(t: &Target, diags: &mut Diags) {
-    for key in ["attest", "annotations"] {
+    for key in ["attest"] {
         if let Some(a) = t.get(key).filter(|_| !t.list(key).is_empty()) {
             diags.push(
                 Diag::warning("check::not_applied", format!("`rbake apply` does not apply `{key}` yet"))
                     .label(a.span, "planned, but not sent to BuildKit")
                     .help(format!("the image of `{}` is built without it; remove `{key}` to silence this, or build this target with buildx", t.name)),
+            );
+        }
+    }
+    for item in t.list("annotations") {
+        if let Err(msg) = crate::exec::image::Annotation::parse(&item.value) {
+            diags.push(
+                Diag::error("check::annotation", msg)
+                    .label(item.span, "cannot be applied")
+                    .help("write `KEY=VALUE` (the manifests), `index:KEY=VALUE`, or `manifest[linux/arm64]:KEY=VALUE`"),
             );
         }
     }

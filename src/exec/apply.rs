@@ -564,15 +564,22 @@ async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
         .as_ref()
         .ok_or("the registry client could not start (TLS roots)")?;
     let builds = inputs(ctx, &p.id).await?;
+    let annotations = p
+        .annotations
+        .iter()
+        .map(|a| image::Annotation::parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut images = Vec::new();
-    for b in &builds {
-        images.push(image::save(&docker(&b.endpoint)?, &b.reference).await?);
+    // Builds are wired in platform order, so they line up with the node's platforms.
+    for (b, platform) in builds.iter().zip(&p.platforms) {
+        let saved = image::save(&docker(&b.endpoint)?, &b.reference).await?;
+        images.push(image::annotate(&saved, &annotations, &platform.to_string()));
     }
     let refs: Vec<&Image> = images.iter().collect();
     let top = if images.len() == 1 {
         images[0].manifest.clone()
     } else {
-        image::index(&refs)
+        image::index_with(&refs, &annotations)
     };
     // Every platform's image goes up by digest first, to every repository named...
     let mut repos: Vec<Reference> = Vec::new();

@@ -158,6 +158,82 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
     enc.finish().map_err(|e| e.to_string())
 }
 
+/// Where an annotation goes, parsed from bake's `[TYPE[\[PLATFORM\]]:]KEY=VALUE`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Annotation {
+    /// `index` or `manifest` (the default); descriptor annotations are not supported.
+    pub on_index: bool,
+    /// `manifest[linux/arm64]:...` applies to that platform's manifest only.
+    pub platform: Option<String>,
+    pub key: String,
+    pub value: String,
+}
+
+impl Annotation {
+    pub fn parse(spec: &str) -> Result<Annotation, String> {
+        let (kv_start, on_index, platform) = match spec.split_once(':') {
+            Some((ty, _)) if ty == "index" => (ty.len() + 1, true, None),
+            Some((ty, _)) if ty == "manifest" => (ty.len() + 1, false, None),
+            Some((ty, _)) if ty.starts_with("manifest[") && ty.ends_with(']') => (
+                ty.len() + 1,
+                false,
+                Some(ty["manifest[".len()..ty.len() - 1].to_string()),
+            ),
+            Some((ty, _)) if ty.ends_with("-descriptor") => {
+                return Err(format!(
+                    "`{ty}` annotations are not supported; use `index:` or `manifest:`"
+                ));
+            }
+            _ => (0, false, None),
+        };
+        let (key, value) = spec[kv_start..]
+            .split_once('=')
+            .ok_or_else(|| format!("annotation `{spec}` is not KEY=VALUE"))?;
+        Ok(Annotation {
+            on_index,
+            platform,
+            key: key.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+/// The image with annotations added to its manifest (a new manifest, so a new digest).
+pub fn annotate(image: &Image, annotations: &[Annotation], platform: &str) -> Image {
+    let mine: Vec<&Annotation> = annotations
+        .iter()
+        .filter(|a| !a.on_index && a.platform.as_deref().is_none_or(|p| p == platform))
+        .collect();
+    if mine.is_empty() {
+        return image.clone();
+    }
+    let mut manifest: J = serde_json::from_slice(&image.manifest.data).unwrap_or(J::Null);
+    let map: serde_json::Map<String, J> = mine
+        .iter()
+        .map(|a| (a.key.clone(), J::String(a.value.clone())))
+        .collect();
+    manifest["annotations"] = J::Object(map);
+    let mut out = image.clone();
+    out.manifest = Blob::new(MANIFEST, serde_json::to_vec(&manifest).unwrap_or_default());
+    out
+}
+
+/// An OCI image index over several platforms' manifests, with `index:` annotations.
+pub fn index_with(images: &[&Image], annotations: &[Annotation]) -> Blob {
+    let mut blob = index(images);
+    let mine: serde_json::Map<String, J> = annotations
+        .iter()
+        .filter(|a| a.on_index)
+        .map(|a| (a.key.clone(), J::String(a.value.clone())))
+        .collect();
+    if !mine.is_empty() {
+        let mut idx: J = serde_json::from_slice(&blob.data).unwrap_or(J::Null);
+        idx["annotations"] = J::Object(mine);
+        blob = Blob::new(INDEX, serde_json::to_vec(&idx).unwrap_or_default());
+    }
+    blob
+}
+
 /// An OCI image index over several platforms' manifests.
 pub fn index(images: &[&Image]) -> Blob {
     let manifests: Vec<J> = images
@@ -244,6 +320,39 @@ pub fn oci_layout(images: &[&Image], name: Option<&str>) -> Result<Vec<u8>, Stri
 #[cfg(test)]
 mod tests {
     use super::qualified;
+
+    #[test]
+    fn annotations_go_where_their_prefix_says() {
+        use super::{Annotation, Blob, Image, MANIFEST, annotate, index_with};
+        let specs: Vec<Annotation> = ["index:t=1", "v=2", "manifest[linux/arm64]:a=3"]
+            .iter()
+            .map(|s| Annotation::parse(s).unwrap())
+            .collect();
+        assert!(Annotation::parse("manifest-descriptor:x=1").is_err());
+        assert!(Annotation::parse("novalue").is_err());
+        let blank = Blob::new(MANIFEST, br#"{"schemaVersion":2}"#.to_vec());
+        let img = Image {
+            config: blank.clone(),
+            layers: vec![],
+            manifest: blank,
+            platform: serde_json::json!({}),
+        };
+        let amd = annotate(&img, &specs, "linux/amd64");
+        let arm = annotate(&img, &specs, "linux/arm64");
+        let m = |i: &Image| {
+            serde_json::from_slice::<serde_json::Value>(&i.manifest.data).unwrap()["annotations"]
+                .clone()
+        };
+        assert_eq!(m(&amd), serde_json::json!({ "v": "2" }));
+        assert_eq!(m(&arm), serde_json::json!({ "v": "2", "a": "3" }));
+        assert_ne!(
+            amd.manifest.digest, img.manifest.digest,
+            "a new manifest has a new digest"
+        );
+        let idx = index_with(&[&amd, &arm], &specs);
+        let idx: serde_json::Value = serde_json::from_slice(&idx.data).unwrap();
+        assert_eq!(idx["annotations"], serde_json::json!({ "t": "1" }));
+    }
 
     #[test]
     fn names_are_qualified_like_the_engine() {

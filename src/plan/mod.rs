@@ -99,6 +99,10 @@ pub struct Push {
     pub target: String,
     pub tags: Vec<String>,
     pub platforms: Vec<Platform>,
+    /// bake's annotation specs (`KEY=VALUE`, `index:...`, `manifest:...`,
+    /// `manifest[PLATFORM]:...`), written into the pushed manifests and index.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub annotations: Vec<String>,
 }
 
 /// Loads images into the builder's engine: one per platform on a classic store, one
@@ -527,6 +531,7 @@ fn outputs(
                     target: t.name.clone(),
                     tags: tags.into_iter().map(|t| t.0).collect(),
                     platforms: platforms.clone(),
+                    annotations: strings(t.list("annotations")),
                 };
                 let idx = plan.graph.add_node(Node::Push(push));
                 for (_, b) in builds {
