@@ -198,6 +198,31 @@ fn multiarch_push(engine: &Engine) {
         "exactly one manifest per platform: {}",
         String::from_utf8_lossy(&index.bytes)
     );
+    // Annotations: `index:` on the index, plain ones on every manifest, `manifest[P]:` on P's.
+    assert_eq!(
+        index.json["annotations"]["org.opencontainers.image.title"], "e2e",
+        "index annotations: {}",
+        index.json
+    );
+    for (d, platform) in descriptors.iter().zip(&platforms) {
+        let digest = d["digest"].as_str().unwrap_or_default();
+        let m = ws
+            .registry
+            .manifest(&repo, digest, "application/vnd.oci.image.manifest.v1+json");
+        let notes = &m.json["annotations"];
+        assert_eq!(
+            notes["org.opencontainers.image.version"], "1",
+            "{platform}: {}",
+            m.json
+        );
+        let arch_note = notes.get("org.example.arch").and_then(|v| v.as_str());
+        assert_eq!(
+            arch_note,
+            (platform == "linux/arm64").then_some("arm64"),
+            "{platform}: {}",
+            m.json
+        );
+    }
     for (d, platform) in descriptors.iter().zip(&platforms) {
         let img = ws.registry.image(&repo, d);
         check_multiarch_image(
