@@ -118,7 +118,7 @@ fn check_fixture(name: &str, want_code: i32) {
             run.stderr
         );
     }
-    for diag in top_level_diagnostics(&run.stderr) {
+    for diag in common::split_diagnostics(&run.stderr) {
         assert!(
             header(diag).is_some(),
             "{name}: a diagnostic has no `╭─[file:line:col]` header:\n{diag}"
@@ -138,22 +138,6 @@ fn check_fixture(name: &str, want_code: i32) {
         "{name}: the primary caret is misplaced:\n{}",
         run.stderr
     );
-}
-
-/// Splits stderr into the diagnostics miette printed, each starting with its unindented
-/// `rbake::code` line. Related reports (`Error: rbake::…`) stay with the diagnostic they belong to.
-fn top_level_diagnostics(stderr: &str) -> Vec<&str> {
-    let starts: Vec<usize> = stderr
-        .match_indices("rbake::")
-        .map(|(i, _)| i)
-        .filter(|&i| i == 0 || stderr.as_bytes()[i - 1] == b'\n')
-        .collect();
-    assert!(!starts.is_empty(), "no diagnostic on stderr:\n{stderr}");
-    starts
-        .iter()
-        .enumerate()
-        .map(|(n, &s)| &stderr[s..starts.get(n + 1).copied().unwrap_or(stderr.len())])
-        .collect()
 }
 
 /// The first `╭─[name:line:col]` header: the primary location.

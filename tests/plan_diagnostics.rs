@@ -176,7 +176,7 @@ fn check_fixture(name: &str, want_code: i32, want_codes: &[&str]) {
         assert_eq!(run.stderr, "", "{name}: expected a clean plan");
         return;
     }
-    let diags = diagnostics(&run.stderr);
+    let diags = common::split_diagnostics(&run.stderr);
     for code in want_codes {
         assert!(
             diags
@@ -198,22 +198,6 @@ fn check_fixture(name: &str, want_code: i32, want_codes: &[&str]) {
             "{name}: a diagnostic has no `help:` line:\n{diag}"
         );
     }
-}
-
-/// Splits stderr into the diagnostics miette printed, each starting with its unindented
-/// `rbake::code` line; related reports (`Error: rbake::…`) stay with their diagnostic.
-fn diagnostics(stderr: &str) -> Vec<&str> {
-    let starts: Vec<usize> = stderr
-        .match_indices("rbake::")
-        .map(|(i, _)| i)
-        .filter(|&i| i == 0 || stderr.as_bytes()[i - 1] == b'\n')
-        .collect();
-    assert!(!starts.is_empty(), "no diagnostic on stderr:\n{stderr}");
-    starts
-        .iter()
-        .enumerate()
-        .map(|(n, &s)| &stderr[s..starts.get(n + 1).copied().unwrap_or(stderr.len())])
-        .collect()
 }
 
 /// The first `╭─[file:line:col]` header, naming a file (not the command line).

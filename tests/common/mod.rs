@@ -88,3 +88,19 @@ pub fn parse_env(text: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Splits stderr into the diagnostics miette printed, each starting with its unindented
+/// `rbake::code` line; related notes stay with the diagnostic they belong to.
+pub fn split_diagnostics(stderr: &str) -> Vec<&str> {
+    let starts: Vec<usize> = stderr
+        .match_indices("rbake::")
+        .map(|(i, _)| i)
+        .filter(|&i| i == 0 || stderr.as_bytes()[i - 1] == b'\n')
+        .collect();
+    assert!(!starts.is_empty(), "no diagnostic on stderr:\n{stderr}");
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &s)| &stderr[s..starts.get(n + 1).copied().unwrap_or(stderr.len())])
+        .collect()
+}
