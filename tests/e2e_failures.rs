@@ -862,6 +862,24 @@ fn check_amd64_built_arm64_failed(
     digest
 }
 
+/// The `one-platform-fails` fixture's variables: amd64 succeeds after `ok_after` seconds,
+/// arm64 fails after `fail_after` seconds, pushing to `reg/repo`.
+fn failarm_vars(
+    e: Engine,
+    reg: &str,
+    repo: &str,
+    ok_after: u32,
+    fail_after: u32,
+) -> [(&'static str, String); 5] {
+    [
+        ("ENDPOINT", e.endpoint()),
+        ("REPO", format!("{reg}/{repo}")),
+        ("NONCE", unique()),
+        ("OK_AFTER", ok_after.to_string()),
+        ("FAIL_AFTER", fail_after.to_string()),
+    ]
+}
+
 #[test]
 fn a_platform_that_fails_publishes_no_tag_and_reports_the_platform_that_built() {
     let st = stack();
@@ -880,13 +898,7 @@ fn a_platform_that_fails_publishes_no_tag_and_reports_the_platform_that_built() 
 
         // Fail fast; amd64 is done before arm64 fails.
         let repo = fresh_repo("failarm", e);
-        let vars = [
-            ("ENDPOINT", e.endpoint()),
-            ("REPO", format!("{reg}/{repo}")),
-            ("NONCE", unique()),
-            ("OK_AFTER", "0".to_string()),
-            ("FAIL_AFTER", "6".to_string()),
-        ];
+        let vars = failarm_vars(e, reg, &repo, 0, 6);
         let run = project.rbake(&args, &vars, secs(180));
         check_amd64_built_arm64_failed(&run, &project, e, reg, &repo);
         let (done, failed) = (
@@ -902,13 +914,7 @@ fn a_platform_that_fails_publishes_no_tag_and_reports_the_platform_that_built() 
 
         // --keep-going: arm64 fails at once, amd64 still runs to the end.
         let repo = fresh_repo("failarm-keep", e);
-        let vars = [
-            ("ENDPOINT", e.endpoint()),
-            ("REPO", format!("{reg}/{repo}")),
-            ("NONCE", unique()),
-            ("OK_AFTER", "4".to_string()),
-            ("FAIL_AFTER", "0".to_string()),
-        ];
+        let vars = failarm_vars(e, reg, &repo, 4, 0);
         let mut keep = args.to_vec();
         keep.push("--keep-going");
         let run = project.rbake(&keep, &vars, secs(180));
@@ -926,13 +932,7 @@ fn a_platform_that_fails_publishes_no_tag_and_reports_the_platform_that_built() 
 
         // Fail fast again, but arm64 fails first: amd64 is cancelled, not waited for.
         let repo = fresh_repo("failarm-cancel", e);
-        let vars = [
-            ("ENDPOINT", e.endpoint()),
-            ("REPO", format!("{reg}/{repo}")),
-            ("NONCE", unique()),
-            ("OK_AFTER", "30".to_string()),
-            ("FAIL_AFTER", "0".to_string()),
-        ];
+        let vars = failarm_vars(e, reg, &repo, 30, 0);
         let run = project.rbake(&args, &vars, secs(180));
         let show = run.show();
         assert_eq!(run.code, Some(1), "[{}]\n{show}", e.name);
@@ -1553,13 +1553,7 @@ fn the_json_stream_ends_every_node_exactly_once_when_runs_fail() {
         // A build cancelled by another's failure (fail fast).
         let project = Project::new("one-platform-fails");
         let repo = fresh_repo("stream-cancel", e);
-        let vars = [
-            ("ENDPOINT", e.endpoint()),
-            ("REPO", format!("{reg}/{repo}")),
-            ("NONCE", unique()),
-            ("OK_AFTER", "30".to_string()),
-            ("FAIL_AFTER", "0".to_string()),
-        ];
+        let vars = failarm_vars(e, reg, &repo, 30, 0);
         let run = project.rbake(
             &["apply", "failarm", "--progress", "json"],
             &vars,

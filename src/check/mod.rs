@@ -53,9 +53,12 @@ pub fn needs(def: &Definition) -> Vec<Need> {
             read: false,
         });
         if t.get("dockerfile-inline").is_none() {
+            // The text is only needed to find a `target` stage; otherwise existence is enough.
+            // (Needs sort `read: false` first, so a shared Dockerfile read for one target keeps
+            // its text.)
             out.insert(Need {
                 path: dockerfile_path(t),
-                read: true,
+                read: t.get("target").is_some(),
             });
         }
         for (_, v) in t.map("contexts") {

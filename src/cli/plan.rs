@@ -47,24 +47,23 @@ pub struct Checked {
 pub fn run(settings: &Settings, args: &PlanArgs) -> Result<(), spec::Failed> {
     let checked = build(settings, &args.spec, &args.allow, args.probe)?;
     let plan = &checked.plan;
-    if let Some(path) = &args.out {
-        let text = serde_json::to_string_pretty(&report::plan::to_json(plan)).unwrap_or_default();
-        if let Err(e) = std::fs::write(settings.cwd.join(path), text + "\n") {
-            let d = Diag::error(
-                "cli::write_plan",
-                format!("cannot write the plan to `{path}`: {e}"),
-            )
-            .help("check that the directory exists and is writable");
-            emit(&[d], &checked.loaded.sources);
-            return Err(1);
-        }
+    // The JSON document (fingerprint included) is built once for `--out` and `--format json`.
+    let json = (args.out.is_some() || args.format == Format::Json)
+        .then(|| serde_json::to_string_pretty(&report::plan::to_json(plan)).unwrap_or_default());
+    if let (Some(path), Some(text)) = (&args.out, &json)
+        && let Err(e) = std::fs::write(settings.cwd.join(path), format!("{text}\n"))
+    {
+        let d = Diag::error(
+            "cli::write_plan",
+            format!("cannot write the plan to `{path}`: {e}"),
+        )
+        .help("check that the directory exists and is writable");
+        emit(&[d], &checked.loaded.sources);
+        return Err(1);
     }
     match args.format {
         Format::Tree => print!("{}", report::plan::tree(plan)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report::plan::to_json(plan)).unwrap_or_default()
-        ),
+        Format::Json => println!("{}", json.unwrap_or_default()),
         Format::Dot => print!("{}", report::plan::dot(plan)),
     }
     // The process ends right after this; skip freeing the plan piece by piece.

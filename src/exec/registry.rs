@@ -76,6 +76,21 @@ struct Reply {
     body: Bytes,
 }
 
+impl Reply {
+    /// `Ok` when the registry answered `want`; otherwise an error naming what it refused,
+    /// with its HTTP status and message.
+    fn expect(self, want: StatusCode, host: &str, what: &str) -> Result<Reply, String> {
+        if self.status == want {
+            return Ok(self);
+        }
+        Err(format!(
+            "{host} refused {what} (HTTP {}): {}",
+            self.status.as_u16(),
+            String::from_utf8_lossy(&self.body).trim()
+        ))
+    }
+}
+
 impl Registry {
     pub fn new(credentials: Arc<Credentials>) -> Result<Registry, String> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -239,14 +254,7 @@ impl Registry {
         let reply = self
             .send(r, Method::POST, &start, &[], Bytes::new())
             .await?;
-        if reply.status != StatusCode::ACCEPTED {
-            return Err(format!(
-                "{} did not start an upload (HTTP {}): {}",
-                r.host,
-                reply.status.as_u16(),
-                String::from_utf8_lossy(&reply.body).trim()
-            ));
-        }
+        let reply = reply.expect(StatusCode::ACCEPTED, &r.host, "to start an upload")?;
         let location = reply
             .headers
             .get(header::LOCATION)
@@ -269,15 +277,11 @@ impl Registry {
                 Bytes::from(blob.data.clone()),
             )
             .await?;
-        if reply.status != StatusCode::CREATED {
-            return Err(format!(
-                "{} refused blob {} (HTTP {}): {}",
-                r.host,
-                blob.digest,
-                reply.status.as_u16(),
-                String::from_utf8_lossy(&reply.body).trim()
-            ));
-        }
+        reply.expect(
+            StatusCode::CREATED,
+            &r.host,
+            &format!("blob {}", blob.digest),
+        )?;
         Ok(())
     }
 
@@ -299,14 +303,11 @@ impl Registry {
                 Bytes::from(blob.data.clone()),
             )
             .await?;
-        if reply.status != StatusCode::CREATED {
-            return Err(format!(
-                "{} refused manifest {reference} (HTTP {}): {}",
-                r.host,
-                reply.status.as_u16(),
-                String::from_utf8_lossy(&reply.body).trim()
-            ));
-        }
+        reply.expect(
+            StatusCode::CREATED,
+            &r.host,
+            &format!("manifest {reference}"),
+        )?;
         Ok(())
     }
 

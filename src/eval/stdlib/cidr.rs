@@ -241,21 +241,8 @@ fn next_subnet(current: Net, prefix: u32) -> (Net, bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::{call, n, s};
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
-
-    fn n(v: f64) -> Value {
-        Value::Number(v)
-    }
 
     #[test]
     fn cidrhost_counts_both_ways() {

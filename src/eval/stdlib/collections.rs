@@ -196,23 +196,12 @@ pub(super) fn coalescelist(_: &Env, args: &[Value]) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::super::lookup as find;
+    use super::super::testing::{list, n, s};
     use super::*;
 
     fn call(name: &str, args: &[Value]) -> Result<Value, String> {
         let f = find(name).expect("builtin exists");
         (f.call)(&Env::default(), args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
-
-    fn n(v: f64) -> Value {
-        Value::Number(v)
-    }
-
-    fn list(items: &[&str]) -> Value {
-        Value::List(items.iter().map(|i| s(i)).collect())
     }
 
     fn map(pairs: &[(&str, Value)]) -> Value {

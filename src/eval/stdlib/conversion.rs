@@ -12,13 +12,8 @@ pub(super) fn convert(_: &Env, args: &[Value]) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::call;
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
 
     #[test]
     fn value_passes_through() {

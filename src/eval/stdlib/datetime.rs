@@ -514,6 +514,7 @@ fn parse_duration(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::super::lookup;
+    use super::super::testing::{n, s};
     use super::*;
 
     fn call(name: &str, args: &[Value]) -> Result<Value, String> {
@@ -523,14 +524,6 @@ mod tests {
             home: None,
         };
         (f.call)(&env, args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
-
-    fn n(v: f64) -> Value {
-        Value::Number(v)
     }
 
     fn field(v: &Value, name: &str) -> Value {

@@ -542,21 +542,8 @@ fn fmt_f(digits: &[u8], dp: i64, prec: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::{call, n, s};
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
-
-    fn n(v: f64) -> Value {
-        Value::Number(v)
-    }
 
     fn fmt(f: &str, args: &[Value]) -> Result<String, String> {
         let mut all = vec![s(f)];

@@ -36,13 +36,8 @@ fn operand(args: &[Value], i: usize) -> &Value {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::call;
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
 
     fn b(v: bool) -> Value {
         Value::Bool(v)

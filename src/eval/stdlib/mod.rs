@@ -185,6 +185,35 @@ static FUNCS: &[Func] = &[
     builtin("zipmap", 2, false, collections::zipmap),
 ];
 
+/// The helpers the builtins' unit tests share: a call with a default environment, and
+/// short constructors for arguments.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Env, lookup};
+    use crate::eval::value::Value;
+
+    pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
+        let f = lookup(name).expect("builtin exists");
+        (f.call)(&Env::default(), args)
+    }
+
+    pub fn s(v: &str) -> Value {
+        Value::string(v)
+    }
+
+    pub fn n(v: f64) -> Value {
+        Value::Number(v)
+    }
+
+    pub fn list(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|i| s(i)).collect())
+    }
+
+    pub fn nums(items: &[f64]) -> Value {
+        Value::List(items.iter().map(|i| n(*i)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,21 +200,8 @@ fn digit_value(c: char, base: u32) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::{call, n, s};
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
-
-    fn n(v: f64) -> Value {
-        Value::Number(v)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
 
     #[test]
     fn conformance_016_math() {

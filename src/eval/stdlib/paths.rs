@@ -43,6 +43,7 @@ fn dir(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::lookup;
+    use super::super::testing::s;
     use super::*;
 
     fn call(name: &str, args: &[Value]) -> Result<Value, String> {
@@ -52,10 +53,6 @@ mod tests {
             home: Some("/home/me".into()),
         };
         (f.call)(&env, args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
     }
 
     #[test]

@@ -185,17 +185,8 @@ fn push_quoted(out: &mut String, chars: &mut std::iter::Peekable<std::str::Chars
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::{call, s};
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
 
     #[test]
     fn conformance_013_regex_replace() {

@@ -324,13 +324,8 @@ impl Constraint {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::call;
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
 
     fn cmp(version: &str, constraint: &str) -> Result<Value, String> {
         call(

@@ -166,29 +166,8 @@ pub(super) fn setproduct(_: &Env, args: &[Value]) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::{call, list, n, nums, s};
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
-
-    fn n(v: f64) -> Value {
-        Value::Number(v)
-    }
-
-    fn list(items: &[&str]) -> Value {
-        Value::List(items.iter().map(|i| s(i)).collect())
-    }
-
-    fn nums(items: &[f64]) -> Value {
-        Value::List(items.iter().map(|i| n(*i)).collect())
-    }
 
     #[test]
     fn conformance_014_union() {

@@ -34,17 +34,8 @@ pub(super) fn uuidv5(_: &Env, args: &[Value]) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lookup;
+    use super::super::testing::{call, s};
     use super::*;
-
-    fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-        let f = lookup(name).expect("builtin exists");
-        (f.call)(&Env::default(), args)
-    }
-
-    fn s(v: &str) -> Value {
-        Value::string(v)
-    }
 
     #[test]
     fn conformance_015_uuidv5() {
