@@ -6,7 +6,7 @@ pub mod dockerfile;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::eval::resolve::{clean_path, is_remote};
+use crate::base::{clean_path, is_remote};
 use crate::model::capabilities::ImageStore;
 use crate::model::output::{SecretSource, SecretSpec, cache_type};
 use crate::model::{Builder, Definition, Platform, Target};
@@ -455,7 +455,7 @@ fn check_stage(
         .label(stage.span, "no such stage")
         .related(related)
         .help(
-            match crate::eval::suggest::did_you_mean(want, names.iter().map(String::as_str)) {
+            match crate::base::did_you_mean(want, names.iter().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None if names.is_empty() => {
                     "name a stage with `FROM image AS name`, or remove `target`".to_string()
@@ -604,7 +604,7 @@ fn check_unapplied(t: &Target, diags: &mut Diags) {
         }
     }
     for item in t.list("annotations") {
-        if let Err(msg) = crate::exec::image::Annotation::parse(&item.value) {
+        if let Err(msg) = crate::model::annotation::Annotation::parse(&item.value) {
             diags.push(
                 Diag::error("check::annotation", msg)
                     .label(item.span, "cannot be applied")

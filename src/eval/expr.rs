@@ -7,8 +7,8 @@ pub mod jinja;
 use std::collections::BTreeMap;
 
 use super::stdlib::{self, Env};
-use super::suggest::did_you_mean;
 use super::value::{Kind, Value};
+use crate::base::did_you_mean;
 use crate::source::{Diag, Span};
 use crate::syntax::ast::*;
 

@@ -11,7 +11,6 @@ pub mod overrides;
 pub mod resolve;
 pub mod resolver;
 pub mod stdlib;
-pub mod suggest;
 pub mod types;
 pub mod value;
 

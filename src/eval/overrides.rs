@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
-use super::suggest::did_you_mean;
+use crate::base::did_you_mean;
 use crate::model::{Attr, AttrValue, Item, Target};
 use crate::source::{Diag, Origin, SourceMap, Span};
 use crate::spec::attrs::{self, AttrDef, Set, Shape, TARGET_ATTRS};
@@ -326,7 +326,7 @@ fn load(t: &mut Target, value: &Item, _o: &Override) -> Result<(), Diag> {
 
 /// The `type=` field of a CSV output spec.
 pub fn output_type(spec: &str) -> String {
-    super::types::csv_fields(spec, ',')
+    crate::base::csv_fields(spec, ',')
         .unwrap_or_default()
         .into_iter()
         .find_map(|f| f.strip_prefix("type=").map(str::to_string))

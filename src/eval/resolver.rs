@@ -457,7 +457,7 @@ impl Resolver for Ctx<'_> {
             )
             .label(at, "referenced here")
             .help(
-                match super::suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+                match crate::base::did_you_mean(name, known.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("define `{kind} \"{name}\" {{ ... }}`"),
                 },

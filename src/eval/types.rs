@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::value::{Value, format_number};
+use crate::base::csv_fields;
 use crate::syntax::ast::{Expr, ExprKind, ObjectKey};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -227,43 +228,6 @@ pub fn parse_primitive(text: &str, t: &Type) -> Result<Value, String> {
     }
 }
 
-/// Splits one CSV record (quotes allowed, as Go's csv reader reads them).
-pub fn csv_fields(text: &str, sep: char) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    cur.push('"');
-                } else {
-                    quoted = false;
-                }
-            } else {
-                cur.push(c);
-            }
-        } else if c == '"' && at_start {
-            quoted = true;
-            at_start = false;
-        } else if c == sep {
-            fields.push(std::mem::take(&mut cur));
-            at_start = true;
-        } else {
-            cur.push(c);
-            at_start = false;
-        }
-    }
-    if quoted {
-        return Err(format!("unterminated quote in `{text}`"));
-    }
-    fields.push(cur);
-    Ok(fields)
-}
-
 /// For messages: the number formatting cty uses.
 pub fn show(v: &Value) -> String {
     match v {
@@ -275,15 +239,6 @@ pub fn show(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_reads_quotes_and_separators() {
-        assert_eq!(
-            csv_fields("a,\"b,c\",d", ',').unwrap(),
-            vec!["a", "b,c", "d"]
-        );
-        assert_eq!(csv_fields("k:v", ':').unwrap(), vec!["k", "v"]);
-    }
 
     #[test]
     fn env_lists_are_csv() {

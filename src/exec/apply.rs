@@ -282,7 +282,7 @@ pub fn export_name(b: &Build, run: &str) -> String {
 /// one image per (project, target, platform) stays tagged to keep later runs cached.
 pub fn anchor_name(b: &Build, project: &std::path::Path) -> String {
     let digest = <sha2::Sha256 as sha2::Digest>::digest(project.to_string_lossy().as_bytes());
-    let hash = crate::report::plan::hex(&digest[..4]);
+    let hash = crate::base::hex(&digest[..4]);
     format!(
         "rbake.local/cache-{hash}/{}:{}",
         clean_name(&b.target),

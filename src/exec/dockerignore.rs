@@ -21,7 +21,7 @@ impl Ignore {
                 Some(p) => (true, p.trim()),
                 None => (false, line),
             };
-            let pat = crate::eval::resolve::clean_path(pat.trim_start_matches('/'));
+            let pat = crate::base::clean_path(pat.trim_start_matches('/'));
             if let Some(re) = to_regex(&pat) {
                 rules.push((re, negate));
             }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use bollard_buildkit_proto::moby::buildkit::v1::CacheOptionsEntry;
 
-use crate::eval::types::csv_fields;
+use crate::base::csv_fields;
 use crate::plan::Build;
 
 /// Frontend attributes for everything but the context, filename and platform.

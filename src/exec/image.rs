@@ -12,6 +12,7 @@ use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256};
 
 use super::engine::error_chain;
+pub use crate::model::annotation::Annotation;
 
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -40,7 +41,7 @@ impl Blob {
 }
 
 pub fn digest(data: &[u8]) -> String {
-    format!("sha256:{}", crate::report::plan::hex(&Sha256::digest(data)))
+    format!("sha256:{}", crate::base::hex(&Sha256::digest(data)))
 }
 
 /// One platform's image: config, layers and the manifest tying them together.
@@ -156,46 +157,6 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(data).map_err(|e| e.to_string())?;
     enc.finish().map_err(|e| e.to_string())
-}
-
-/// Where an annotation goes, parsed from bake's `[TYPE[\[PLATFORM\]]:]KEY=VALUE`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Annotation {
-    /// `index` or `manifest` (the default); descriptor annotations are not supported.
-    pub on_index: bool,
-    /// `manifest[linux/arm64]:...` applies to that platform's manifest only.
-    pub platform: Option<String>,
-    pub key: String,
-    pub value: String,
-}
-
-impl Annotation {
-    pub fn parse(spec: &str) -> Result<Annotation, String> {
-        let (kv_start, on_index, platform) = match spec.split_once(':') {
-            Some((ty, _)) if ty == "index" => (ty.len() + 1, true, None),
-            Some((ty, _)) if ty == "manifest" => (ty.len() + 1, false, None),
-            Some((ty, _)) if ty.starts_with("manifest[") && ty.ends_with(']') => (
-                ty.len() + 1,
-                false,
-                Some(ty["manifest[".len()..ty.len() - 1].to_string()),
-            ),
-            Some((ty, _)) if ty.ends_with("-descriptor") => {
-                return Err(format!(
-                    "`{ty}` annotations are not supported; use `index:` or `manifest:`"
-                ));
-            }
-            _ => (0, false, None),
-        };
-        let (key, value) = spec[kv_start..]
-            .split_once('=')
-            .ok_or_else(|| format!("annotation `{spec}` is not KEY=VALUE"))?;
-        Ok(Annotation {
-            on_index,
-            platform,
-            key: key.to_string(),
-            value: value.to_string(),
-        })
-    }
 }
 
 /// The image with annotations added to its manifest (a new manifest, so a new digest).

@@ -169,6 +169,7 @@ pub struct Definition {
     pub targets: IndexMap<String, Target>,
 }
 
+pub mod annotation;
 pub mod output;
 pub mod platform;
 pub use platform::Platform;

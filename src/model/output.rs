@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::eval::types::csv_fields;
+use crate::base::csv_fields;
 
 /// Where a build's result goes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -314,7 +314,7 @@ fn candidate_builders(t: &Target, builders: &[Capabilities], diags: &mut Diags) 
                 )
                 .label(w.span, "unknown builder")
                 .help(
-                    match crate::eval::suggest::did_you_mean(&w.value, names.iter().copied()) {
+                    match crate::base::did_you_mean(&w.value, names.iter().copied()) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
                             "declare `builder \"{}\" {{ ... }}`, or use one of: {}",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256};
 
+use crate::base::hex;
 use crate::plan::{NamedContext, Node, Plan};
 
 pub const SCHEMA: &str = "rbake.plan.v1";
@@ -173,10 +174,7 @@ pub fn tree(plan: &Plan) -> String {
                             Some(_) => inputs.push("dockerfile (inline)".into()),
                             None => inputs.push(format!(
                                 "dockerfile {}",
-                                crate::eval::resolve::clean_path(&format!(
-                                    "{}/{}",
-                                    b.context, b.dockerfile
-                                ))
+                                crate::base::clean_path(&format!("{}/{}", b.context, b.dockerfile))
                             )),
                         }
                         if let Some(s) = &b.stage {
@@ -307,8 +305,4 @@ pub fn dot(plan: &Plan) -> String {
     }
     out.push_str("}\n");
     out
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

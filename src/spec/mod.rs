@@ -6,7 +6,7 @@ pub mod attrs;
 
 use indexmap::IndexMap;
 
-use crate::eval::suggest::did_you_mean;
+use crate::base::did_you_mean;
 use crate::source::{Diag, Diags, Span};
 use crate::syntax::ast::{Attr, Block, Body, Expr};
 

@@ -1215,7 +1215,7 @@ impl Lower<'_> {
             p.strip_prefix('~'),
             self.env.get("HOME").filter(|h| !h.is_empty()),
         ) {
-            (Some(rest), Some(home)) => clean(&format!("{home}/{rest}")),
+            (Some(rest), Some(home)) => crate::base::clean_path(&format!("{home}/{rest}")),
             _ => p.to_string(),
         };
         let windows_abs =
@@ -1223,7 +1223,7 @@ impl Lower<'_> {
         if p.is_empty() || p.starts_with('/') || windows_abs {
             p
         } else {
-            clean(&p)
+            crate::base::clean_path(&p)
         }
     }
 
@@ -1353,35 +1353,16 @@ fn quoted(names: &[&str]) -> String {
         .join(", ")
 }
 
-/// Help for an unknown key: the known key it most likely meant.
+/// Help for an unknown key: the known key it most likely meant (the same rule as every
+/// other "did you mean"), else the list of known keys.
 fn suggest(key: &str, known: &[&str]) -> String {
-    let close = known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min();
-    match close {
-        Some((_, k)) => format!("did you mean `{k}`?"),
+    match crate::base::did_you_mean(key, known.iter().copied()) {
+        Some(k) => format!("did you mean `{k}`?"),
         None => format!(
             "known keys are {}, and extension keys starting with `x-`",
             quoted(known)
         ),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 fn lit(s: &str, span: Span) -> Expr {
@@ -1414,26 +1395,6 @@ fn object_key(k: &str, span: Span) -> ObjectKey {
 
 // ---------------------------------------------------------------------------------------------
 // Go's formatting and parsing, where compose's output depends on it.
-
-/// Go's `path.Clean`.
-fn clean(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|l| *l != "..") => _ = parts.pop(),
-            ".." if rooted => {}
-            s => parts.push(s),
-        }
-    }
-    let body = parts.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".to_string(),
-        (false, false) => body,
-    }
-}
 
 /// Go's `%v` for a float64: the shortest digits, in exponent form outside 1e-4 ≤ |f| < 1e21's
 /// `%g` window of six digits.
@@ -1828,8 +1789,8 @@ mod tests {
         assert_eq!(go_float(1e6), "1e+06");
         assert_eq!(go_float(0.00001), "1e-05");
         assert_eq!(go_float(123456.5), "123456.5");
-        assert_eq!(clean("./a/../b/"), "b");
-        assert_eq!(clean(""), ".");
+        assert_eq!(crate::base::clean_path("./a/../b/"), "b");
+        assert_eq!(crate::base::clean_path(""), ".");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as J};
 
 use super::{Evaluator, R};
+use crate::base::did_you_mean;
 use crate::eval::stdlib;
-use crate::eval::suggest::did_you_mean;
 use crate::eval::value::{Kind, Value, format_number};
 use crate::source::{Diag, FileId, Span};
 use crate::syntax::ast::Jinja;

@@ -37,7 +37,7 @@ fn base(path: &str) -> String {
 /// Go's `path.Dir`: everything before the last slash, cleaned.
 fn dir(path: &str) -> String {
     let cut = path.rfind('/').map_or(0, |i| i + 1);
-    crate::eval::resolve::clean_path(&path[..cut])
+    crate::base::clean_path(&path[..cut])
 }
 
 #[cfg(test)]
