@@ -2,14 +2,17 @@
 //! values and events; it never prints.
 
 pub mod apply;
+pub mod build;
 pub mod context;
 pub mod credentials;
 pub mod dockerignore;
 pub mod engine;
 pub mod events;
+pub mod export;
 pub mod frontend;
 pub mod image;
 pub mod probe;
+pub mod publish;
 pub mod registry;
 pub mod session;
 pub mod solve;

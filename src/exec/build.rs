@@ -1,0 +1,234 @@
+//! A build node: its Dockerfile, named contexts, secrets and SSH resolved to values, then one
+//! solve on its builder, retried once on a transient engine error. The result stays in the
+//! engine under an rbake-owned reference for the nodes that consume it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::apply::{Built, Ctx, caps};
+use super::engine::Endpoint;
+use super::events::{Event, Outcome};
+use super::session::SecretSource;
+use super::{context, frontend, solve};
+use crate::model::output::{SecretSource as SpecSource, SecretSpec};
+use crate::plan::{Build, NamedContext};
+
+/// The rbake-owned reference a build's result is stored under in its engine.
+pub fn export_name(b: &Build, run: &str) -> String {
+    format!(
+        "rbake.local/{}:{}-{run}",
+        clean_name(&b.target),
+        b.platform.slug()
+    )
+}
+
+/// The stable reference a build's last image is kept under, per project and target.
+/// BuildKit inside the engine drops a build's cache with the last image that holds it, so
+/// one image per (project, target, platform) stays tagged to keep later runs cached.
+pub fn anchor_name(b: &Build, project: &std::path::Path) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(project.to_string_lossy().as_bytes());
+    let hash = crate::base::hex(&digest[..4]);
+    format!(
+        "rbake.local/cache-{hash}/{}:{}",
+        clean_name(&b.target),
+        b.platform.slug()
+    )
+}
+
+fn clean_name(target: &str) -> String {
+    target
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
+    let caps = caps(ctx, b.builder.as_ref())?;
+    let endpoint = Endpoint::parse(&caps.endpoint)?;
+    let cwd = &ctx.opts.cwd;
+    let context_dir = cwd.join(&b.context);
+    let (dockerfile_path, mut text) = match &b.dockerfile_inline {
+        Some(t) => (None, t.clone()),
+        None => {
+            let p = if b.dockerfile.starts_with('/') {
+                PathBuf::from(&b.dockerfile)
+            } else {
+                context_dir.join(&b.dockerfile)
+            };
+            let t = std::fs::read_to_string(&p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            (Some(p), t)
+        }
+    };
+    let mut attrs = frontend::attrs(b)?;
+    let mut rewrites: Vec<(String, String)> = Vec::new();
+    for (name, c) in &b.contexts {
+        let value = match c {
+            NamedContext::Target { node, .. } => {
+                let built = ctx
+                    .built
+                    .lock()
+                    .await
+                    .get(node)
+                    .cloned()
+                    .ok_or_else(|| format!("the result of {node} is missing"))?;
+                if caps.named_contexts {
+                    format!("docker-image://{}", built.reference)
+                } else {
+                    rewrites.push((name.clone(), built.reference.clone()));
+                    continue;
+                }
+            }
+            NamedContext::Source { value } => value.clone(),
+        };
+        if !caps.named_contexts {
+            if let Some(img) = value.strip_prefix("docker-image://") {
+                rewrites.push((name.clone(), img.to_string()));
+                continue;
+            }
+            return Err(format!(
+                "named context `{name}` = `{value}` needs BuildKit 0.10+ (builder `{}` has {})",
+                caps.name,
+                caps.buildkit.as_deref().unwrap_or("an older one")
+            ));
+        }
+        attrs.insert(format!("context:{name}"), value);
+    }
+    if !rewrites.is_empty() {
+        text = context::rewrite_named(&text, &rewrites);
+    }
+    let ctx_tar = {
+        let dir = context_dir.clone();
+        let dp = dockerfile_path.clone();
+        let t = text.clone();
+        let rewritten = !rewrites.is_empty() || b.dockerfile_inline.is_some();
+        tokio::task::spawn_blocking(move || context::pack(&dir, dp.as_deref(), &t, rewritten))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    let mut secrets = HashMap::new();
+    for s in &b.secrets {
+        let spec = SecretSpec::parse(s)?;
+        let src = match spec.source {
+            SpecSource::File(f) => SecretSource::File(if f.starts_with('/') {
+                PathBuf::from(f)
+            } else {
+                cwd.join(f)
+            }),
+            SpecSource::Env(e) => SecretSource::Env(e),
+        };
+        secrets.insert(spec.id, src);
+    }
+    let ssh = ssh_sockets(&b.ssh, cwd, &ctx.opts.env)?;
+    let mut entitlements = Vec::new();
+    if b.network.as_deref() == Some("host") {
+        entitlements.push("network.host".to_string());
+    }
+    let cache_from = b
+        .cache_from
+        .iter()
+        .map(|c| frontend::cache_entry(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cache_to = b
+        .cache_to
+        .iter()
+        .map(|c| frontend::cache_entry(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let export = export_name(b, &ctx.run);
+    let shared = solve::Shared {
+        credentials: ctx.opts.credentials.clone(),
+        env: ctx.opts.env.clone(),
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let req = solve::Request {
+            node: b.id.clone(),
+            platform: b.platform.to_string(),
+            context: ctx_tar.tar.clone(),
+            dockerfile: ctx_tar.dockerfile.clone(),
+            attrs: attrs.clone(),
+            uploads: HashMap::new(),
+            secrets: secrets.clone(),
+            ssh: ssh.clone(),
+            cache_from: cache_from.clone(),
+            cache_to: cache_to.clone(),
+            entitlements: entitlements.clone(),
+            export_name: export.clone(),
+        };
+        match solve::solve(&endpoint, req, &shared, &ctx.events).await {
+            Ok(outcome) => {
+                ctx.built.lock().await.insert(
+                    b.id.clone(),
+                    Built {
+                        reference: export.clone(),
+                        anchor: anchor_name(b, &ctx.opts.cwd),
+                        endpoint: endpoint.clone(),
+                        digest: outcome.digest.clone(),
+                    },
+                );
+                return Ok(outcome);
+            }
+            Err(f) if f.transient && attempt == 1 => {
+                let _ = ctx.events.send(Event::Retry {
+                    node: b.id.clone(),
+                    reason: f.message,
+                });
+            }
+            Err(f) => {
+                ctx.reported.lock().await.insert(b.id.clone());
+                let _ = ctx.events.send(Event::Failed {
+                    node: b.id.clone(),
+                    error: f.message.clone(),
+                    logs: f.logs,
+                });
+                return Err(f.message);
+            }
+        }
+    }
+}
+
+/// `ssh` specs (`default`, `ID`, `ID=PATH`) as agent sockets by id. Key files would need an
+/// agent of rbake's own; forwarding the user's agent keeps keys out of rbake entirely.
+fn ssh_sockets(
+    specs: &[String],
+    cwd: &std::path::Path,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<HashMap<String, PathBuf>, String> {
+    let mut out = HashMap::new();
+    for spec in specs {
+        let (id, path) = match spec.split_once('=') {
+            Some((id, p)) => (
+                id.to_string(),
+                Some(p.split(',').next().unwrap_or(p).to_string()),
+            ),
+            None => (spec.clone(), None),
+        };
+        let path = match path {
+            Some(p) => if p.starts_with('/') { PathBuf::from(p) } else { cwd.join(p) },
+            None => PathBuf::from(env.get("SSH_AUTH_SOCK").ok_or_else(|| {
+                format!("ssh `{id}` uses the SSH agent, but SSH_AUTH_SOCK is not set: start an agent and `ssh-add` the key")
+            })?),
+        };
+        use std::os::unix::fs::FileTypeExt;
+        let is_socket = std::fs::metadata(&path)
+            .map(|m| m.file_type().is_socket())
+            .unwrap_or(false);
+        if !is_socket {
+            return Err(format!(
+                "ssh `{id}` points at {}, which is not an agent socket: load the key into an agent (`ssh-add {}`) and use `{id}` alone",
+                path.display(),
+                path.display()
+            ));
+        }
+        out.insert(id, path);
+    }
+    Ok(out)
+}

@@ -1,0 +1,148 @@
+//! Publishing nodes: loads into an engine's image store and pushes to registries. A push
+//! uploads every platform by digest, then the index, and writes the tags last.
+
+use super::apply::{Ctx, docker, inputs};
+use super::engine::error_chain;
+use super::events::Outcome;
+use super::image::{self, Image};
+use super::registry::Reference;
+use crate::plan::{Load, Push};
+use bollard::Docker;
+
+pub(crate) async fn tag(docker: &Docker, source: &str, target: &str) -> Result<(), String> {
+    let r = Reference::parse(target)?;
+    let repo = if r.host == "registry-1.docker.io" {
+        r.repo.trim_start_matches("library/").to_string()
+    } else {
+        format!("{}/{}", r.host, r.repo)
+    };
+    // Keep the name as the user wrote it (without a registry host, docker adds none).
+    let repo = if target.starts_with(&r.host) {
+        repo
+    } else {
+        target
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map_or(target.to_string(), |(n, _)| n.to_string())
+    };
+    let opts = bollard::query_parameters::TagImageOptions {
+        repo: Some(repo),
+        tag: Some(r.tag.clone()),
+    };
+    docker
+        .tag_image(source, Some(opts))
+        .await
+        .map_err(|e| format!("cannot tag {target}: {}", error_chain(&e)))
+}
+
+pub(crate) async fn load(ctx: &Ctx, l: &Load) -> Result<Outcome, String> {
+    let builds = inputs(ctx, &l.id).await?;
+    let first = builds.first().ok_or("nothing to load")?;
+    let d = docker(&first.endpoint)?;
+    if builds.len() == 1 {
+        for t in &l.tags {
+            tag(&d, &first.reference, t).await?;
+        }
+        return Ok(Outcome {
+            digest: first.digest.clone(),
+            published: l.tags.clone(),
+            ..Outcome::default()
+        });
+    }
+    // A containerd store takes one multi-platform image: load an OCI layout of all of them.
+    let mut images = Vec::new();
+    for b in &builds {
+        images.push(image::save(&docker(&b.endpoint)?, &b.reference).await?);
+    }
+    let refs: Vec<&Image> = images.iter().collect();
+    let name = l.tags.first().cloned();
+    let layout = image::oci_layout(&refs, name.as_deref())?;
+    let opts = bollard::query_parameters::ImportImageOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    let mut stream = d.import_image(opts, bollard::body_full(layout.into()), None);
+    use futures_util::StreamExt;
+    while let Some(msg) = stream.next().await {
+        let msg = msg.map_err(|e| {
+            format!(
+                "the engine refused the multi-platform image: {}",
+                error_chain(&e)
+            )
+        })?;
+        if let Some(err) = msg.error_detail.and_then(|e| e.message) {
+            return Err(format!(
+                "the engine refused the multi-platform image: {err}"
+            ));
+        }
+    }
+    for t in l.tags.iter().skip(1) {
+        if let Some(n) = &name {
+            tag(&d, n, t).await?;
+        }
+    }
+    Ok(Outcome {
+        digest: Some(image::index(&refs).digest),
+        published: l.tags.clone(),
+        ..Outcome::default()
+    })
+}
+
+pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
+    let registry = ctx
+        .registry
+        .as_ref()
+        .ok_or("the registry client could not start (TLS roots)")?;
+    let builds = inputs(ctx, &p.id).await?;
+    let annotations = p
+        .annotations
+        .iter()
+        .map(|a| image::Annotation::parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut images = Vec::new();
+    // Builds are wired in platform order, so they line up with the node's platforms.
+    for (b, platform) in builds.iter().zip(&p.platforms) {
+        let saved = image::save(&docker(&b.endpoint)?, &b.reference).await?;
+        images.push(image::annotate(&saved, &annotations, &platform.to_string()));
+    }
+    let refs: Vec<&Image> = images.iter().collect();
+    let top = if images.len() == 1 {
+        images[0].manifest.clone()
+    } else {
+        image::index_with(&refs, &annotations)
+    };
+    // Every platform's image goes up by digest first, to every repository named...
+    let mut repos: Vec<Reference> = Vec::new();
+    for t in &p.tags {
+        let r = Reference::parse(t)?;
+        if !repos.iter().any(|x| x.host == r.host && x.repo == r.repo) {
+            repos.push(r);
+        }
+    }
+    for r in &repos {
+        for img in &images {
+            registry.push_image(r, img).await.map_err(|e| {
+                format!(
+                    "pushing {} to {}/{}: {e}",
+                    img.manifest.digest, r.host, r.repo
+                )
+            })?;
+        }
+        if images.len() > 1 {
+            registry.put_manifest(r, &top.digest, &top).await?;
+        }
+    }
+    // ...and only then are the tags written.
+    for t in &p.tags {
+        let r = Reference::parse(t)?;
+        registry
+            .put_manifest(&r, &r.tag, &top)
+            .await
+            .map_err(|e| format!("writing tag {t}: {e}"))?;
+    }
+    Ok(Outcome {
+        digest: Some(top.digest.clone()),
+        published: p.tags.clone(),
+        ..Outcome::default()
+    })
+}
