@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod path;
+pub mod patterns;
 pub mod suggest;
 
 pub use csv::csv_fields;

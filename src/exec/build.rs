@@ -3,11 +3,14 @@
 //! engine under an rbake-owned reference for the nodes that consume it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::apply::{Built, Ctx, caps};
 use super::engine::Endpoint;
 use super::events::{Event, Outcome};
+use super::filesync::Dirs;
+use super::fswalk::{Disk, Memory, Tree};
 use super::session::SecretSource;
 use super::{context, frontend, solve};
 use crate::model::output::{SecretSource as SpecSource, SecretSpec};
@@ -69,6 +72,7 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
     };
     let mut attrs = frontend::attrs(b)?;
     let mut rewrites: Vec<(String, String)> = Vec::new();
+    let mut dirs = Dirs::default();
     for (name, c) in &b.contexts {
         let value = match c {
             NamedContext::Target { node, .. } => {
@@ -99,20 +103,29 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
                 caps.buildkit.as_deref().unwrap_or("an older one")
             ));
         }
+        let value = match local_context(&value) {
+            Some(path) => {
+                let dir = cwd.join(path);
+                let tree = Disk::new(&dir)
+                    .map_err(|e| format!("named context `{name}`: {}: {e}", dir.display()))?;
+                dirs.insert(name, Arc::new(tree));
+                format!("local:{name}")
+            }
+            None => value,
+        };
         attrs.insert(format!("context:{name}"), value);
     }
     if !rewrites.is_empty() {
         text = context::rewrite_named(&text, &rewrites);
     }
-    let ctx_tar = {
-        let dir = context_dir.clone();
-        let dp = dockerfile_path.clone();
-        let t = text.clone();
-        let rewritten = !rewrites.is_empty() || b.dockerfile_inline.is_some();
-        tokio::task::spawn_blocking(move || context::pack(&dir, dp.as_deref(), &t, rewritten))
-            .await
-            .map_err(|e| e.to_string())??
-    };
+    let context_tree = Disk::new(&context_dir)
+        .map_err(|e| format!("cannot read the context {}: {e}", context_dir.display()))?;
+    let shared_key = shared_key(&context_tree.root);
+    dirs.insert("context", Arc::new(context_tree));
+    let rewritten = !rewrites.is_empty() || b.dockerfile_inline.is_some();
+    let (dockerfile_tree, filename) =
+        dockerfile_source(dockerfile_path.as_deref(), &text, rewritten)?;
+    dirs.insert("dockerfile", dockerfile_tree);
     let mut secrets = HashMap::new();
     for s in &b.secrets {
         let spec = SecretSpec::parse(s)?;
@@ -152,10 +165,10 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
         let req = solve::Request {
             node: b.id.clone(),
             platform: b.platform.to_string(),
-            context: ctx_tar.tar.clone(),
-            dockerfile: ctx_tar.dockerfile.clone(),
+            dirs: dirs.clone(),
+            shared_key: shared_key.clone(),
+            dockerfile: filename.clone(),
             attrs: attrs.clone(),
-            uploads: HashMap::new(),
             secrets: secrets.clone(),
             ssh: ssh.clone(),
             cache_from: cache_from.clone(),
@@ -231,4 +244,49 @@ fn ssh_sockets(
         out.insert(id, path);
     }
     Ok(out)
+}
+
+/// A named context's value that names a local directory (not an image, URL or git
+/// reference), as buildx reads it.
+pub(crate) fn local_context(value: &str) -> Option<&str> {
+    let remote = crate::base::is_remote(value)
+        || value.starts_with("docker-image://")
+        || value.starts_with("oci-layout://")
+        || value.starts_with("target:")
+        || value.starts_with("input:");
+    (!remote).then_some(value)
+}
+
+/// The session's shared key for a context directory: stable across runs, so BuildKit
+/// syncs into its copy of the last transfer and only changed files travel.
+pub(crate) fn shared_key(context: &Path) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(context.to_string_lossy().as_bytes());
+    format!("rbake-{}", crate::base::hex(&digest[..16]))
+}
+
+/// The `dockerfile` source and the frontend's `filename`: the Dockerfile's own directory
+/// when it is used as written; otherwise (inline, or rewritten for `target:` contexts on
+/// BuildKit < 0.10) a small directory in memory holding the text as `Dockerfile`, with the
+/// original's `<Dockerfile>.dockerignore` beside it if there is one.
+pub(crate) fn dockerfile_source(
+    path: Option<&Path>,
+    text: &str,
+    rewritten: bool,
+) -> Result<(Arc<dyn Tree>, String), String> {
+    if let (Some(p), false) = (path, rewritten) {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{} has no usable file name", p.display()))?;
+        let dir = p.parent().unwrap_or(Path::new("."));
+        let tree = Disk::new(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        return Ok((Arc::new(tree), name.to_string()));
+    }
+    let mut files = vec![("Dockerfile".to_string(), text.as_bytes().to_vec())];
+    if let Some(p) = path
+        && let Ok(ignore) = std::fs::read(format!("{}.dockerignore", p.display()))
+    {
+        files.push(("Dockerfile.dockerignore".to_string(), ignore));
+    }
+    Ok((Arc::new(Memory { files }), "Dockerfile".to_string()))
 }

@@ -1,9 +1,10 @@
 //! rbake's side of a BuildKit session: the services BuildKit calls back during a solve.
 //!
 //! The session runs over `POST /session` on the engine, upgraded to HTTP/2, where rbake is
-//! the gRPC *server*. It serves the build context (as an upload), secrets (read from their
-//! file or variable only when BuildKit asks, never kept or logged), registry credentials,
-//! and health checks.
+//! the gRPC *server*. It serves local sources by file sync (`filesync.rs`: the context, the
+//! Dockerfile's directory, named local contexts), secrets (read from their file or variable
+//! only when BuildKit asks, never kept or logged), registry credentials, SSH agent
+//! forwarding and health checks.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -17,6 +18,7 @@ use bollard_buildkit_proto::health::{
 use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::{Secrets, SecretsServer};
 use bollard_buildkit_proto::moby::buildkit::secrets::v1::{GetSecretRequest, GetSecretResponse};
 use bollard_buildkit_proto::moby::filesync::v1::auth_server::{Auth, AuthServer};
+use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
 use bollard_buildkit_proto::moby::filesync::v1::{
     CredentialsRequest, CredentialsResponse, FetchTokenRequest, FetchTokenResponse,
     GetTokenAuthorityRequest, GetTokenAuthorityResponse, VerifyTokenAuthorityRequest,
@@ -26,13 +28,12 @@ use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::{Ssh, SshServer};
 use bollard_buildkit_proto::moby::sshforward::v1::{
     BytesMessage as SshBytes, CheckAgentRequest, CheckAgentResponse,
 };
-use bollard_buildkit_proto::moby::upload::v1::BytesMessage;
-use bollard_buildkit_proto::moby::upload::v1::upload_server::{Upload, UploadServer};
 use tokio::task::JoinHandle;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::credentials::Credentials;
 use super::engine::{Endpoint, Stream};
+use super::filesync::{Dirs, FileSyncService};
 
 /// Where a secret's value comes from. The value itself is read on demand.
 #[derive(Clone)]
@@ -52,8 +53,11 @@ impl std::fmt::Debug for SecretSource {
 
 /// What one session serves.
 pub struct Services {
-    /// Upload payloads by their URL path (`/ID`), for `http://buildkit-session/ID`.
-    pub uploads: HashMap<String, Vec<u8>>,
+    /// Local sources by the name the frontend asks for.
+    pub dirs: Dirs,
+    /// BuildKit keeps each local source's last transfer under this key (with the source's
+    /// name), so a later session with the same key sends only what changed.
+    pub shared_key: String,
     pub secrets: HashMap<String, SecretSource>,
     pub credentials: Arc<Credentials>,
     /// SSH agent sockets by id (`default` is `$SSH_AUTH_SOCK`), forwarded, never read.
@@ -76,7 +80,7 @@ impl Drop for Session {
 
 const METHODS: &[&str] = &[
     "/grpc.health.v1.Health/Check",
-    "/moby.upload.v1.Upload/Pull",
+    "/moby.filesync.v1.FileSync/DiffCopy",
     "/moby.buildkit.secrets.v1.Secrets/GetSecret",
     "/moby.filesync.v1.Auth/Credentials",
     "/moby.filesync.v1.Auth/FetchToken",
@@ -92,7 +96,10 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
     let mut headers = vec![
         ("X-Docker-Expose-Session-Uuid", id.clone()),
         ("X-Docker-Expose-Session-Name", name.to_string()),
-        ("X-Docker-Expose-Session-Sharedkey", String::new()),
+        (
+            "X-Docker-Expose-Session-Sharedkey",
+            services.shared_key.clone(),
+        ),
     ];
     for m in METHODS {
         headers.push(("X-Docker-Expose-Session-Grpc-Method", m.to_string()));
@@ -101,8 +108,8 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
         .upgrade("/session", &headers)
         .await
         .map_err(|e| format!("cannot open a BuildKit session: {e}"))?;
-    let upload = UploadServer::new(UploadService {
-        uploads: services.uploads,
+    let filesync = FileSyncServer::new(FileSyncService {
+        dirs: services.dirs,
     })
     .max_encoding_message_size(16 << 20);
     let secrets = SecretsServer::new(SecretService {
@@ -120,7 +127,7 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
         let incoming = tokio_stream::once(Ok::<Stream, std::io::Error>(stream));
         let _ = tonic::transport::Server::builder()
             .add_service(health)
-            .add_service(upload)
+            .add_service(filesync)
             .add_service(secrets)
             .add_service(auth)
             .add_service(ssh)
@@ -149,37 +156,6 @@ pub fn new_id() -> String {
         }
     }
     out
-}
-
-struct UploadService {
-    uploads: HashMap<String, Vec<u8>>,
-}
-
-#[tonic::async_trait]
-impl Upload for UploadService {
-    type PullStream =
-        Pin<Box<dyn tokio_stream::Stream<Item = Result<BytesMessage, Status>> + Send>>;
-
-    async fn pull(
-        &self,
-        request: Request<Streaming<BytesMessage>>,
-    ) -> Result<Response<Self::PullStream>, Status> {
-        let path = request
-            .metadata()
-            .get("urlpath")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let Some(data) = self.uploads.get(&path).cloned() else {
-            return Err(Status::not_found(format!("no upload at {path}")));
-        };
-        let stream = async_stream::stream! {
-            for chunk in data.chunks(1 << 20) {
-                yield Ok(BytesMessage { data: chunk.to_vec() });
-            }
-        };
-        Ok(Response::new(Box::pin(stream)))
-    }
 }
 
 struct SecretService {

@@ -1,4 +1,4 @@
-//! One BuildKit solve: the Dockerfile frontend on an uploaded context, for one platform,
+//! One BuildKit solve: the Dockerfile frontend on local sources served by file sync, for one platform,
 //! exported into the engine's image store under an rbake-owned reference. Progress comes
 //! from a second connection streaming `Control.Status` for the same build ref.
 
@@ -20,12 +20,14 @@ use super::session::{self, SecretSource, Services};
 pub struct Request {
     pub node: String,
     pub platform: String,
-    pub context: Vec<u8>,
+    /// Local sources: `context`, `dockerfile` and named local contexts.
+    pub dirs: super::filesync::Dirs,
+    /// The session's shared key (see `session::Services::shared_key`).
+    pub shared_key: String,
+    /// The Dockerfile's name inside the `dockerfile` source (the frontend's `filename`).
     pub dockerfile: String,
     /// Frontend attributes beyond context, filename and platform (args, labels, target...).
     pub attrs: HashMap<String, String>,
-    /// Extra uploads (named local contexts) by upload id.
-    pub uploads: HashMap<String, Vec<u8>>,
     pub secrets: HashMap<String, SecretSource>,
     pub ssh: HashMap<String, std::path::PathBuf>,
     pub cache_from: Vec<CacheOptionsEntry>,
@@ -60,11 +62,9 @@ pub async fn solve(
         logs: Vec::new(),
         transient,
     };
-    let context_id = session::new_id();
-    let mut uploads = req.uploads;
-    uploads.insert(format!("/{context_id}"), req.context);
     let services = Services {
-        uploads,
+        dirs: req.dirs,
+        shared_key: req.shared_key,
         secrets: req.secrets,
         credentials: shared.credentials.clone(),
         ssh: req.ssh,
@@ -84,10 +84,6 @@ pub async fn solve(
 
     let build_ref = session::new_id();
     let mut frontend_attrs = req.attrs;
-    frontend_attrs.insert(
-        "context".into(),
-        format!("http://buildkit-session/{context_id}"),
-    );
     frontend_attrs.insert("filename".into(), req.dockerfile);
     frontend_attrs.insert("platform".into(), req.platform);
     let mut exporter_attrs = HashMap::new();
