@@ -160,17 +160,28 @@ fn multiarch_pushes_one_index_and_loads_one_image_per_platform() {
     ] {
         assert!(tree.contains(want), "missing {want:?} in:\n{tree}");
     }
+    // `release` and `local` build exactly the same image: one build per platform feeds both.
+    assert!(tree.contains("3 builds, 1 push, 3 loads"), "{tree}");
+    assert!(
+        tree.contains("build linux/arm64    emulated on local (one build with local)"),
+        "{tree}"
+    );
     let json = plan_json("multiarch");
     let push: Vec<&Value> = nodes(&json).filter(|n| n["kind"] == "push").collect();
     assert_eq!(push.len(), 1, "one push node");
     assert_eq!(
         push[0]["depends_on"],
         serde_json::json!([
-            "build:release:linux/amd64",
-            "build:release:linux/arm/v7",
-            "build:release:linux/arm64"
+            "build:local:linux/amd64",
+            "build:local:linux/arm/v7",
+            "build:local:linux/arm64"
         ])
     );
+    let builds: Vec<&Value> = nodes(&json).filter(|n| n["kind"] == "build").collect();
+    assert_eq!(builds.len(), 3, "one build per platform");
+    for b in builds {
+        assert_eq!(b["shared"], serde_json::json!(["release"]), "{b}");
+    }
 }
 
 fn nodes(plan: &Value) -> impl Iterator<Item = &Value> {

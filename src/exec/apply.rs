@@ -266,7 +266,7 @@ pub(crate) fn caps<'a>(ctx: &'a Ctx, builder: Option<&String>) -> Result<&'a Cap
         .ok_or_else(|| format!("unknown builder {name}"))
 }
 
-/// The builds a node consumes, in platform order.
+/// The builds a node consumes, in the order of the node's platforms.
 pub(crate) async fn inputs(ctx: &Ctx, node_id: &str) -> Result<Vec<Built>, String> {
     let idx = ctx
         .plan
@@ -274,19 +274,33 @@ pub(crate) async fn inputs(ctx: &Ctx, node_id: &str) -> Result<Vec<Built>, Strin
         .node_indices()
         .find(|i| ctx.plan.graph[*i].id() == node_id)
         .ok_or("node vanished")?;
-    let mut deps: Vec<NodeIndex> = ctx
+    let platforms = match &ctx.plan.graph[idx] {
+        Node::Push(p) => &p.platforms,
+        Node::Load(l) => &l.platforms,
+        Node::Export(e) => &e.platforms,
+        Node::Build(_) => return Err("a build has no inputs to publish".into()),
+    };
+    let deps: Vec<&crate::plan::Build> = ctx
         .plan
         .graph
         .neighbors_directed(idx, petgraph::Direction::Incoming)
+        .filter_map(|d| match &ctx.plan.graph[d] {
+            Node::Build(b) => Some(b),
+            _ => None,
+        })
         .collect();
-    deps.sort();
     let built = ctx.built.lock().await;
-    deps.iter()
-        .map(|d| {
+    platforms
+        .iter()
+        .map(|p| {
+            let b = deps
+                .iter()
+                .find(|b| &b.platform == p)
+                .ok_or_else(|| format!("{node_id} has no build for {p}"))?;
             built
-                .get(ctx.plan.graph[*d].id())
+                .get(&b.id)
                 .cloned()
-                .ok_or_else(|| format!("{} has no result", ctx.plan.graph[*d].id()))
+                .ok_or_else(|| format!("{} has no result", b.id))
         })
         .collect()
 }

@@ -78,8 +78,34 @@ pub struct Build {
     pub shm_size: Option<String>,
     pub ulimits: Vec<String>,
     pub extra_hosts: BTreeMap<String, String>,
+    /// Other targets whose build for this platform is exactly this one: it is built once
+    /// and feeds their outputs too.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub shared: Vec<String>,
     #[serde(skip)]
     pub platform_span: Span,
+}
+
+impl Build {
+    /// Everything that decides what this build produces, as text: two builds with equal
+    /// signatures build the same image. Names, spans and the build's own id are left out;
+    /// `target:` contexts count by the node they come from.
+    pub fn signature(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            for k in ["id", "target", "shared"] {
+                o.remove(k);
+            }
+            if let Some(c) = o.get_mut("contexts").and_then(|c| c.as_object_mut()) {
+                for ctx in c.values_mut() {
+                    if let Some(ctx) = ctx.as_object_mut() {
+                        ctx.remove("target");
+                    }
+                }
+            }
+        }
+        v.to_string()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
@@ -243,23 +269,83 @@ pub fn lower(def: &Definition, builders: Vec<Capabilities>, diags: &mut Diags) -
         outputs(t, &builds[name.as_str()], &mut plan, &mut published, diags);
     }
     if let Err(cycle) = petgraph::algo::toposort(&plan.graph, None) {
-        let sccs = petgraph::algo::tarjan_scc(&plan.graph);
-        let members: Vec<String> = sccs
-            .into_iter()
-            .find(|c| c.contains(&cycle.node_id()))
-            .unwrap_or_default()
-            .iter()
-            .map(|n| plan.graph[*n].id().to_string())
-            .collect();
-        let t = plan.graph[cycle.node_id()].target().to_string();
-        let span = def.targets.get(&t).map_or(Span::default(), |t| t.span);
-        diags.push(
-            Diag::error("plan::cycle", format!("the build graph has a cycle: {}", members.join(" -> ")))
-                .label(span, "part of the cycle")
-                .help("a target cannot depend, through `target:` contexts, on a target that depends on it"),
-        );
+        report_cycle(&plan, def, cycle.node_id(), diags);
+        return plan;
     }
+    merge_identical_builds(&mut plan);
     plan
+}
+
+/// Builds that would produce the same image (same inputs, platform and builder) become one
+/// node whose result feeds every output that wanted either: the node of the first target by
+/// name stays, and lists the others in `shared`. Dependencies are merged first, so chains of
+/// identical builds merge all the way down.
+fn merge_identical_builds(plan: &mut Plan) {
+    // Dependencies first, then by id: deterministic, and the first target by name stays.
+    let order = plan.order();
+    let mut kept: HashMap<String, NodeIndex> = HashMap::new();
+    let mut removed: std::collections::HashSet<NodeIndex> = Default::default();
+    for n in order {
+        let Node::Build(b) = &plan.graph[n] else {
+            continue;
+        };
+        let sig = b.signature();
+        let Some(&keep) = kept.get(&sig) else {
+            kept.insert(sig, n);
+            continue;
+        };
+        let (dup_id, dup_target) = (b.id.clone(), b.target.clone());
+        let keep_id = plan.graph[keep].id().to_string();
+        let dependents: Vec<NodeIndex> = plan
+            .graph
+            .neighbors_directed(n, petgraph::Direction::Outgoing)
+            .collect();
+        for d in dependents {
+            if plan.graph.find_edge(keep, d).is_none() {
+                plan.graph.add_edge(keep, d, ());
+            }
+            if let Node::Build(db) = &mut plan.graph[d] {
+                for c in db.contexts.values_mut() {
+                    if let NamedContext::Target { node, .. } = c
+                        && *node == dup_id
+                    {
+                        *node = keep_id.clone();
+                    }
+                }
+            }
+        }
+        if let Node::Build(k) = &mut plan.graph[keep]
+            && !k.shared.contains(&dup_target)
+        {
+            k.shared.push(dup_target);
+            k.shared.sort();
+        }
+        removed.insert(n);
+    }
+    if !removed.is_empty() {
+        plan.graph.retain_nodes(|_, n| !removed.contains(&n));
+    }
+}
+
+fn report_cycle(plan: &Plan, def: &Definition, at: NodeIndex, diags: &mut Diags) {
+    let sccs = petgraph::algo::tarjan_scc(&plan.graph);
+    let members: Vec<String> = sccs
+        .into_iter()
+        .find(|c| c.contains(&at))
+        .unwrap_or_default()
+        .iter()
+        .map(|n| plan.graph[*n].id().to_string())
+        .collect();
+    let t = plan.graph[at].target().to_string();
+    let span = def.targets.get(&t).map_or(Span::default(), |t| t.span);
+    diags.push(
+        Diag::error(
+            "plan::cycle",
+            format!("the build graph has a cycle: {}", members.join(" -> ")),
+        )
+        .label(span, "part of the cycle")
+        .help("a target cannot depend, through `target:` contexts, on a target that depends on it"),
+    );
 }
 
 fn build_nodes(t: &Target, plan: &mut Plan, diags: &mut Diags) -> Vec<(Platform, NodeIndex)> {
@@ -414,6 +500,7 @@ fn build_node(
         shm_size: t.str("shm-size").map(str::to_string),
         ulimits: strings(t.list("ulimits")),
         extra_hosts: map(t, "extra-hosts"),
+        shared: Vec::new(),
         platform_span: span,
     }
 }

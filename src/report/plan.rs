@@ -130,6 +130,11 @@ pub fn tree(plan: &Plan) -> String {
     for n in plan.order() {
         let node = &plan.graph[n];
         by_target.entry(node.target()).or_default().push(node);
+        if let Node::Build(b) = node {
+            for other in &b.shared {
+                by_target.entry(other.as_str()).or_default().push(node);
+            }
+        }
     }
     let mut out = String::new();
     for b in &plan.builders {
@@ -166,7 +171,19 @@ pub fn tree(plan: &Plan) -> String {
                         (Some(name), false) => format!("native on {name}"),
                         (Some(name), true) => format!("emulated on {name}"),
                     };
-                    lines.push(format!("build {:<14} {how}", b.platform.to_string()));
+                    let with: Vec<&str> = std::iter::once(b.target.as_str())
+                        .chain(b.shared.iter().map(String::as_str))
+                        .filter(|t| *t != target)
+                        .collect();
+                    let shared = if with.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (one build with {})", with.join(", "))
+                    };
+                    lines.push(format!(
+                        "build {:<14} {how}{shared}",
+                        b.platform.to_string()
+                    ));
                     if !inputs_done {
                         inputs_done = true;
                         let mut inputs = vec![format!("context {}", b.context)];
