@@ -10,6 +10,15 @@ pub struct Stage {
 }
 
 pub fn stages(text: &str) -> Vec<Stage> {
+    logical_lines(text)
+        .into_iter()
+        .filter_map(|(line, span)| from_line(&line, span))
+        .collect()
+}
+
+/// The instructions of a Dockerfile, one logical line each (continuations joined, comment
+/// lines dropped), with the byte range they came from.
+pub fn logical_lines(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
     let escape = escape_char(text);
     let mut out = Vec::new();
     let mut offset = 0;
@@ -30,8 +39,8 @@ pub fn stages(text: &str) -> Vec<Stage> {
             logical.push(' ');
         } else {
             logical.push_str(t);
-            if let Some(s) = from_line(&logical, start..offset + trimmed.len()) {
-                out.push(s);
+            if !logical.trim().is_empty() {
+                out.push((std::mem::take(&mut logical), start..offset + trimmed.len()));
             }
             logical.clear();
         }

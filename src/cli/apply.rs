@@ -38,6 +38,9 @@ pub struct ApplyArgs {
     /// Grant an entitlement: network.host, security.insecure, fs.read=PATH (repeatable)
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
+    /// Run every node, even those whose outputs already hold a build of the same inputs
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
@@ -83,6 +86,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
         cwd: settings.cwd.clone(),
         env: Arc::new(settings.env.clone()),
         credentials,
+        rebuild: args.rebuild,
     };
     let mut progress = Progress::new(args.progress, &plan);
     let cancel = CancellationToken::new();

@@ -16,8 +16,10 @@ use tokio_util::sync::CancellationToken;
 use super::credentials::Credentials;
 use super::engine::Endpoint;
 use super::events::{Event, Outcome};
+use super::inputs::Keys;
 use super::publish::tag;
 use super::registry::Registry;
+use super::uptodate::{self, Assessment, Verdict};
 use super::{build, export, publish};
 use crate::model::Capabilities;
 use crate::plan::{Node, Plan};
@@ -30,6 +32,8 @@ pub struct Options {
     pub cwd: PathBuf,
     pub env: Arc<std::collections::BTreeMap<String, String>>,
     pub credentials: Arc<Credentials>,
+    /// Run every node, even those whose outputs are up to date.
+    pub rebuild: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +67,9 @@ pub(crate) struct Ctx {
     pub(crate) run: String,
     /// Nodes whose failure event was already sent (with logs) by the node itself.
     pub(crate) reported: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    /// Input keys and what is already up to date (`uptodate.rs`).
+    pub(crate) keys: Keys,
+    pub(crate) assessment: Assessment,
 }
 
 pub async fn apply(
@@ -73,7 +80,14 @@ pub async fn apply(
 ) -> Report {
     let plan = Arc::new(plan);
     let registry = Registry::new(opts.credentials.clone()).ok();
+    let keys = Keys::new(Keys::cache_dir(&opts.env));
+    let assessment = tokio::select! {
+        a = uptodate::assess(&plan, &opts.cwd, &keys, registry.as_ref(), opts.rebuild) => a,
+        _ = cancel.cancelled() => Assessment::default(),
+    };
     let ctx = Arc::new(Ctx {
+        keys,
+        assessment,
         plan: plan.clone(),
         opts,
         built: Default::default(),
@@ -216,13 +230,21 @@ pub async fn apply(
         }
     }
     cleanup(&ctx).await;
+    ctx.keys.save();
     report
 }
 
 /// Removes this run's intermediate references from the engines. Loaded and pushed images
 /// keep their own tags; BuildKit's cache is separate, so later runs stay cached.
 async fn cleanup(ctx: &Ctx) {
-    let built: Vec<Built> = ctx.built.lock().await.values().cloned().collect();
+    let built: Vec<Built> = ctx
+        .built
+        .lock()
+        .await
+        .values()
+        .filter(|b| b.reference != b.anchor)
+        .cloned()
+        .collect();
     // Independent engine calls: run them together rather than one after another.
     let jobs = built.into_iter().map(|b| async move {
         if let Ok(d) = b.endpoint.docker() {
@@ -249,9 +271,33 @@ fn node_builder(n: &Node) -> Option<String> {
 
 async fn run_node(ctx: &Ctx, n: NodeIndex) -> Result<Outcome, String> {
     let start = std::time::Instant::now();
+    match ctx.assessment.verdict(ctx.plan.graph[n].id()) {
+        Some(Verdict::UpToDate(why)) => {
+            return Ok(Outcome {
+                up_to_date: Some(why.clone()),
+                ..Outcome::default()
+            });
+        }
+        Some(Verdict::Reuse { image }) => {
+            if let Node::Build(b) = &ctx.plan.graph[n] {
+                return build::reuse(ctx, b, image).await;
+            }
+        }
+        Some(Verdict::Run(why)) if !why.is_empty() => {
+            let _ = ctx.events.send(Event::Log {
+                node: ctx.plan.graph[n].id().to_string(),
+                line: format!("runs: {why}"),
+            });
+        }
+        _ => {}
+    }
     let mut outcome = match &ctx.plan.graph[n] {
         Node::Build(b) => build::build(ctx, b).await?,
-        Node::Load(l) => publish::load(ctx, l).await?,
+        Node::Load(l) => {
+            let o = publish::load(ctx, l).await?;
+            publish::record_load(ctx, l).await;
+            o
+        }
         Node::Push(p) => publish::push(ctx, p).await?,
         Node::Export(e) => export::export(ctx, e).await?,
     };

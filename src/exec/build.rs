@@ -178,6 +178,13 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
         };
         match solve::solve(&endpoint, req, &shared, &ctx.events).await {
             Ok(outcome) => {
+                if let Some(k) = ctx.assessment.keys.get(&b.id)
+                    && let Ok(d) = endpoint.docker()
+                    && let Ok(img) = d.inspect_image(&export).await
+                    && let Some(id) = img.id
+                {
+                    ctx.keys.record(&id, k);
+                }
                 ctx.built.lock().await.insert(
                     b.id.clone(),
                     Built {
@@ -289,4 +296,31 @@ pub(crate) fn dockerfile_source(
         files.push(("Dockerfile.dockerignore".to_string(), ignore));
     }
     Ok((Arc::new(Memory { files }), "Dockerfile".to_string()))
+}
+
+/// A build whose result the engine still holds under its anchor (same input key): the
+/// consumers take that image; no solve.
+pub(crate) async fn reuse(ctx: &Ctx, b: &Build, image: &str) -> Result<Outcome, String> {
+    let caps = caps(ctx, b.builder.as_ref())?;
+    let endpoint = Endpoint::parse(&caps.endpoint)?;
+    let id = endpoint
+        .docker()?
+        .inspect_image(image)
+        .await
+        .map_err(|e| format!("the kept image {image} vanished: {e}"))?
+        .id;
+    ctx.built.lock().await.insert(
+        b.id.clone(),
+        Built {
+            reference: image.to_string(),
+            anchor: image.to_string(),
+            endpoint,
+            digest: id.clone(),
+        },
+    );
+    Ok(Outcome {
+        digest: id,
+        up_to_date: Some(format!("the engine keeps this build as {image}")),
+        ..Outcome::default()
+    })
 }

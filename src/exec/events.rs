@@ -50,6 +50,8 @@ pub struct Outcome {
     pub cached_steps: usize,
     /// Tags written (pushes, loads) or files written (exports).
     pub published: Vec<String>,
+    /// Set when nothing had to run: why the node is up to date.
+    pub up_to_date: Option<String>,
 }
 
 impl Outcome {

@@ -72,6 +72,9 @@ pub fn go_mode(st_mode: u32) -> u32 {
 pub struct Node {
     pub name: String,
     pub stat: Stat,
+    /// Not part of fsutil's `Stat`, but what a cache of file digests needs.
+    pub ctime: i64,
+    pub ino: u64,
     pub is_dir: bool,
     /// (device, inode) of a file with more than one link, for hard-link detection.
     pub link_id: Option<(u64, u64)>,
@@ -145,6 +148,8 @@ fn node_of(name: String, path: &Path, md: &std::fs::Metadata) -> io::Result<Node
     Ok(Node {
         name,
         stat,
+        ctime: md.ctime() * 1_000_000_000 + md.ctime_nsec(),
+        ino: md.ino(),
         is_dir,
         link_id,
     })
@@ -227,6 +232,8 @@ impl Memory {
                 devminor: 0,
                 xattrs: Default::default(),
             },
+            ctime: mod_time,
+            ino: 0,
             is_dir: false,
             link_id: None,
         }
@@ -436,10 +443,14 @@ fn read_symlink(tree: &dyn Tree, rel: &str) -> Result<Vec<String>, FilterError> 
 /// One entry of the walk, with its `Stat` ready to send.
 pub struct Entry {
     pub stat: Stat,
+    pub ctime: i64,
+    pub ino: u64,
 }
 
 struct Pending {
     stat: Stat,
+    ctime: i64,
+    ino: u64,
     prefix: String,
     include: Option<MatchInfo>,
     exclude: Option<MatchInfo>,
@@ -527,6 +538,8 @@ fn walk_dir(
                 p.emitted = true;
                 emit(Entry {
                     stat: p.stat.clone(),
+                    ctime: p.ctime,
+                    ino: p.ino,
                 })?;
             }
             if let Some(id) = node.link_id {
@@ -540,11 +553,17 @@ fn walk_dir(
                     }
                 }
             }
-            emit(Entry { stat: stat.clone() })?;
+            emit(Entry {
+                stat: stat.clone(),
+                ctime: node.ctime,
+                ino: node.ino,
+            })?;
         }
         if node.is_dir {
             stack.push(Pending {
                 stat,
+                ctime: node.ctime,
+                ino: node.ino,
                 prefix: rel.clone(),
                 include: include_info,
                 exclude: exclude_info,

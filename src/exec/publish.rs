@@ -94,11 +94,21 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
         .as_ref()
         .ok_or("the registry client could not start (TLS roots)")?;
     let builds = inputs(ctx, &p.id).await?;
-    let annotations = p
+    let mut annotations = p
         .annotations
         .iter()
         .map(|a| image::Annotation::parse(a))
         .collect::<Result<Vec<_>, _>>()?;
+    // The input key goes on the top manifest, so a later run (on any machine) sees that the
+    // registry already holds this build.
+    if let Some(k) = ctx.assessment.keys.get(&p.id) {
+        annotations.push(image::Annotation {
+            on_index: builds.len() > 1,
+            platform: None,
+            key: super::inputs::ANNOTATION.to_string(),
+            value: k.digest.clone(),
+        });
+    }
     let mut images = Vec::new();
     // Builds are wired in platform order, so they line up with the node's platforms.
     for (b, platform) in builds.iter().zip(&p.platforms) {
@@ -145,4 +155,27 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
         published: p.tags.clone(),
         ..Outcome::default()
     })
+}
+
+/// Remembers that the loaded tags hold this load's input key.
+pub(crate) async fn record_load(ctx: &Ctx, l: &Load) {
+    let Some(k) = ctx.assessment.keys.get(&l.id) else {
+        return;
+    };
+    let Some(endpoint) = l
+        .builder
+        .as_deref()
+        .and_then(|b| ctx.plan.builder(b))
+        .and_then(|c| super::engine::Endpoint::parse(&c.endpoint).ok())
+    else {
+        return;
+    };
+    let Ok(d) = endpoint.docker() else { return };
+    for t in &l.tags {
+        if let Ok(img) = d.inspect_image(t).await
+            && let Some(id) = img.id
+        {
+            ctx.keys.record(&id, k);
+        }
+    }
 }

@@ -311,6 +311,34 @@ impl Registry {
         Ok(())
     }
 
+    /// The manifest or index under `reference` (a tag or digest), or `None` if the registry
+    /// has none.
+    pub async fn get_manifest(
+        &self,
+        r: &Reference,
+        reference: &str,
+    ) -> Result<Option<Bytes>, String> {
+        let url = format!("{}/v2/{}/manifests/{reference}", r.base(), r.repo);
+        let accept = [(
+            "Accept",
+            [
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ]
+            .join(", "),
+        )];
+        let reply = self
+            .send(r, Method::GET, &url, &accept, Bytes::new())
+            .await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let reply = reply.expect(StatusCode::OK, &r.host, &format!("manifest {reference}"))?;
+        Ok(Some(reply.body))
+    }
+
     /// Pushes one platform's image by digest: layers and config, then its manifest. No tag.
     pub async fn push_image(&self, r: &Reference, image: &Image) -> Result<(), String> {
         for b in image.layers.iter().chain(std::iter::once(&image.config)) {

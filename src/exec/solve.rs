@@ -183,6 +183,7 @@ pub async fn solve(
                 steps: steps_total,
                 cached_steps: cached,
                 published: Vec::new(),
+                up_to_date: None,
             })
         }
         Err(status) => {

@@ -119,10 +119,16 @@ impl Progress {
             }
             Event::Done { node, outcome } => {
                 if let Some(l) = self.lines.get_mut(node) {
-                    l.status = "done";
+                    l.status = if outcome.up_to_date.is_some() {
+                        "up to date"
+                    } else {
+                        "done"
+                    };
                     l.finished = l.started.map(|s| s.elapsed());
                 }
-                if plain {
+                if plain && let Some(why) = &outcome.up_to_date {
+                    let _ = writeln!(self.out, "[{node}] up to date: {why}");
+                } else if plain {
                     let cached = outcome
                         .cached_percent()
                         .map(|c| format!(", {c}% cached"))
@@ -228,6 +234,7 @@ fn event_json(e: &Event) -> serde_json::Value {
         Event::Done { node, outcome } => json!({
             "event": "done", "node": node, "seconds": outcome.duration.as_secs_f64(),
             "digest": outcome.digest, "steps": outcome.steps, "cached_steps": outcome.cached_steps, "published": outcome.published,
+            "up_to_date": outcome.up_to_date,
         }),
         Event::Failed { node, error, logs } => {
             json!({ "event": "failed", "node": node, "error": error, "logs": logs })
@@ -275,7 +282,11 @@ pub fn summary(plan: &Plan, report: &Report) -> String {
         };
         let (status, duration, cached, digest) = match report.get(node.id()) {
             Some(Result_::Done(o)) => (
-                "done".to_string(),
+                if o.up_to_date.is_some() {
+                    "up to date".to_string()
+                } else {
+                    "done".to_string()
+                },
                 format!("{:.1}s", o.duration.as_secs_f64()),
                 o.cached_percent()
                     .map(|c| format!("{c}%"))
