@@ -596,3 +596,177 @@ fn builder_hcl_names_the_engine() {
         "rbake.local/e2e_app-x:linux-arm-v7"
     );
 }
+
+/// The status column of `node`'s row in the summary table `apply` prints.
+fn status_of(run: &e2e::Run, node: &str) -> String {
+    let row = run
+        .stderr
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(node))
+        .unwrap_or_else(|| panic!("no summary row for {node}:\n{}", run.output()));
+    row[node.len()..].trim_start().to_string()
+}
+
+fn assert_status(run: &e2e::Run, node: &str, want: &str) {
+    run.assert_success();
+    let got = status_of(run, node);
+    assert!(
+        got.starts_with(want),
+        "{node}: expected `{want}`, got `{got}`\n{}",
+        run.output()
+    );
+}
+
+/// Loads: a second run with nothing changed builds nothing; a file that `.dockerignore`
+/// excludes changes nothing; a changed context file, argument or Dockerfile line builds
+/// again; a deleted local image is loaded again (from the build the engine keeps).
+fn uptodate_load(engine: &Engine) {
+    let ws = Workspace::new("uptodate", engine);
+    ws.set_env("LOCAL_REPO", &ws.local_repo("uptodate"));
+    let first = ws.apply(&["app"], &["--progress", "plain"]);
+    let loads: Vec<String> = first
+        .plan
+        .nodes("load")
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    let tags: Vec<String> = first
+        .plan
+        .nodes("load")
+        .iter()
+        .flat_map(|l| e2e::strings(&l["tags"]))
+        .collect();
+    let build = "build:app:linux/amd64";
+    for l in &loads {
+        assert_status(&first.run, l, "done");
+    }
+    assert_status(&first.run, build, "done");
+
+    let again = ws.rbake(&["apply", "app", "--progress", "plain"]);
+    for l in &loads {
+        assert_status(&again, l, "up to date");
+    }
+    assert_status(&again, build, "up to date");
+
+    ws.write("app/ignored.txt", "changed, but excluded");
+    let ignored = ws.rbake(&["apply", "app", "--progress", "plain"]);
+    assert_status(&ignored, build, "up to date");
+
+    ws.write("app/data.txt", "two");
+    let file = ws.rbake(&["apply", "app", "--progress", "plain"]);
+    assert_status(&file, build, "done");
+    assert!(
+        file.stderr.contains("runs: ") && file.stderr.contains("changed: context"),
+        "{}",
+        file.output()
+    );
+
+    ws.set_env("GREETING", "bonjour");
+    let arg = ws.rbake(&["apply", "app", "--progress", "plain"]);
+    assert_status(&arg, build, "done");
+    let amd64 = tags
+        .iter()
+        .find(|t| t.contains("amd64"))
+        .unwrap_or(&tags[0]);
+    let images = engine.images(amd64);
+    let img = images
+        .iter()
+        .find(|i| i.platform == "linux/amd64")
+        .expect("an amd64 image");
+    assert_eq!(
+        img.file("greeting")
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string()),
+        Some("bonjour".into())
+    );
+
+    let df = String::from_utf8(ws.read("app/Dockerfile")).unwrap();
+    ws.write("app/Dockerfile", &format!("{df}LABEL changed=yes\n"));
+    let line = ws.rbake(&["apply", "app", "--progress", "plain"]);
+    assert_status(&line, build, "done");
+
+    let settled = ws.rbake(&["apply", "app", "--progress", "plain"]);
+    assert_status(&settled, build, "up to date");
+    engine.remove(&tags[0]);
+    assert!(
+        engine.inspect(&tags[0]).is_none(),
+        "{} still there",
+        tags[0]
+    );
+    let deleted = ws.rbake(&["apply", "app", "--progress", "plain"]);
+    assert!(
+        !status_of(&deleted, &loads[0]).starts_with("up to date"),
+        "{}",
+        deleted.output()
+    );
+    assert!(
+        engine.inspect(&tags[0]).is_some(),
+        "{} not loaded again",
+        tags[0]
+    );
+}
+e2e::on_both_engines!(uptodate_load);
+
+/// Pushes: nothing changed skips the push; a runner with an empty cache and none of the
+/// build's images still skips it, because the registry's index carries the input key; a
+/// moved tag is pushed again.
+fn uptodate_push(engine: &Engine) {
+    let ws = Workspace::new("uptodate", engine);
+    let repo_ref = ws.registry_repo("uptodate");
+    ws.set_env("REPO", &repo_ref);
+    let first = ws.apply(&["pub"], &["--progress", "plain"]);
+    assert_status(&first.run, "push:pub", "done");
+    let (_, repo, _) = e2e::registry::split_reference(&format!("{repo_ref}:v1"));
+    let index = ws
+        .registry
+        .manifest(&repo, "v1", "application/vnd.oci.image.index.v1+json");
+    assert!(
+        index.json["annotations"]["dev.rbake.input-key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("sha256:")),
+        "the index carries no input key: {}",
+        index.json
+    );
+
+    let again = ws.rbake(&["apply", "pub", "--progress", "plain"]);
+    assert_status(&again, "push:pub", "up to date");
+    assert_status(&again, "build:pub:linux/arm64", "up to date");
+
+    // A fresh runner: no cache directory, and none of the images the last run kept.
+    let home = ws.dir.join(".home2");
+    std::fs::create_dir_all(&home).unwrap();
+    ws.set_env("HOME", &home.display().to_string());
+    for reference in anchors(engine, "pub") {
+        engine.remove(&reference);
+    }
+    let fresh = ws.rbake(&["apply", "pub", "--progress", "plain"]);
+    assert_status(&fresh, "push:pub", "up to date");
+
+    ws.registry.delete_tag(&repo, "v1");
+    let moved = ws.rbake(&["apply", "pub", "--progress", "plain"]);
+    assert_status(&moved, "push:pub", "done");
+    let index = ws
+        .registry
+        .manifest(&repo, "v1", "application/vnd.oci.image.index.v1+json");
+    assert_eq!(
+        index.json["manifests"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        index.json
+    );
+}
+e2e::on_both_engines!(uptodate_push);
+
+/// The references rbake keeps a target's last builds under in `engine`.
+fn anchors(engine: &Engine, target: &str) -> Vec<String> {
+    let list = engine.call("GET", "/images/json").expect("list images");
+    let v: serde_json::Value = serde_json::from_slice(&list.body).unwrap_or_default();
+    let mut out = Vec::new();
+    for img in v.as_array().into_iter().flatten() {
+        for t in e2e::strings(&img["RepoTags"]) {
+            if t.starts_with("rbake.local/cache-") && t.contains(&format!("/{target}:")) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
