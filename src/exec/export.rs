@@ -6,11 +6,20 @@ use super::apply::{Ctx, docker, inputs};
 use super::engine::error_chain;
 use super::events::Outcome;
 use super::image::{self, Image};
+use super::paths;
+use crate::model::access::Access;
 use crate::plan::Export;
 
 pub(crate) async fn export(ctx: &Ctx, e: &Export) -> Result<Outcome, String> {
     let builds = inputs(ctx, &e.id).await?;
-    let dest = ctx.opts.cwd.join(&e.dest);
+    // Planning checked the destination; it is checked again now, resolved as it is on disk
+    // at this moment, so a symlink swapped in since cannot redirect the write.
+    let allowed = |p: &str| {
+        paths::recheck(&ctx.opts.cwd, &ctx.plan.grants, p, Access::Write)
+            .map(|p| p.real().to_path_buf())
+            .map_err(|why| format!("cannot export to `{p}`: {why}"))
+    };
+    let dest = allowed(&e.dest)?;
     match e.kind.as_str() {
         "oci" => {
             let mut images = Vec::new();
@@ -38,10 +47,12 @@ pub(crate) async fn export(ctx: &Ctx, e: &Export) -> Result<Outcome, String> {
                         } else {
                             dest.clone()
                         };
+                        let path = allowed(&path.to_string_lossy())?;
                         write_atomic(&path, &fs)?;
                     }
                     _ => {
                         let dir = if multi { dest.join(&sub) } else { dest.clone() };
+                        let dir = allowed(&dir.to_string_lossy())?;
                         std::fs::create_dir_all(&dir)
                             .map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
                         tar::Archive::new(&fs[..])

@@ -11,6 +11,7 @@ pub mod events;
 pub mod export;
 pub mod frontend;
 pub mod image;
+pub mod paths;
 pub mod probe;
 pub mod publish;
 pub mod registry;
