@@ -761,7 +761,9 @@ fn check_overlaps(def: &Definition, facts: &Facts, diags: &mut Diags) {
                 break;
             }
             let same = inner == outer;
-            let message = if same {
+            let message = if same && t1 == t2 {
+                format!("two outputs of `{t1}` write `{d2}`")
+            } else if same {
                 format!("outputs of `{t1}` and `{t2}` both write `{d2}`")
             } else {
                 format!(
