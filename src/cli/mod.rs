@@ -160,3 +160,15 @@ pub fn emit(diags: &[Diag], sources: &SourceMap) {
         let _ = std::io::stderr().write_all(out.as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A panic anywhere, even one caught (as tokio catches a task's), fails the run.
+    #[test]
+    fn a_caught_panic_still_fails_the_run() {
+        super::install_panic_hook();
+        let caught = std::panic::catch_unwind(|| panic!("deliberate, to test the hook"));
+        assert!(caught.is_err());
+        assert!(super::panicked());
+    }
+}

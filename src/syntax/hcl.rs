@@ -60,11 +60,13 @@ fn unclosed_string(text: &str, upto: usize) -> Option<usize> {
                     i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
                     continue;
                 }
-                if c == b'<' && next == Some(b'<') && matches!(stack.last(), Some(State::Code)) {
-                    if let Some(end) = heredoc_end(text, i) {
-                        i = end;
-                        continue;
-                    }
+                if c == b'<'
+                    && next == Some(b'<')
+                    && matches!(stack.last(), Some(State::Code))
+                    && let Some(end) = heredoc_end(text, i)
+                {
+                    i = end;
+                    continue;
                 }
                 match (c, stack.last_mut()?) {
                     (b'"', _) => stack.push(State::Str(i)),
