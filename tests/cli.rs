@@ -622,3 +622,27 @@ fn an_empty_spec_is_not_blamed_on_a_default_group() {
     let flat = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("targets: app, db"), "{}", run.stderr);
 }
+
+/// A secret taken from an environment variable whose value is not UTF-8 is reported at plan
+/// time: rbake cannot pass it, and "not set" would be wrong.
+#[test]
+fn a_secret_from_a_non_utf8_variable_is_reported_as_such() {
+    let dir = project(
+        "secret-not-utf8",
+        "target \"app\" {\n  platforms = [\"linux/amd64\"]\n  secret = [\"id=token,env=TOKEN\"]\n}\n",
+    );
+    dir.write("Dockerfile", "FROM scratch\n");
+    let run = finish(rbake_raw(
+        &dir.path,
+        &["plan", "app"],
+        &[("TOKEN", b"\xff\xfe")],
+        std::process::Stdio::piped(),
+    ));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::check::secret_missing"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("not UTF-8"), "{}", run.stderr);
+}

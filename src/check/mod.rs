@@ -41,6 +41,8 @@ pub struct Facts {
     pub grants: Grants,
     /// Names of the environment variables that are set (never their values).
     pub env: BTreeSet<String>,
+    /// Names of the environment variables set to values that are not UTF-8.
+    pub env_not_utf8: BTreeSet<String>,
     /// Entitlements granted on the command line (`--allow`).
     pub allow: Vec<String>,
 }
@@ -627,7 +629,19 @@ fn check_secrets(t: &Target, facts: &Facts, diags: &mut Diags) {
                 id,
                 source: SecretSource::Env(e),
             }) => {
-                if !facts.env.contains(&e) {
+                if facts.env_not_utf8.contains(&e) {
+                    diags.push(
+                        Diag::error(
+                            "check::secret_missing",
+                            format!(
+                                "secret `{id}` of target `{}` reads ${e}, whose value is not UTF-8, which rbake cannot pass from the environment",
+                                t.name
+                            ),
+                        )
+                        .label(item.span, "value not UTF-8")
+                        .help("put the value in a file (kept out of version control) and use `src=FILE`"),
+                    );
+                } else if !facts.env.contains(&e) {
                     diags.push(
                         Diag::error(
                             "check::secret_missing",

@@ -164,6 +164,7 @@ fn gather(settings: &Settings, def: &crate::model::Definition, allow: &[String])
         ..Facts::default()
     };
     facts.env = settings.env.keys().cloned().collect();
+    facts.env_not_utf8 = settings.env_not_utf8.clone();
     for need in check::needs(def) {
         let real = paths::real(&settings.cwd, &need.path);
         let allowed = facts.grants.permits(&facts.cwd, &real, need.access);
