@@ -117,6 +117,42 @@ fn write_atomic(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let tmp = path.with_extension("rbake-partial");
-    std::fs::write(&tmp, data).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    // The temporary file is created afresh: a symlink left at its name (which `recheck` did
+    // not look at) is removed, not followed out of the checked directory.
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::io::Write::write_all(&mut file, data)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    // `rename` replaces whatever is at `path`, a symlink included, without following it.
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomic;
+
+    /// A symlink planted at the temporary file's name or at the destination is replaced, and
+    /// the file it points at is left alone.
+    #[test]
+    fn writes_never_follow_planted_symlinks() {
+        let d = std::env::temp_dir().join(format!("rbake-export-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("proj")).unwrap();
+        std::fs::write(d.join("victim"), "keep").unwrap();
+        std::os::unix::fs::symlink(d.join("victim"), d.join("proj/out.rbake-partial")).unwrap();
+        std::os::unix::fs::symlink(d.join("victim"), d.join("proj/out.tar")).unwrap();
+        write_atomic(&d.join("proj/out.tar"), b"image").unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("victim")).unwrap(), "keep");
+        assert_eq!(std::fs::read(d.join("proj/out.tar")).unwrap(), b"image");
+        assert!(
+            !std::fs::symlink_metadata(d.join("proj/out.tar"))
+                .unwrap()
+                .is_symlink()
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
