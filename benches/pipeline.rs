@@ -106,6 +106,7 @@ fn settings_for(file: &str) -> (Settings, String) {
         .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
     let settings = Settings {
         env,
+        env_not_utf8: Default::default(),
         cwd,
         now_unix: 0,
     };

@@ -355,3 +355,294 @@ fn long_inherits_chain_is_one_diagnostic() {
         "rbake::resolve::inherits_too_deep",
     );
 }
+
+/// Runs `rbake ARGS` in `dir` with `env` (values as raw bytes) and stdout going to `stdout`.
+fn rbake_raw(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &[u8])],
+    stdout: std::process::Stdio,
+) -> std::process::Child {
+    use std::os::unix::ffi::OsStringExt;
+    std::process::Command::new(env!("CARGO_BIN_EXE_rbake"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(
+            env.iter()
+                .map(|(k, v)| (k, std::ffi::OsString::from_vec(v.to_vec()))),
+        )
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rbake")
+}
+
+fn finish(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().expect("wait for rbake");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn an_environment_value_that_is_not_utf8_matters_only_when_a_variable_reads_it() {
+    let dir = project("env-not-utf8", SPEC);
+    let unused = finish(rbake_raw(
+        &dir.path,
+        &["print"],
+        &[("FOO", b"caf\xe9")],
+        std::process::Stdio::piped(),
+    ));
+    assert_eq!(unused.code, Some(0), "{}", unused.stderr);
+    json_of(&unused);
+    let used = finish(rbake_raw(
+        &dir.path,
+        &["print"],
+        &[("TAG", b"caf\xe9")],
+        std::process::Stdio::piped(),
+    ));
+    assert_eq!(used.code, Some(1), "{}", used.stderr);
+    assert!(
+        used.stderr.contains("rbake::eval::env_not_utf8"),
+        "{}",
+        used.stderr
+    );
+    assert!(
+        used.stderr.contains("docker-bake.hcl:2:1"),
+        "{}",
+        used.stderr
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let dir = TempDir::new("bom");
+    std::fs::write(dir.path.join("docker-bake.hcl"), format!("\u{feff}{SPEC}"))
+        .expect("write spec");
+    let json_dir = TempDir::new("bom-json");
+    json_dir.write(
+        "docker-bake.json",
+        "\u{feff}{\"target\": {\"app\": {\"tags\": [\"a:1\"]}}}",
+    );
+    for (dir, args) in [(&dir, vec!["print"]), (&json_dir, vec!["print", "app"])] {
+        let run = rbake(&dir.path, &args, &[]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        json_of(&run);
+    }
+}
+
+/// A generated one-line `docker-bake.json` with a mistake near its end: the caret is past
+/// column 65,535, where miette's formatting used to panic. The header still names the true
+/// column, counted in characters.
+#[test]
+fn a_mistake_at_the_end_of_a_very_long_line_is_reported() {
+    let dir = TempDir::new("long-line");
+    let filler = "é".repeat(70_000);
+    let text = format!(r#"{{"target": {{"app": {{"tags": ["{filler}"] "x"}}}}}}"#);
+    // The parser stops at the `}` after `"x"`, where it wanted a colon.
+    let col = text.rfind("}}}").map(|i| text[..i].chars().count() + 1);
+    dir.write("docker-bake.json", &text);
+    let run = rbake(&dir.path, &["print", "app"], &[]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "{}",
+        &run.stderr[..run.stderr.len().min(3000)]
+    );
+    assert!(run.stderr.contains("rbake::syntax::json"), "{}", run.stderr);
+    let header = format!("docker-bake.json:1:{}]", col.unwrap_or(0));
+    assert!(
+        run.stderr.contains(&header),
+        "want {header} in:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.len() < 5_000,
+        "the long line is shown as a window around the caret, not whole ({} bytes)",
+        run.stderr.len()
+    );
+}
+
+#[test]
+fn an_unknown_name_among_seventeen_thousand_is_reported() {
+    let dir = project("many-names", SPEC);
+    let mut names: Vec<String> = (0..17_000).map(|_| "app".to_string()).collect();
+    names.push("nope".into());
+    let mut args = vec!["print"];
+    args.extend(names.iter().map(String::as_str));
+    let run = rbake(&dir.path, &args, &[]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "{}",
+        &run.stderr[..run.stderr.len().min(3000)]
+    );
+    assert!(
+        run.stderr.contains("rbake::resolve::unknown_target"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("command line:1:68001]"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `rbake print | head -1`: the reader goes away; rbake stops quietly, as shell tools do.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // Enough targets that the output outgrows a pipe's buffer.
+    let spec: String = (0..3_000)
+        .map(|i| format!("target \"t{i}\" {{\n  tags = [\"acme/t{i}:1\"]\n}}\n"))
+        .chain(["group \"default\" {\n  targets = [\"t0\"]\n}\n".to_string()])
+        .collect();
+    let dir = project("closed-stdout", &spec);
+    let names: Vec<String> = (0..3_000).map(|i| format!("t{i}")).collect();
+    let mut args = vec!["print"];
+    args.extend(names.iter().map(String::as_str));
+    let mut child = rbake_raw(&dir.path, &args, &[], std::process::Stdio::piped());
+    drop(child.stdout.take());
+    let run = finish(child);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stderr, "", "nothing to say about a reader that left");
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_a_diagnostic() {
+    let dir = project("dev-full", SPEC);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let run = finish(rbake_raw(&dir.path, &["print"], &[], full.into()));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::cli::write_stdout"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+/// A FIFO would block `read` until a writer came, and `/dev/zero` never ends.
+#[test]
+fn only_regular_files_are_read_as_specs() {
+    let dir = TempDir::new("fifo-spec");
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.path.join("pipe.hcl"))
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success());
+    for (file, kind) in [("pipe.hcl", "a FIFO"), ("/dev/zero", "a device")] {
+        let run = rbake(&dir.path, &["print", "-f", file], &[]);
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("rbake::cli::read_file"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(kind), "{}", run.stderr);
+    }
+}
+
+/// A plan edited after `rbake plan --out` wrote it is refused, not re-planned from the spec
+/// and applied as if nothing had changed. The check comes before any engine is contacted.
+#[test]
+fn an_edited_saved_plan_is_refused() {
+    let dir = project(
+        "edited-plan",
+        "target \"app\" {\n  platforms = [\"linux/amd64\"]\n  output = [\"type=local,dest=out\"]\n}\n",
+    );
+    dir.write("Dockerfile", "FROM scratch\n");
+    let planned = rbake(&dir.path, &["plan", "app", "--out", "plan.json"], &[]);
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    let text = std::fs::read_to_string(dir.path.join("plan.json")).expect("read plan");
+    assert!(text.contains(r#""dest": "out""#), "{text}");
+    dir.write(
+        "plan.json",
+        &text.replace(r#""dest": "out""#, r#""dest": "../elsewhere""#),
+    );
+    let run = rbake(&dir.path, &["apply", "--plan", "plan.json"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::apply::plan_modified"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("plan.json:3:"), "{}", run.stderr);
+}
+
+/// A cycle longer than the evaluation depth limit is still a cycle, not "too deep".
+#[test]
+fn a_long_variable_cycle_is_a_cycle() {
+    let n = 300;
+    let link = |i: usize| format!("variable \"V{i}\" {{\n  default = V{}\n}}\n", (i + 1) % n);
+    let dir = chain(
+        "long-cycle",
+        n,
+        link,
+        "target \"default\" {\n  tags = [V0]\n}\n",
+    );
+    let run = rbake(&dir.path, &["print"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("rbake::eval::cycle"), "{}", run.stderr);
+    assert!(!run.stderr.contains("too_deep"), "{}", run.stderr);
+    assert!(run.stderr.contains("(300 variables)"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("rbake::eval::cycle").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_empty_spec_is_not_blamed_on_a_default_group() {
+    let dir = project("empty-spec", "");
+    let run = rbake(&dir.path, &["print"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::resolve::no_targets"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("`default`"), "{}", run.stderr);
+    let dir = project("no-default", "target \"app\" {}\ntarget \"db\" {}\n");
+    let run = rbake(&dir.path, &["print"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::resolve::no_default"),
+        "{}",
+        run.stderr
+    );
+    let flat = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("targets: app, db"), "{}", run.stderr);
+}
+
+/// A secret taken from an environment variable whose value is not UTF-8 is reported at plan
+/// time: rbake cannot pass it, and "not set" would be wrong.
+#[test]
+fn a_secret_from_a_non_utf8_variable_is_reported_as_such() {
+    let dir = project(
+        "secret-not-utf8",
+        "target \"app\" {\n  platforms = [\"linux/amd64\"]\n  secret = [\"id=token,env=TOKEN\"]\n}\n",
+    );
+    dir.write("Dockerfile", "FROM scratch\n");
+    let run = finish(rbake_raw(
+        &dir.path,
+        &["plan", "app"],
+        &[("TOKEN", b"\xff\xfe")],
+        std::process::Stdio::piped(),
+    ));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::check::secret_missing"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("not UTF-8"), "{}", run.stderr);
+}

@@ -53,6 +53,9 @@ fixtures! {
     null_in_template: "null-in-template" exits 1;
     index_out_of_range: "index-out-of-range" exits 1;
     divide_by_zero: "divide-by-zero" exits 1;
+    unclosed_string: "unclosed-string" exits 1;
+    invalid_utf8: "invalid-utf8" exits 1;
+    column_after_multibyte: "column-after-multibyte" exits 1;
     warning_unknown_attribute: "warning-unknown-attribute" exits 0;
     warning_unknown_block: "warning-unknown-block" exits 0;
 }

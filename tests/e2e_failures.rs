@@ -1225,6 +1225,19 @@ fn a_socket_nobody_listens_on_is_reported_like_a_missing_one() {
 
 #[test]
 fn ctrl_c_stops_the_builds_and_publishes_nothing() {
+    interrupt_run("INT", 130, "interrupted");
+}
+
+/// SIGTERM is what `timeout`, `kill` and CI runners send: it stops a run exactly as Ctrl-C
+/// does, with 143 (128 + 15) as the exit code.
+#[test]
+fn sigterm_stops_the_builds_and_publishes_nothing() {
+    interrupt_run("TERM", 143, "terminated");
+}
+
+/// Sends `signal` to a running `rbake apply` in the middle of a build step and checks the
+/// run exits `code` saying `word`, publishes nothing and leaves no step running.
+fn interrupt_run(signal: &str, code: i32, word: &str) {
     let st = stack();
     let reg = st.registry;
     for e in st.engines {
@@ -1250,10 +1263,10 @@ fn ctrl_c_stops_the_builds_and_publishes_nothing() {
             e.name
         );
         let status = Command::new("kill")
-            .args(["-INT", &rbake.pid().to_string()])
+            .args([format!("-{signal}"), rbake.pid().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -INT {}", rbake.pid());
+        assert!(status.success(), "kill -{signal} {}", rbake.pid());
         let signalled = Instant::now();
         let run = rbake.finish(secs(30));
         let took = signalled.elapsed();
@@ -1261,15 +1274,15 @@ fn ctrl_c_stops_the_builds_and_publishes_nothing() {
 
         assert_eq!(
             run.code,
-            Some(130),
-            "[{}] an interrupted run exits 130\n{show}",
+            Some(code),
+            "[{}] a run stopped by SIG{signal} exits {code}\n{show}",
             e.name
         );
         let line = run
             .stderr
             .lines()
-            .find(|l| l.contains("interrupted"))
-            .unwrap_or_else(|| panic!("[{}] stderr says it was interrupted\n{show}", e.name));
+            .find(|l| l.contains(word))
+            .unwrap_or_else(|| panic!("[{}] stderr says it was {word}\n{show}", e.name));
         assert!(
             line.contains("nothing") && line.contains("published"),
             "[{}] stderr says nothing was published: {line:?}\n{show}",
@@ -1311,7 +1324,7 @@ fn ctrl_c_stops_the_builds_and_publishes_nothing() {
             e.name
         );
         eprintln!(
-            "[{}] ctrl-c: exited {:.2}s after SIGINT",
+            "[{}] SIG{signal}: exited {:.2}s after the signal",
             e.name,
             took.as_secs_f64()
         );

@@ -118,6 +118,7 @@ impl Case {
 fn evaluate(case: &Case, sources: &mut SourceMap, diags: &mut Diags) -> Option<String> {
     let settings = Settings {
         env: case.env.clone(),
+        env_not_utf8: Default::default(),
         cwd: PathBuf::from("."),
         now_unix: 0,
     };
@@ -605,6 +606,129 @@ proptest! {
 
     #[test]
     fn mutated_valid_files_never_panic(case in mutated_seed()) {
+        check(case)?;
+    }
+}
+
+/// One very long line: a generated `docker-bake.json` or HCL file with everything on line 1
+/// and a mistake near its end, so the caret sits past column 65,535 (where miette's padding
+/// used to panic), with multibyte text before it.
+fn long_line() -> impl Strategy<Value = Case> {
+    (
+        select(&["docker-bake.json", "docker-bake.hcl"][..]),
+        66_000usize..90_000,
+        select(&["a", "é", "日本"][..]),
+        select(TOKENS),
+    )
+        .prop_map(|(name, n, fill, token)| {
+            let filler = fill.repeat(n / fill.chars().count().max(1));
+            let text = if name.ends_with(".json") {
+                format!(r#"{{"variable": {{"V": {{"default": "{filler}"}}}}, "target": {{"a": {{"tags": [V {token}]}}}}}}"#)
+            } else {
+                format!(r#"variable "V" {{ default = "{filler}" }} target "a" {{ tags = [V {token}] }}"#)
+            };
+            Case {
+                targets: vec!["a".into()],
+                ..Case::file(name, text)
+            }
+        })
+}
+
+/// Runs the built binary on raw bytes with a hostile environment: what no in-process
+/// pipeline can reach (reading the file, decoding it, the environment, rendering to stderr).
+/// It must end with exit 0 or 1, never 101 (a panic) or a signal.
+fn run_binary(bytes: &[u8], env: &[(String, Vec<u8>)], args: &[&str]) -> Result<(), String> {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = std::env::temp_dir().join(format!(
+        "rbake-fuzz-{}-{}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("docker-bake.hcl"), bytes).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rbake"))
+        .args(args)
+        .current_dir(&dir)
+        .env_clear()
+        .envs(
+            env.iter()
+                .map(|(k, v)| (k.clone(), std::ffi::OsString::from_vec(v.clone()))),
+        )
+        .output()
+        .map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0 | 1) if !stderr.contains("internal error") => Ok(()),
+        code => Err(format!(
+            "exit {code:?} on {} bytes with env {env:?}:\n{}",
+            bytes.len(),
+            stderr.chars().take(2000).collect::<String>()
+        )),
+    }
+}
+
+static NEXT_DIR: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Spec bytes: a valid file with bytes that are not UTF-8, a BOM or a very long line mixed in.
+fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let valid = "variable \"V\" {\n  default = \"x\"\n}\ntarget \"default\" {\n  tags = [\"app:${V}\"]\n}\n";
+    (
+        0..valid.len(),
+        prop_oneof![
+            vec(any::<u8>(), 0..8),
+            Just(b"\xef\xbb\xbf".to_vec()),
+            Just(b"caf\xe9".to_vec()),
+            (1usize..80_000).prop_map(|n| "\u{e9}".repeat(n).into_bytes()),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(move |(at, insert, at_start)| {
+            let at = if at_start {
+                0
+            } else {
+                floor_boundary(valid, at)
+            };
+            let mut b = valid.as_bytes()[..at].to_vec();
+            b.extend(insert);
+            b.extend(&valid.as_bytes()[at..]);
+            b
+        })
+}
+
+/// Environment variables with values that are not UTF-8, one of them named like the spec's
+/// variable.
+fn hostile_env() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
+    vec(
+        (
+            select(&["V", "FOO", "SOURCE_DATE_EPOCH", "HOME"][..]).prop_map(String::from),
+            prop_oneof![vec(any::<u8>(), 0..6), Just(b"caf\xe9".to_vec())],
+        ),
+        0..3,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        // Each case starts a process: fewer cases than the in-process properties.
+        cases: 48,
+        max_shrink_iters: 200,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/fuzz.proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn hostile_bytes_and_environment_never_crash_the_binary(
+        bytes in hostile_bytes(),
+        env in hostile_env(),
+        command in select(&["print", "plan", "ls"][..]),
+    ) {
+        run_binary(&bytes, &env, &[command]).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn very_long_lines_render(case in long_line()) {
         check(case)?;
     }
 }

@@ -4,7 +4,8 @@
 //! A fixture folder holds the bake file, `args` (the arguments after `plan`, split on
 //! whitespace), whatever Dockerfiles and directories the spec names, optionally `env` (`KEY=VALUE`
 //! lines added to a clean environment) and optionally `cwd` (the subfolder to run in, for specs
-//! that reach outside their working directory). The snapshot is the exit code and stderr,
+//! that reach outside their working directory), and optionally `fifos` (names of FIFOs to
+//! create, which git cannot store). Symlinks are copied as symlinks. The snapshot is the exit code and stderr,
 //! rendered without colour since stderr is a pipe, plus stdout when the plan succeeds.
 
 mod common;
@@ -70,6 +71,21 @@ fixtures! {
     dependency_platform_disjoint: "dependency-platform-disjoint" exits 1 reporting ["resolve::link_platforms"];
     dependency_platform_superset: "dependency-platform-superset" exits 1 reporting ["resolve::link_platforms"];
     dependency_platform_single: "dependency-platform-single" exits 1 reporting ["plan::dependency_platform"];
+    // Local paths are checked once resolved on disk, for reading and for writing.
+    context_symlink_outside: "context-symlink-outside" exits 1 reporting ["check::entitlement"];
+    secret_outside: "secret-outside" exits 1 reporting ["check::entitlement"];
+    dockerfile_absolute_outside: "dockerfile-absolute-outside" exits 1 reporting ["check::entitlement"];
+    export_outside: "export-outside" exits 1 reporting ["check::entitlement"];
+    export_outside_allowed: "export-outside-allowed" exits 0 reporting [];
+    export_empty_dest: "export-empty-dest" exits 1 reporting ["plan::export_without_dest"];
+    export_dest_variable_empty: "export-dest-variable-empty" exits 1 reporting ["plan::export_without_dest"];
+    output_overlap: "output-overlap" exits 1 reporting ["check::output_overlap"];
+    // A FIFO as Dockerfile is reported, never opened (opening one blocks until a writer comes).
+    dockerfile_fifo: "dockerfile-fifo" exits 1 reporting ["check::not_a_file"];
+    platforms_empty: "platforms-empty" exits 0 reporting [];
+    platform_duplicate: "platform-duplicate" exits 0 reporting ["plan::duplicate_platform"];
+    invalid_tag: "invalid-tag" exits 1 reporting ["plan::invalid_tag"];
+    duplicate_tag_normalised: "duplicate-tag-normalised" exits 1 reporting ["plan::duplicate_tag"];
 }
 
 fn fixture_root() -> PathBuf {
@@ -80,12 +96,17 @@ fn read(dir: &Path, name: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(name)).ok()
 }
 
-/// Copies a fixture folder, subfolders included (some fixtures need context directories).
+/// Copies a fixture folder, subfolders included (some fixtures need context directories);
+/// symlinks are recreated as symlinks.
 fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("read fixture dir") {
         let entry = entry.expect("fixture entry");
         let dest = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
+        let kind = entry.file_type().expect("file type");
+        if kind.is_symlink() {
+            let target = std::fs::read_link(entry.path()).expect("read fixture symlink");
+            std::os::unix::fs::symlink(target, &dest).expect("recreate fixture symlink");
+        } else if kind.is_dir() {
             std::fs::create_dir_all(&dest).expect("create fixture subdir");
             copy_tree(&entry.path(), &dest);
         } else {
@@ -102,6 +123,14 @@ fn run_fixture(name: &str, extra: &[&str]) -> Run {
         read(&src, "args").unwrap_or_else(|| panic!("fixture {name} has no `args` file"));
     let dir = TempDir::new(name);
     copy_tree(&src, &dir.path);
+    // `fifos` names FIFOs to create (git cannot hold one).
+    for fifo in read(&src, "fifos").unwrap_or_default().split_whitespace() {
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path.join(fifo))
+            .status()
+            .expect("run mkfifo");
+        assert!(status.success(), "mkfifo {fifo}");
+    }
     let cwd = match read(&src, "cwd") {
         Some(sub) => dir.path.join(sub.trim()),
         None => dir.path.clone(),

@@ -5,10 +5,12 @@
 pub mod dockerfile;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
-use crate::base::{clean_path, is_remote};
+use crate::base::{clean_path, csv_fields, is_remote};
+use crate::model::access::{Access, Grants};
 use crate::model::capabilities::ImageStore;
-use crate::model::output::{SecretSource, SecretSpec, cache_type};
+use crate::model::output::{Output, OutputKind, SecretSource, SecretSpec, cache_type};
 use crate::model::{Builder, Definition, Platform, Target};
 use crate::plan::{Node, Plan};
 use crate::source::{Diag, Diags, Origin, SourceMap, Span};
@@ -20,66 +22,181 @@ pub enum PathFact {
     Dir,
     /// A file; Dockerfiles come with their text.
     File(Option<String>),
+    /// A FIFO, device or socket (what it is): reading one could block or never end.
+    Special(&'static str),
 }
 
 /// The outside world as far as the checks need it.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
-    /// Keyed by the path as the spec resolves it (relative to the working directory).
+    /// Keyed by the path as the spec resolves it (relative to the working directory). Paths
+    /// outside what was granted are not looked at.
     pub paths: BTreeMap<String, PathFact>,
+    /// Every local path the definition reads or writes, resolved on disk (symlinks
+    /// followed), keyed like `paths`.
+    pub real: BTreeMap<String, PathBuf>,
+    /// The working directory, resolved.
+    pub cwd: PathBuf,
+    /// The filesystem entitlements granted (`--allow fs.read=PATH`, ...), roots resolved.
+    pub grants: Grants,
     /// Names of the environment variables that are set (never their values).
     pub env: BTreeSet<String>,
+    /// Names of the environment variables set to values that are not UTF-8.
+    pub env_not_utf8: BTreeSet<String>,
     /// Entitlements granted on the command line (`--allow`).
     pub allow: Vec<String>,
+}
+
+impl Facts {
+    /// Whether a path the definition names lies outside what was granted for `access`.
+    pub fn refused(&self, path: &str, access: Access) -> bool {
+        self.real
+            .get(path)
+            .is_some_and(|real| !self.grants.permits(&self.cwd, real, access))
+    }
 }
 
 /// A path the checks want to know about, and whether its text is needed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Need {
     pub path: String,
+    pub access: Access,
     pub read: bool,
+}
+
+/// One local path a target reads or writes, with the span that names it.
+struct LocalUse {
+    path: String,
+    access: Access,
+    span: Span,
+    /// Whether the text is needed (a Dockerfile with a `target` stage to find).
+    text: bool,
+    /// The Dockerfile, found through the context unless given as an absolute path.
+    dockerfile: bool,
+}
+
+/// Every local path a target reads (context, Dockerfile, named contexts, secret files,
+/// local cache imports) or writes (`local`, `tar` and `oci` outputs, local cache exports).
+fn local_uses(t: &Target) -> Vec<LocalUse> {
+    let mut out = Vec::new();
+    let ctx = t.str("context").unwrap_or(".");
+    if !is_remote(ctx) && !ctx.starts_with("target:") {
+        out.push(LocalUse {
+            path: ctx.to_string(),
+            access: Access::Read,
+            span: t.get("context").map_or(t.span, |a| a.span),
+            text: false,
+            dockerfile: false,
+        });
+        if t.get("dockerfile-inline").is_none() {
+            // The text is only needed to find a `target` stage; otherwise existence is enough.
+            out.push(LocalUse {
+                path: dockerfile_path(t),
+                access: Access::Read,
+                span: t.get("dockerfile").map_or(t.span, |a| a.span),
+                text: t.get("target").is_some(),
+                dockerfile: true,
+            });
+        }
+    }
+    for (_, v) in t.map("contexts") {
+        if let Some(p) = local_context(&v.value) {
+            out.push(LocalUse {
+                path: p,
+                access: Access::Read,
+                span: v.span,
+                text: false,
+                dockerfile: false,
+            });
+        }
+    }
+    for s in t.list("secret") {
+        if let Ok(SecretSpec {
+            source: SecretSource::File(f),
+            ..
+        }) = SecretSpec::parse(&s.value)
+        {
+            out.push(LocalUse {
+                path: f,
+                access: Access::Read,
+                span: s.span,
+                text: false,
+                dockerfile: false,
+            });
+        }
+    }
+    for (key, field, access) in [
+        ("cache-from", "src", Access::Read),
+        ("cache-to", "dest", Access::Write),
+    ] {
+        for item in t.list(key) {
+            if let Some(p) = local_cache_path(&item.value, field) {
+                out.push(LocalUse {
+                    path: p,
+                    access,
+                    span: item.span,
+                    text: false,
+                    dockerfile: false,
+                });
+            }
+        }
+    }
+    for (dest, span) in export_dests(t) {
+        out.push(LocalUse {
+            path: dest,
+            access: Access::Write,
+            span,
+            text: false,
+            dockerfile: false,
+        });
+    }
+    out
+}
+
+/// The destinations of a target's `local`, `tar` and `oci` outputs (empty ones are the
+/// planner's to report).
+fn export_dests(t: &Target) -> Vec<(String, Span)> {
+    t.list("output")
+        .iter()
+        .filter_map(|item| {
+            let o = Output::parse(&item.value).ok()?;
+            if !matches!(
+                o.kind,
+                OutputKind::Local | OutputKind::Tar | OutputKind::Oci
+            ) {
+                return None;
+            }
+            let dest = o.dest().filter(|d| !d.trim().is_empty())?;
+            Some((dest.to_string(), item.span))
+        })
+        .collect()
+}
+
+/// The directory of a `type=local` cache spec (`src=` to import, `dest=` to export).
+fn local_cache_path(spec: &str, field: &str) -> Option<String> {
+    if cache_type(spec) != "local" {
+        return None;
+    }
+    let fields = csv_fields(spec, ',').ok()?;
+    fields
+        .iter()
+        .find_map(|f| f.strip_prefix(&format!("{field}=")))
+        .filter(|p| !p.trim().is_empty())
+        .map(str::to_string)
 }
 
 /// The paths `verify` will look at for this definition.
 pub fn needs(def: &Definition) -> Vec<Need> {
     let mut out = BTreeSet::new();
     for t in def.targets.values() {
-        let ctx = t.str("context").unwrap_or(".");
-        if is_remote(ctx) || ctx.starts_with("target:") {
-            continue;
-        }
-        out.insert(Need {
-            path: ctx.to_string(),
-            read: false,
-        });
-        if t.get("dockerfile-inline").is_none() {
-            // The text is only needed to find a `target` stage; otherwise existence is enough.
-            // (Needs sort `read: false` first, so a shared Dockerfile read for one target keeps
-            // its text.)
+        for u in local_uses(t) {
+            // Needs sort `read: false` first, so a shared Dockerfile read for one target
+            // keeps its text.
             out.insert(Need {
-                path: dockerfile_path(t),
-                read: t.get("target").is_some(),
+                path: u.path,
+                access: u.access,
+                read: u.text,
             });
-        }
-        for (_, v) in t.map("contexts") {
-            if let Some(p) = local_context(&v.value) {
-                out.insert(Need {
-                    path: p,
-                    read: false,
-                });
-            }
-        }
-        for s in t.list("secret") {
-            if let Ok(SecretSpec {
-                source: SecretSource::File(f),
-                ..
-            }) = SecretSpec::parse(&s.value)
-            {
-                out.insert(Need {
-                    path: f,
-                    read: false,
-                });
-            }
         }
     }
     out.into_iter().collect()
@@ -127,8 +244,10 @@ pub fn verify(
         check_inputs(t, facts, sources, &mut dockerfiles, diags);
         check_secrets(t, facts, diags);
         check_entitlements(t, facts, diags);
+        check_access(t, facts, diags);
         check_unapplied(t, diags);
     }
+    check_overlaps(def, facts, diags);
 }
 
 fn check_builders(builders: &[Builder], diags: &mut Diags) {
@@ -365,12 +484,13 @@ fn check_inputs(
     diags: &mut Diags,
 ) {
     let ctx = t.str("context").unwrap_or(".");
-    if !is_remote(ctx) && !ctx.starts_with("target:") {
+    // A path outside what was granted is reported by `check_access` and never looked at.
+    if !is_remote(ctx) && !ctx.starts_with("target:") && !facts.refused(ctx, Access::Read) {
         let at = t.get("context").map_or(t.span, |a| a.span);
         let exists = matches!(facts.paths.get(ctx), Some(PathFact::Dir));
         match facts.paths.get(ctx) {
             Some(PathFact::Dir) => {}
-            Some(PathFact::File(_)) => diags.push(
+            Some(PathFact::File(_) | PathFact::Special(_)) => diags.push(
                 Diag::error("check::context_not_dir", format!("the context `{ctx}` of target `{}` is a file", t.name))
                     .label(at, "not a directory")
                     .help("point `context` at the directory the Dockerfile builds from"),
@@ -382,7 +502,10 @@ fn check_inputs(
             ),
         }
         // Without its context there is no Dockerfile to look for: one error is enough.
-        if exists && t.get("dockerfile-inline").is_none() {
+        if exists
+            && t.get("dockerfile-inline").is_none()
+            && !facts.refused(&dockerfile_path(t), Access::Read)
+        {
             let path = dockerfile_path(t);
             let at = t.get("dockerfile").map_or(t.span, |a| a.span);
             match facts.paths.get(&path) {
@@ -392,6 +515,11 @@ fn check_inputs(
                         check_stage(t, stage, &path, file, sources, diags);
                     }
                 }
+                Some(PathFact::Special(kind)) => diags.push(
+                    Diag::error("check::not_a_file", format!("the Dockerfile `{path}` of target `{}` is {kind}, not a regular file", t.name))
+                        .label(at, "not a regular file")
+                        .help("point `dockerfile` at a regular file, or use `dockerfile-inline`"),
+                ),
                 _ => diags.push(
                     Diag::error("check::dockerfile_missing", format!("target `{}` has no Dockerfile at `{path}`", t.name))
                         .label(at, "not found")
@@ -404,7 +532,7 @@ fn check_inputs(
         let Some(p) = local_context(&v.value) else {
             continue;
         };
-        if !matches!(facts.paths.get(&p), Some(PathFact::Dir)) {
+        if !facts.refused(&p, Access::Read) && !matches!(facts.paths.get(&p), Some(PathFact::Dir)) {
             diags.push(
                 Diag::error("check::named_context_missing", format!("named context `{name}` of target `{}` does not resolve: `{p}` is not a directory", t.name))
                     .label(v.span, "no such directory")
@@ -481,7 +609,15 @@ fn check_secrets(t: &Target, facts: &Facts, diags: &mut Diags) {
                 id,
                 source: SecretSource::File(f),
             }) => {
-                if !matches!(facts.paths.get(&f), Some(PathFact::File(_))) {
+                if let Some(PathFact::Special(kind)) = facts.paths.get(&f) {
+                    diags.push(
+                        Diag::error("check::not_a_file", format!("secret `{id}` of target `{}` reads `{f}`, which is {kind}, not a regular file", t.name))
+                            .label(item.span, "not a regular file")
+                            .help("keep the secret in a regular file, or take it from an environment variable with `env=NAME`"),
+                    );
+                } else if !facts.refused(&f, Access::Read)
+                    && !matches!(facts.paths.get(&f), Some(PathFact::File(_)))
+                {
                     diags.push(
                         Diag::error("check::secret_missing", format!("secret `{id}` of target `{}` reads `{f}`, which does not exist", t.name))
                             .label(item.span, "file not found")
@@ -493,7 +629,19 @@ fn check_secrets(t: &Target, facts: &Facts, diags: &mut Diags) {
                 id,
                 source: SecretSource::Env(e),
             }) => {
-                if !facts.env.contains(&e) {
+                if facts.env_not_utf8.contains(&e) {
+                    diags.push(
+                        Diag::error(
+                            "check::secret_missing",
+                            format!(
+                                "secret `{id}` of target `{}` reads ${e}, whose value is not UTF-8, which rbake cannot pass from the environment",
+                                t.name
+                            ),
+                        )
+                        .label(item.span, "value not UTF-8")
+                        .help("put the value in a file (kept out of version control) and use `src=FILE`"),
+                    );
+                } else if !facts.env.contains(&e) {
                     diags.push(
                         Diag::error(
                             "check::secret_missing",
@@ -547,40 +695,56 @@ fn check_entitlements(t: &Target, facts: &Facts, diags: &mut Diags) {
             );
         }
     }
+}
+
+/// Every local path must lie in the working directory or under a granted `fs.read` /
+/// `fs.write` root once resolved on disk, so a symlink that leaves the project counts as
+/// leaving it. Compat: bake requires the same entitlements for reads and writes outside the
+/// working directory.
+fn check_access(t: &Target, facts: &Facts, diags: &mut Diags) {
     let ctx = t.str("context").unwrap_or(".");
-    let mut outside: Vec<(String, Span)> = Vec::new();
-    if !is_remote(ctx) && escapes(ctx) {
-        outside.push((ctx.to_string(), t.get("context").map_or(t.span, |a| a.span)));
-    }
-    for (_, v) in t.map("contexts") {
-        if let Some(p) = local_context(&v.value)
-            && escapes(&p)
+    let ctx_real = facts
+        .real
+        .get(ctx)
+        .filter(|_| facts.refused(ctx, Access::Read));
+    for u in local_uses(t) {
+        if !facts.refused(&u.path, u.access) {
+            continue;
+        }
+        // A Dockerfile inside a refused context has the same cause: one diagnostic.
+        if u.dockerfile
+            && let (Some(c), Some(d)) = (ctx_real, facts.real.get(&u.path))
+            && d.starts_with(c)
         {
-            outside.push((p, v.span));
+            continue;
         }
-    }
-    for (p, span) in outside {
-        let allowed = facts.allow.iter().any(|a| {
-            a == "fs.read"
-                || a.strip_prefix("fs.read=")
-                    .or(a.strip_prefix("fs="))
-                    .is_some_and(|root| clean_path(&p).starts_with(&clean_path(root)))
-        });
-        if !allowed {
-            diags.push(
-                Diag::error(
-                    "check::entitlement",
-                    format!(
-                        "target `{}` reads `{p}`, outside the working directory",
-                        t.name
-                    ),
-                )
-                .label(span, "outside the project")
-                .help(format!(
-                    "run with `--allow fs.read={p}` if the build may read it"
-                )),
-            );
-        }
+        let via = match facts.real.get(&u.path) {
+            Some(real) if !escapes(&u.path) => {
+                format!(", which resolves to `{}`", real.display())
+            }
+            _ => String::new(),
+        };
+        let (label, may) = match u.access {
+            Access::Read => ("outside the project", "if the build may read it"),
+            Access::Write => ("writes outside the project", "if the build may write there"),
+        };
+        diags.push(
+            Diag::error(
+                "check::entitlement",
+                format!(
+                    "target `{}` {} `{}`{via}, outside the working directory",
+                    t.name,
+                    u.access.verb(),
+                    u.path
+                ),
+            )
+            .label(u.span, label)
+            .help(format!(
+                "run with `--allow {}={}` {may}",
+                u.access.entitlement(),
+                u.path
+            )),
+        );
     }
 }
 
@@ -588,6 +752,46 @@ fn check_entitlements(t: &Target, facts: &Facts, diags: &mut Diags) {
 fn escapes(p: &str) -> bool {
     let c = clean_path(p);
     c.starts_with('/') || c == ".." || c.starts_with("../")
+}
+
+/// Two outputs writing the same file or directory, or one inside the other, would overwrite
+/// each other in an order nobody chose: one diagnostic per overlapping pair.
+fn check_overlaps(def: &Definition, facts: &Facts, diags: &mut Diags) {
+    let mut names: Vec<&String> = def.targets.keys().collect();
+    names.sort();
+    let mut dests: Vec<(&PathBuf, &str, String, Span)> = Vec::new();
+    for name in names {
+        for (dest, span) in export_dests(&def.targets[name]) {
+            if let Some(real) = facts.real.get(&dest) {
+                dests.push((real, name.as_str(), dest, span));
+            }
+        }
+    }
+    // Sorted by components, a path's descendants follow it directly.
+    dests.sort_by(|a, b| a.0.cmp(b.0).then(a.3.start.cmp(&b.3.start)));
+    for (i, (outer, t1, d1, s1)) in dests.iter().enumerate() {
+        for (inner, t2, d2, s2) in dests[i + 1..].iter() {
+            if !inner.starts_with(outer) {
+                break;
+            }
+            let same = inner == outer;
+            let message = if same && t1 == t2 {
+                format!("two outputs of `{t1}` write `{d2}`")
+            } else if same {
+                format!("outputs of `{t1}` and `{t2}` both write `{d2}`")
+            } else {
+                format!(
+                    "an output of `{t2}` writes `{d2}`, inside `{d1}`, which an output of `{t1}` writes"
+                )
+            };
+            diags.push(
+                Diag::error("check::output_overlap", message)
+                    .label(*s2, if same { "same destination" } else { "inside another output" })
+                    .label(*s1, format!("`{t1}` writes `{d1}` here"))
+                    .help("give each output its own destination, outside the others'; the later write would replace or mix with the earlier"),
+            );
+        }
+    }
 }
 
 /// Attributes bake accepts that `rbake apply` does not apply yet: say so at plan time rather

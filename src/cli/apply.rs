@@ -8,12 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::plan::{self as planning};
 use super::settings::Settings;
-use super::{SpecArgs, emit, spec};
+use super::{SpecArgs, emit, note, spec};
 use crate::exec::apply::{self as run, Result_};
 use crate::exec::credentials::{Credentials, config_dir};
+use crate::exec::paths;
 use crate::report;
 use crate::report::progress::{Mode, Progress};
-use crate::source::Diag;
+use crate::source::{Diag, Origin, SourceMap, Span};
 
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
@@ -35,7 +36,8 @@ pub struct ApplyArgs {
     /// Write image digests, published tags and local tags as JSON to FILE
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<String>,
-    /// Grant an entitlement: network.host, security.insecure, fs.read=PATH (repeatable)
+    /// Grant an entitlement: network.host, security.insecure, fs.read=PATH, fs.write=PATH,
+    /// fs=PATH (both), `*` for anywhere (repeatable)
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
     /// Run every node, even those whose outputs already hold a build of the same inputs
@@ -55,21 +57,33 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     {
         saved = Some(spec_args.targets.remove(i));
     }
+    // A saved plan is verified against its own content before anything else: an edited
+    // plan is refused, never silently replaced by a fresh plan of the spec.
+    let mut saved_sources = SourceMap::new();
+    let saved_doc = match &saved {
+        Some(path) => match read_saved(settings, path, &mut saved_sources) {
+            Ok(doc) => Some(doc),
+            Err(d) => {
+                emit(&[d], &saved_sources);
+                return Err(1);
+            }
+        },
+        None => None,
+    };
     // A saved plan remembers what it was asked for; the command line may repeat it.
-    if let Some(path) = &saved
+    if let Some(doc) = &saved_doc
         && spec_args.files.is_empty()
         && spec_args.set.is_empty()
         && spec_args.targets.is_empty()
-        && let Some(request) = saved_request(settings, path)
     {
-        spec_args.files = request.files;
-        spec_args.set = request.set;
-        spec_args.targets = request.targets;
+        spec_args.files = doc.request.files.clone();
+        spec_args.set = doc.request.set.clone();
+        spec_args.targets = doc.request.targets.clone();
     }
     let checked = planning::build(settings, &spec_args, &args.allow, true)?;
     let plan = checked.plan;
-    if let Some(path) = &saved
-        && let Err(d) = compare_saved(settings, path, &plan)
+    if let (Some(path), Some(doc)) = (&saved, &saved_doc)
+        && let Err(d) = compare_saved(path, doc, &plan)
     {
         emit(&[d], &checked.loaded.sources);
         return Err(1);
@@ -94,11 +108,11 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     let (report, interrupted) = runtime.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let c = cancel.clone();
-        let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let interrupted = Arc::new(std::sync::atomic::AtomicU8::new(0));
         let flag = interrupted.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Some(code) = stop_signal().await {
+                flag.store(code, std::sync::atomic::Ordering::SeqCst);
                 c.cancel();
             }
         });
@@ -115,10 +129,20 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
         }
         progress.finish();
         (
-            job.await.unwrap_or_default(),
+            job.await,
             interrupted.load(std::sync::atomic::Ordering::SeqCst),
         )
     });
+    // A scheduler that panicked has no report: that is a failure, never an empty success.
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            let d = Diag::error("apply::internal", format!("the scheduler stopped: {e}"))
+                .help("this is a bug in rbake; please report it with the command you ran. Images built so far stay in the engine under rbake.local/");
+            emit(&[d], &checked.loaded.sources);
+            return Err(101);
+        }
+    };
     if args.progress == Mode::Json {
         // Machines read stderr as JSON lines; the summary is one more of them.
         let nodes: serde_json::Map<String, serde_json::Value> = report
@@ -132,12 +156,12 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
                 (id.clone(), v)
             })
             .collect();
-        eprintln!(
-            "{}",
-            serde_json::json!({ "event": "summary", "nodes": nodes })
-        );
+        note(&serde_json::json!({ "event": "summary", "nodes": nodes }).to_string());
     } else {
-        eprint!("\n{}", report::progress::summary(&plan, &report));
+        note(&format!(
+            "\n{}",
+            report::progress::summary(&plan, &report).trim_end_matches('\n')
+        ));
     }
     if let Some(path) = &args.metadata_file {
         let text = report::metadata(&plan, &report).to_json();
@@ -163,11 +187,16 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
         })
         .collect();
     for (node, error) in &failed {
-        eprintln!("error: {node}: {error}");
+        note(&format!("error: {node}: {error}"));
     }
-    if interrupted {
-        eprintln!("interrupted: nothing further was published");
-        return Err(130);
+    if interrupted != 0 {
+        let how = if interrupted == SIGTERM_EXIT {
+            "terminated"
+        } else {
+            "interrupted"
+        };
+        note(&format!("{how}: nothing further was published"));
+        return Err(interrupted);
     }
     if !failed.is_empty() || report.values().any(|r| matches!(r, Result_::Skipped(_))) {
         return Err(1);
@@ -175,28 +204,81 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     Ok(())
 }
 
-/// Re-planning must give the saved plan's fingerprint: same spec, same builders.
-fn compare_saved(settings: &Settings, path: &str, plan: &crate::plan::Plan) -> Result<(), Diag> {
-    let text = std::fs::read_to_string(settings.cwd.join(path)).map_err(|e| {
+/// Exit codes after a signal: 128 + its number, as shells report them.
+const SIGINT_EXIT: u8 = 130;
+const SIGTERM_EXIT: u8 = 143;
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (what `timeout`, `kill` and CI runners send to
+/// stop a job); both cancel the run the same way. The exit code that reports it.
+async fn stop_signal() -> Option<u8> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.ok().map(|()| SIGINT_EXIT),
+                _ = term.recv() => Some(SIGTERM_EXIT),
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.ok().map(|()| SIGINT_EXIT)
+}
+
+/// Reads a saved plan and checks its fingerprint against its own builders, nodes and
+/// summary: the fingerprint covers exactly those, so any edit to them (a `dest`, a tag)
+/// shows as a mismatch.
+fn read_saved(
+    settings: &Settings,
+    path: &str,
+    sources: &mut SourceMap,
+) -> Result<report::plan::Document, Diag> {
+    let not_a_plan = |why: String| {
+        Diag::error(
+            "apply::saved_plan",
+            format!("`{path}` is not a plan: {why}"),
+        )
+        .help("give the file written by `rbake plan --probe --out FILE`")
+    };
+    let bytes = paths::read_regular(&settings.cwd.join(path), paths::MAX_TEXT).map_err(|e| {
         Diag::error("apply::saved_plan", format!("cannot read `{path}`: {e}"))
             .help("give the file written by `rbake plan --probe --out FILE`")
     })?;
-    let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Diag::error("apply::saved_plan", format!("`{path}` is not a plan: {e}"))
-            .help("give the file written by `rbake plan --probe --out FILE`")
-    })?;
-    if saved.get("schema").and_then(|s| s.as_str()) != Some(report::plan::SCHEMA) {
+    let text = String::from_utf8(bytes).map_err(|e| not_a_plan(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| not_a_plan(e.to_string()))?;
+    if value.get("schema").and_then(|s| s.as_str()) != Some(report::plan::SCHEMA) {
         return Err(Diag::error(
             "apply::saved_plan",
             format!("`{path}` is not an {} plan", report::plan::SCHEMA),
         )
         .help("write it with `rbake plan --probe --out FILE`"));
     }
+    let doc: report::plan::Document =
+        serde_json::from_value(value).map_err(|e| not_a_plan(e.to_string()))?;
+    if report::plan::fingerprint(&doc.builders, &doc.nodes, &doc.summary) != doc.fingerprint {
+        let file = sources.add(path, text.as_str(), Origin::File);
+        let at = text
+            .find("\"fingerprint\"")
+            .map_or(0..0, |i| i..i + "\"fingerprint\"".len());
+        return Err(Diag::error(
+            "apply::plan_modified",
+            format!("`{path}` was changed after `rbake plan` wrote it"),
+        )
+        .label(Span::new(file, at), "does not match the plan's content")
+        .help("rbake applies a saved plan only as it was written: change the spec instead, then run `rbake plan --probe --out FILE` again and review it"));
+    }
+    Ok(doc)
+}
+
+/// Re-planning must give the saved plan's fingerprint: same spec, same builders.
+fn compare_saved(
+    path: &str,
+    saved: &report::plan::Document,
+    plan: &crate::plan::Plan,
+) -> Result<(), Diag> {
     let now = report::plan::to_json(plan);
-    if saved.get("fingerprint") != now.get("fingerprint") {
-        let probed = saved["builders"]
-            .as_array()
-            .is_some_and(|b| b.iter().all(|b| b["source"] == "probed"));
+    if now.get("fingerprint").and_then(|f| f.as_str()) != Some(saved.fingerprint.as_str()) {
+        let probed = saved.builders.iter().all(|b| b["source"] == "probed");
         return Err(Diag::error("apply::stale_plan", format!("`{path}` no longer matches the spec and builders"))
             .help(if probed {
                 "the spec, the environment or the builders changed since it was planned: run `rbake plan --probe --out FILE` again and review it".to_string()
@@ -205,11 +287,4 @@ fn compare_saved(settings: &Settings, path: &str, plan: &crate::plan::Plan) -> R
             }));
     }
     Ok(())
-}
-
-/// The request stored in a saved plan, if the file is one.
-fn saved_request(settings: &Settings, path: &str) -> Option<crate::plan::Request> {
-    let text = std::fs::read_to_string(settings.cwd.join(path)).ok()?;
-    let doc: report::plan::Document = serde_json::from_str(&text).ok()?;
-    Some(doc.request)
 }

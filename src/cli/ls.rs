@@ -107,6 +107,6 @@ pub fn run(settings: &Settings, args: &LsArgs) -> Result<(), spec::Failed> {
             table::render(&["VARIABLE", "VALUE", "FROM", "DESCRIPTION"], &rows)
         }
     };
-    print!("{out}");
+    super::stdout(&out)?;
     Ok(())
 }

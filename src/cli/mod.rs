@@ -8,8 +8,9 @@ pub mod schema;
 pub mod settings;
 mod spec;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -23,7 +24,8 @@ use crate::source::{Diag, SourceMap};
     long_about = "rbake reads bake files (docker-bake.hcl, docker-bake.json, compose files) and rbake's \
 build.hcl and build.toml, resolves them exactly as `docker buildx bake` does, plans per-platform builds and runs them \
 over BuildKit.",
-    after_help = "Exit codes: 0 success, 1 problems in the input, 2 usage errors."
+    after_help = "Exit codes: 0 success, 1 problems in the input, 2 usage errors, 101 an internal error (please report it); \
+`apply` exits 130 after Ctrl-C and 143 after SIGTERM."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -61,7 +63,41 @@ pub struct SpecArgs {
     pub targets: Vec<String>,
 }
 
+/// Set by the panic hook: a panic anywhere (a worker task included) fails the run.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Whether anything panicked in this process.
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
+
+/// Replaces Rust's panic message with a short request to report the bug, and records the
+/// panic so the process exits non-zero even when the panic was caught (a tokio task).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        PANICKED.store(true, Ordering::SeqCst);
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_string());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "rbake: internal error: {what}{at}\nthis is a bug in rbake, not a problem with your input; please report it with the command you ran and this message"
+        );
+    }));
+}
+
+/// Exit code of a run that panicked, as Rust's own.
+const PANIC_EXIT: u8 = 101;
+
 pub fn main() -> ExitCode {
+    install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -78,9 +114,33 @@ pub fn main() -> ExitCode {
         Command::Schema(args) => schema::run(&args),
     };
     match result {
+        _ if panicked() => ExitCode::from(PANIC_EXIT),
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => ExitCode::from(code),
     }
+}
+
+/// Writes data to stdout. A reader that went away (`rbake print | head -1`) ends the run
+/// quietly, as it ends any shell tool; another failure (`> /dev/full`) is a diagnostic.
+pub fn stdout(text: &str) -> Result<(), spec::Failed> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            let d = Diag::error("cli::write_stdout", format!("cannot write the output: {e}")).help(
+                "check where stdout is redirected: the disk may be full or the file read-only",
+            );
+            emit(&[d], &SourceMap::new());
+            Err(1)
+        }
+    }
+}
+
+/// Writes a line of text to stderr; a closed stderr is ignored, as there is nowhere left
+/// to say anything.
+pub fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// Writes diagnostics to stderr, coloured on a terminal.
@@ -97,6 +157,18 @@ pub fn emit(diags: &[Diag], sources: &SourceMap) {
         let mut out = String::new();
         let report = d.to_report(sources);
         let _ = handler.render_report(&mut out, report.as_ref());
-        eprint!("{out}");
+        let _ = std::io::stderr().write_all(out.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A panic anywhere, even one caught (as tokio catches a task's), fails the run.
+    #[test]
+    fn a_caught_panic_still_fails_the_run() {
+        super::install_panic_hook();
+        let caught = std::panic::catch_unwind(|| panic!("deliberate, to test the hook"));
+        assert!(caught.is_err());
+        assert!(super::panicked());
     }
 }

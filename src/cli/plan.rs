@@ -1,13 +1,13 @@
 //! `rbake plan`: the dry run. Resolves the spec, lowers it into the build graph, checks it
 //! against the builders and the local files, and shows exactly what `apply` would do.
 
-use std::path::Path;
-
 use clap::{Args, ValueEnum};
 
 use super::settings::Settings;
 use super::{SpecArgs, emit, spec};
 use crate::check::{self, Facts, PathFact};
+use crate::exec::paths;
+use crate::model::access::{Access, Grants};
 use crate::model::{Capabilities, Platform};
 use crate::plan::{self, Plan};
 use crate::report;
@@ -23,7 +23,8 @@ pub struct PlanArgs {
     /// Also write the plan as JSON to FILE, for `rbake apply FILE`
     #[arg(long, value_name = "FILE")]
     pub out: Option<String>,
-    /// Grant an entitlement: network.host, security.insecure, fs.read=PATH (repeatable)
+    /// Grant an entitlement: network.host, security.insecure, fs.read=PATH, fs.write=PATH,
+    /// fs=PATH (both), `*` for anywhere (repeatable)
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
     /// Ask each builder's engine what it really supports instead of trusting the spec
@@ -62,9 +63,9 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<(), spec::Failed> {
         return Err(1);
     }
     match args.format {
-        Format::Tree => print!("{}", report::plan::tree(plan)),
-        Format::Json => println!("{}", json.unwrap_or_default()),
-        Format::Dot => print!("{}", report::plan::dot(plan)),
+        Format::Tree => super::stdout(&report::plan::tree(plan))?,
+        Format::Json => super::stdout(&(json.unwrap_or_default() + "\n"))?,
+        Format::Dot => super::stdout(&report::plan::dot(plan))?,
     }
     // The process ends right after this; skip freeing the plan piece by piece.
     std::mem::forget(checked);
@@ -109,6 +110,7 @@ pub fn build(
         targets: spec_args.targets.clone(),
     };
     let facts = gather(settings, &def, allow);
+    plan.grants = facts.grants.clone();
     let declared: Vec<_> = loaded.config.builders.values().cloned().collect();
     check::verify(
         &plan,
@@ -151,18 +153,33 @@ fn capabilities(settings: &Settings, loaded: &spec::Loaded) -> Vec<Capabilities>
         .collect()
 }
 
-/// Reads what the checks need: the paths the definition names, and which variables are set.
+/// Reads what the checks need: the paths the definition names (resolved on disk, and looked
+/// at only when inside what was granted), and which variables are set.
 fn gather(settings: &Settings, def: &crate::model::Definition, allow: &[String]) -> Facts {
+    let cwd = paths::real_cwd(&settings.cwd);
     let mut facts = Facts {
         allow: allow.to_vec(),
+        grants: Grants::new(allow, |root| paths::real(&settings.cwd, root)),
+        cwd,
         ..Facts::default()
     };
     facts.env = settings.env.keys().cloned().collect();
+    facts.env_not_utf8 = settings.env_not_utf8.clone();
     for need in check::needs(def) {
-        let path = settings.cwd.join(Path::new(&need.path));
-        let fact = match std::fs::metadata(&path) {
+        let real = paths::real(&settings.cwd, &need.path);
+        let allowed = facts.grants.permits(&facts.cwd, &real, need.access);
+        facts.real.insert(need.path.clone(), real.clone());
+        if need.access == Access::Write || !allowed {
+            continue;
+        }
+        let fact = match std::fs::metadata(&real) {
             Ok(m) if m.is_dir() => PathFact::Dir,
-            Ok(_) if need.read => PathFact::File(std::fs::read_to_string(&path).ok()),
+            Ok(m) if !m.is_file() => PathFact::Special(paths::kind(&m)),
+            Ok(_) if need.read => PathFact::File(
+                paths::read_regular(&real, paths::MAX_TEXT)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok()),
+            ),
             Ok(_) => PathFact::File(None),
             Err(_) => PathFact::Missing,
         };

@@ -21,7 +21,8 @@ pub fn run(settings: &Settings, args: &SpecArgs) -> Result<(), spec::Failed> {
         }
     };
     emit(&loaded.warnings, &loaded.sources);
-    println!("{}", report::print::render(&def));
+    let text = report::print::render(&def) + "\n";
+    super::stdout(&text)?;
     // The process ends right after this: freeing a large definition piece by piece would
     // only cost time (several percent on big specs).
     std::mem::forget(def);

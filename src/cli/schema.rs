@@ -46,6 +46,5 @@ pub fn text(which: Which) -> String {
 }
 
 pub fn run(args: &SchemaArgs) -> Result<(), spec::Failed> {
-    print!("{}", text(args.which));
-    Ok(())
+    super::stdout(&text(args.which))
 }

@@ -1,11 +1,10 @@
 //! Reading and resolving the spec, shared by the subcommands: files (explicit or
 //! discovered), `--set` overrides and names, through syntax, spec and eval.
 
-use std::io::Read;
-
 use super::SpecArgs;
 use super::settings::Settings;
 use crate::eval::{self, overrides, resolve};
+use crate::exec::paths;
 use crate::model::Definition;
 use crate::source::{Diag, Diags, Origin, SourceMap, Span, Spanned};
 use crate::spec::Document;
@@ -46,7 +45,9 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
     // environment wins), as bake does.
     let compose_env = {
         let mut env = settings.env.clone();
-        if let Ok(text) = std::fs::read_to_string(settings.cwd.join(".env")) {
+        if let Ok(bytes) = paths::read_regular(&settings.cwd.join(".env"), paths::MAX_TEXT)
+            && let Ok(text) = String::from_utf8(bytes)
+        {
             for (k, v) in dotenv(&text) {
                 env.entry(k).or_insert(v);
             }
@@ -55,22 +56,27 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
     };
     let mut bodies = Vec::new();
     for name in &names {
-        let text = if name == "-" {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map(|_| s)
+        // Only regular files, up to a cap: a FIFO would block and `/dev/zero` never ends.
+        let bytes = if name == "-" {
+            paths::capped(std::io::stdin().lock(), paths::MAX_TEXT)
         } else {
-            std::fs::read(settings.cwd.join(name)).and_then(|b| {
-                String::from_utf8(b)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-            })
+            paths::read_regular(&settings.cwd.join(name), paths::MAX_TEXT)
         };
-        let text = match text {
-            Ok(t) => t,
+        let bytes = match bytes {
+            Ok(b) => b,
             Err(e) => {
                 diags.push(
-                    Diag::error("cli::read_file", format!("cannot read `{name}`: {e}"))
-                        .help("check the path given with `-f`; paths are relative to the working directory"),
+                    Diag::error("cli::read_file", format!("cannot read `{name}`: {e}")).help(
+                        "name a bake file with `-f`; paths are relative to the working directory",
+                    ),
                 );
+                continue;
+            }
+        };
+        let text = match decode(name, bytes, &mut sources) {
+            Ok(t) => t,
+            Err(d) => {
+                diags.push(d);
                 continue;
             }
         };
@@ -101,6 +107,27 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
     })
 }
 
+/// A spec file's text: UTF-8, without the byte order mark some editors write (bake skips
+/// it too). Invalid UTF-8 is reported at its line and column.
+fn decode(name: &str, bytes: Vec<u8>, sources: &mut SourceMap) -> Result<String, Diag> {
+    const BOM: &[u8] = b"\xef\xbb\xbf";
+    let bytes = match bytes.strip_prefix(BOM) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        // The lossy text equals the original up to the first bad byte, which becomes one
+        // replacement character there.
+        let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        let end = at + lossy[at..].chars().next().map_or(0, char::len_utf8);
+        let file = sources.add(name.to_string(), lossy, Origin::File);
+        Diag::error("syntax::encoding", format!("`{name}` is not valid UTF-8"))
+            .label(Span::new(file, at..end), "not UTF-8")
+            .help("save the file as UTF-8; bake files are text")
+    })
+}
+
 /// Resolves the requested names with overrides.
 pub fn resolve(
     settings: &Settings,
@@ -124,6 +151,30 @@ pub fn resolve(
             Ok(None) => {}
             Err(d) => diags.push(d),
         }
+    }
+    // Without names rbake resolves the `default` group; if there is none, say so rather
+    // than point at a `default` the user never typed.
+    let config = &loaded.config;
+    if args.targets.is_empty()
+        && !config.groups.contains_key("default")
+        && !config.targets.contains_key("default")
+    {
+        diags.push(if config.targets.is_empty() {
+            Diag::error("resolve::no_targets", "the spec defines no targets")
+                .help("add a target, e.g. `target \"app\" { tags = [\"app:dev\"] }`, or name the bake file to read with `-f`")
+        } else {
+            let names: Vec<&str> = config.targets.keys().take(8).map(String::as_str).collect();
+            Diag::error(
+                "resolve::no_default",
+                "no target was named, and the spec has no `default` group",
+            )
+            .help(format!(
+                "name targets to build (e.g. `{}`), or add `group \"default\" {{ targets = [...] }}`; targets: {}{}",
+                names[0],
+                names.join(", "),
+                if config.targets.len() > names.len() { ", ..." } else { "" }
+            ))
+        });
     }
     let names = command_line_names(&args.targets, &mut loaded.sources);
     if diags.has_errors() {

@@ -29,6 +29,9 @@ pub use resolver::VarSource;
 pub struct Inputs {
     /// The process environment (variable overrides, `SOURCE_DATE_EPOCH`).
     pub env: BTreeMap<String, String>,
+    /// Names of environment variables whose values are not UTF-8: kept out of `env`, and
+    /// reported only when a variable they would override is evaluated.
+    pub env_not_utf8: std::collections::BTreeSet<String>,
     /// Built-in variables: `BAKE_CMD_CONTEXT`, `BAKE_LOCAL_PLATFORM`.
     pub builtins: BTreeMap<String, String>,
     pub stdlib: stdlib::Env,

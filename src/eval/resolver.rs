@@ -84,6 +84,14 @@ impl<'a> Ctx<'a> {
             return Err(d.clone());
         }
         if self.stack.len() >= MAX_CHAIN {
+            // A cycle longer than the limit reaches the limit before it comes back round:
+            // it is still a cycle, and saying "too deep" would send the user hunting for a
+            // long chain. Reported once, like the limit.
+            if let Some(cycle) = self.variable_cycle(key) {
+                let d = cycle_diag(key, at, &cycle, self.doc);
+                self.too_deep = Some(d.clone());
+                return Err(d);
+            }
             // Reported once: every later evaluation fails with the same diagnostic.
             let d = Diag::error(
                 "eval::too_deep",
@@ -119,6 +127,48 @@ impl<'a> Ctx<'a> {
 
     fn leave(&mut self) {
         self.stack.pop();
+    }
+
+    /// A cycle of variable defaults reachable from variable `start`, read from the spec
+    /// without evaluating (so it is found however long it is): the names in order, the
+    /// first repeated at the end.
+    fn variable_cycle(&self, start: &str) -> Option<Vec<String>> {
+        let vars = &self.doc.variables;
+        vars.get(start)?;
+        let refs = |name: &str| -> Vec<String> {
+            let mut out = Vec::new();
+            if let Some(d) = vars.get(name).and_then(|v| v.default.as_ref()) {
+                d.names(&mut out);
+            }
+            let mut refs: Vec<String> = out
+                .into_iter()
+                .filter(|n| vars.contains_key(*n))
+                .map(str::to_string)
+                .collect();
+            refs.dedup();
+            refs
+        };
+        // Depth-first without recursion: the chain can be as long as the spec.
+        let mut done: std::collections::HashSet<String> = Default::default();
+        let mut path: Vec<(String, Vec<String>)> = vec![(start.to_string(), refs(start))];
+        while let Some((_, next)) = path.last_mut() {
+            let Some(n) = next.pop() else {
+                if let Some((name, _)) = path.pop() {
+                    done.insert(name);
+                }
+                continue;
+            };
+            if let Some(pos) = path.iter().position(|(p, _)| *p == n) {
+                let mut cycle: Vec<String> = path[pos..].iter().map(|(p, _)| p.clone()).collect();
+                cycle.push(n);
+                return Some(cycle);
+            }
+            if !done.contains(&n) {
+                let r = refs(&n);
+                path.push((n, r));
+            }
+        }
+        None
     }
 
     /// Every declared variable, evaluated (bake reports errors in unused variables too).
@@ -167,6 +217,20 @@ impl<'a> Ctx<'a> {
         let typed = ty.is_some();
         let ty = ty.unwrap_or(Type::Any);
         let (env_value, from_json) = self.env_override(&v.name, typed);
+        if env_value.is_none() && self.inputs.env_not_utf8.contains(&v.name) {
+            return Err(Diag::error(
+                "eval::env_not_utf8",
+                format!(
+                    "${} is not valid UTF-8, so it cannot override variable `{}`",
+                    v.name, v.name
+                ),
+            )
+            .label(v.span, "overridden from the environment")
+            .help(format!(
+                "set {} to UTF-8 text, or unset it to use the default",
+                v.name
+            )));
+        }
         let default = match &v.default {
             Some(d) => {
                 let value = self.eval_with(d, &[])?;
@@ -487,4 +551,26 @@ impl Resolver for Ctx<'_> {
         names.extend(self.inputs.builtins.keys().cloned());
         names
     }
+}
+
+/// `eval::cycle` for a cycle found in the spec: the steps named in the help (the middle of a
+/// long one elided), the declaration of the first labelled.
+fn cycle_diag(key: &str, at: Span, cycle: &[String], doc: &Document) -> Diag {
+    let shown = if cycle.len() > 12 {
+        format!(
+            "{} -> ... -> {} ({} variables)",
+            cycle[..5].join(" -> "),
+            cycle[cycle.len() - 5..].join(" -> "),
+            cycle.len() - 1
+        )
+    } else {
+        cycle.join(" -> ")
+    };
+    let mut d = Diag::error("eval::cycle", format!("`{}` depends on itself", cycle[0]))
+        .label(at, format!("`{key}` is part of the cycle"))
+        .help(format!("break the cycle {shown}"));
+    if let Some(v) = doc.variables.get(&cycle[0]) {
+        d = d.label(v.span, format!("`{}` is declared here", cycle[0]));
+    }
+    d
 }

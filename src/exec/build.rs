@@ -11,8 +11,10 @@ use super::engine::Endpoint;
 use super::events::{Event, Outcome};
 use super::filesync::Dirs;
 use super::fswalk::{Disk, Memory, Tree};
+use super::paths;
 use super::session::SecretSource;
 use super::{context, frontend, solve};
+use crate::model::access::{Access, Grants};
 use crate::model::output::{SecretSource as SpecSource, SecretSpec};
 use crate::plan::{Build, NamedContext};
 
@@ -56,20 +58,8 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
     let caps = caps(ctx, b.builder.as_ref())?;
     let endpoint = Endpoint::parse(&caps.endpoint)?;
     let cwd = &ctx.opts.cwd;
-    let context_dir = cwd.join(&b.context);
-    let (dockerfile_path, mut text) = match &b.dockerfile_inline {
-        Some(t) => (None, t.clone()),
-        None => {
-            let p = if b.dockerfile.starts_with('/') {
-                PathBuf::from(&b.dockerfile)
-            } else {
-                context_dir.join(&b.dockerfile)
-            };
-            let t = std::fs::read_to_string(&p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            (Some(p), t)
-        }
-    };
+    let grants = &ctx.plan.grants;
+    let (context_dir, dockerfile_path, mut text) = local_inputs(cwd, grants, b)?;
     let mut attrs = frontend::attrs(b)?;
     let mut rewrites: Vec<(String, String)> = Vec::new();
     let mut dirs = Dirs::default();
@@ -105,7 +95,10 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
         }
         let value = match local_context(&value) {
             Some(path) => {
-                let dir = cwd.join(path);
+                let dir = paths::recheck(cwd, grants, path, Access::Read)
+                    .map_err(|e| format!("named context `{name}`: {e}"))?
+                    .real()
+                    .to_path_buf();
                 let tree = Disk::new(&dir)
                     .map_err(|e| format!("named context `{name}`: {}: {e}", dir.display()))?;
                 dirs.insert(name, Arc::new(tree));
@@ -130,11 +123,12 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
     for s in &b.secrets {
         let spec = SecretSpec::parse(s)?;
         let src = match spec.source {
-            SpecSource::File(f) => SecretSource::File(if f.starts_with('/') {
-                PathBuf::from(f)
-            } else {
-                cwd.join(f)
-            }),
+            SpecSource::File(f) => SecretSource::File(
+                paths::recheck(cwd, grants, &f, Access::Read)
+                    .map_err(|e| format!("secret `{}`: {e}", spec.id))?
+                    .real()
+                    .to_path_buf(),
+            ),
             SpecSource::Env(e) => SecretSource::Env(e),
         };
         secrets.insert(spec.id, src);
@@ -323,4 +317,38 @@ pub(crate) async fn reuse(ctx: &Ctx, b: &Build, image: &str) -> Result<Outcome, 
         up_to_date: Some(format!("the engine keeps this build as {image}")),
         ..Outcome::default()
     })
+}
+
+/// The build's context directory, Dockerfile path and text, each resolved and checked
+/// against the working directory and the granted entitlements at the moment of use (a
+/// symlink swapped in after planning is refused), the Dockerfile read only if it is a
+/// regular file of sane size.
+pub(crate) fn local_inputs(
+    cwd: &Path,
+    grants: &Grants,
+    b: &Build,
+) -> Result<(PathBuf, Option<PathBuf>, String), String> {
+    let context_dir = paths::recheck(cwd, grants, &b.context, Access::Read)
+        .map_err(|e| format!("the context: {e}"))?
+        .real()
+        .to_path_buf();
+    match &b.dockerfile_inline {
+        Some(t) => Ok((context_dir, None, t.clone())),
+        None => {
+            let written = if b.dockerfile.starts_with('/') {
+                b.dockerfile.clone()
+            } else {
+                format!("{}/{}", b.context, b.dockerfile)
+            };
+            let p = paths::recheck(cwd, grants, &written, Access::Read)
+                .map_err(|e| format!("the Dockerfile: {e}"))?
+                .real()
+                .to_path_buf();
+            let data = paths::read_regular(&p, paths::MAX_TEXT)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let t = String::from_utf8(data)
+                .map_err(|_| format!("{} is not UTF-8 text", p.display()))?;
+            Ok((context_dir, Some(p), t))
+        }
+    }
 }

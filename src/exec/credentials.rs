@@ -38,7 +38,11 @@ impl Credentials {
         let Some(dir) = dir else {
             return Credentials::default();
         };
-        let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else {
+        let Some(text) =
+            super::paths::read_regular(&dir.join("config.json"), super::paths::MAX_TEXT)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+        else {
             return Credentials::default();
         };
         Credentials::parse(&text)

@@ -6,11 +6,20 @@ use super::apply::{Ctx, docker, inputs};
 use super::engine::error_chain;
 use super::events::Outcome;
 use super::image::{self, Image};
+use super::paths;
+use crate::model::access::Access;
 use crate::plan::Export;
 
 pub(crate) async fn export(ctx: &Ctx, e: &Export) -> Result<Outcome, String> {
     let builds = inputs(ctx, &e.id).await?;
-    let dest = ctx.opts.cwd.join(&e.dest);
+    // Planning checked the destination; it is checked again now, resolved as it is on disk
+    // at this moment, so a symlink swapped in since cannot redirect the write.
+    let allowed = |p: &str| {
+        paths::recheck(&ctx.opts.cwd, &ctx.plan.grants, p, Access::Write)
+            .map(|p| p.real().to_path_buf())
+            .map_err(|why| format!("cannot export to `{p}`: {why}"))
+    };
+    let dest = allowed(&e.dest)?;
     match e.kind.as_str() {
         "oci" => {
             let mut images = Vec::new();
@@ -38,10 +47,12 @@ pub(crate) async fn export(ctx: &Ctx, e: &Export) -> Result<Outcome, String> {
                         } else {
                             dest.clone()
                         };
+                        let path = allowed(&path.to_string_lossy())?;
                         write_atomic(&path, &fs)?;
                     }
                     _ => {
                         let dir = if multi { dest.join(&sub) } else { dest.clone() };
+                        let dir = allowed(&dir.to_string_lossy())?;
                         std::fs::create_dir_all(&dir)
                             .map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
                         tar::Archive::new(&fs[..])
@@ -106,6 +117,42 @@ fn write_atomic(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let tmp = path.with_extension("rbake-partial");
-    std::fs::write(&tmp, data).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    // The temporary file is created afresh: a symlink left at its name (which `recheck` did
+    // not look at) is removed, not followed out of the checked directory.
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::io::Write::write_all(&mut file, data)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    // `rename` replaces whatever is at `path`, a symlink included, without following it.
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomic;
+
+    /// A symlink planted at the temporary file's name or at the destination is replaced, and
+    /// the file it points at is left alone.
+    #[test]
+    fn writes_never_follow_planted_symlinks() {
+        let d = std::env::temp_dir().join(format!("rbake-export-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("proj")).unwrap();
+        std::fs::write(d.join("victim"), "keep").unwrap();
+        std::os::unix::fs::symlink(d.join("victim"), d.join("proj/out.rbake-partial")).unwrap();
+        std::os::unix::fs::symlink(d.join("victim"), d.join("proj/out.tar")).unwrap();
+        write_atomic(&d.join("proj/out.tar"), b"image").unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("victim")).unwrap(), "keep");
+        assert_eq!(std::fs::read(d.join("proj/out.tar")).unwrap(), b"image");
+        assert!(
+            !std::fs::symlink_metadata(d.join("proj/out.tar"))
+                .unwrap()
+                .is_symlink()
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

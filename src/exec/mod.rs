@@ -13,6 +13,7 @@ pub mod frontend;
 pub mod fswalk;
 pub mod image;
 pub mod inputs;
+pub mod paths;
 pub mod probe;
 pub mod publish;
 pub mod registry;

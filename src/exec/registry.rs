@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -68,6 +69,42 @@ pub struct Registry {
     client: Client<Https, Full<Bytes>>,
     credentials: Arc<Credentials>,
     tokens: Mutex<HashMap<String, String>>,
+    timeouts: Timeouts,
+}
+
+/// How long a registry may stay silent. A registry that accepts a connection and never
+/// answers would otherwise hold a push forever.
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    connect: Duration,
+    /// For an answer to a request without a body; a body adds time at `min_rate`.
+    answer: Duration,
+    /// The slowest upload rate (bytes per second) still waited for.
+    min_rate: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(30),
+            answer: Duration::from_secs(120),
+            min_rate: 64 << 10,
+        }
+    }
+}
+
+impl Timeouts {
+    fn for_body(&self, len: usize) -> Duration {
+        self.answer + Duration::from_secs(len as u64 / self.min_rate.max(1))
+    }
+}
+
+/// The `host[:port]` of a URL, to name the registry in a message.
+fn host_of(url: &str) -> String {
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| url.to_string())
 }
 
 struct Reply {
@@ -93,17 +130,28 @@ impl Reply {
 
 impl Registry {
     pub fn new(credentials: Arc<Credentials>) -> Result<Registry, String> {
+        Registry::with_timeouts(credentials, Timeouts::default())
+    }
+
+    fn with_timeouts(
+        credentials: Arc<Credentials>,
+        timeouts: Timeouts,
+    ) -> Result<Registry, String> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(timeouts.connect));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(https);
         Ok(Registry {
             client,
             credentials,
             tokens: Mutex::new(HashMap::new()),
+            timeouts,
         })
     }
 
@@ -125,17 +173,23 @@ impl Registry {
         let req = req
             .body(Full::new(body.clone()))
             .map_err(|e| e.to_string())?;
-        let resp = self
-            .client
-            .request(req)
+        let wait = self.timeouts.for_body(body.len());
+        let silent = || {
+            format!(
+                "{} did not answer {method} {url} within {} s; check that the registry is up and reachable",
+                host_of(url),
+                wait.as_secs()
+            )
+        };
+        let resp = tokio::time::timeout(wait, self.client.request(req))
             .await
-            .map_err(|e| super::engine::error_chain(&e))?;
+            .map_err(|_| silent())?
+            .map_err(|e| format!("{}: {}", host_of(url), super::engine::error_chain(&e)))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
+        let body = tokio::time::timeout(self.timeouts.answer, resp.into_body().collect())
             .await
+            .map_err(|_| silent())?
             .map_err(|e| e.to_string())?
             .to_bytes();
         Ok(Reply {
@@ -405,6 +459,33 @@ mod tests {
             Reference::parse("ghcr.io/a/b").unwrap().base(),
             "https://ghcr.io"
         );
+    }
+
+    /// A registry that accepts the connection and never answers: the push fails with a
+    /// message naming it instead of waiting forever.
+    #[tokio::test]
+    async fn a_silent_registry_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                open.push(conn);
+            }
+        });
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(5),
+            answer: Duration::from_millis(300),
+            min_rate: 1 << 30,
+        };
+        let reg = Registry::with_timeouts(Arc::new(Credentials::default()), timeouts).unwrap();
+        let r = Reference::parse(&format!("127.0.0.1:{}/demo/app:1", addr.port())).unwrap();
+        let err = reg.has_blob(&r, "sha256:00").await.unwrap_err();
+        assert!(
+            err.contains(&format!("127.0.0.1:{} did not answer", addr.port())),
+            "{err}"
+        );
+        hold.abort();
     }
 
     #[test]

@@ -236,19 +236,7 @@ async fn build_key(
         .as_deref()
         .and_then(|n| plan.builder(n))
         .ok_or("no builder")?;
-    let context_dir = cwd.join(&b.context);
-    let (dockerfile_path, text) = match &b.dockerfile_inline {
-        Some(t) => (None, t.clone()),
-        None => {
-            let p = if b.dockerfile.starts_with('/') {
-                std::path::PathBuf::from(&b.dockerfile)
-            } else {
-                context_dir.join(&b.dockerfile)
-            };
-            let t = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            (Some(p), t)
-        }
-    };
+    let (context_dir, dockerfile_path, text) = super::build::local_inputs(cwd, &plan.grants, b)?;
     let native = caps
         .native
         .first()

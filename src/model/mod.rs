@@ -169,9 +169,11 @@ pub struct Definition {
     pub targets: IndexMap<String, Target>,
 }
 
+pub mod access;
 pub mod annotation;
 pub mod output;
 pub mod platform;
+pub mod reference;
 pub use platform::Platform;
 
 /// An rbake `builder` block, evaluated. Attributes are keyed by `attrs::BUILDER_ATTRS`.

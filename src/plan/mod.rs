@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 
+use crate::model::access::Grants;
 use crate::model::capabilities::ImageStore;
 use crate::model::output::{Output, OutputKind};
+use crate::model::reference::Reference;
 use crate::model::{Capabilities, Definition, Item, Platform, Target};
 use crate::source::{Diag, Diags, Span};
 
@@ -158,6 +160,9 @@ pub struct Plan {
     pub builders: Vec<Capabilities>,
     /// What was asked for, so a saved plan can be applied without repeating it.
     pub request: Request,
+    /// The filesystem entitlements granted (`--allow fs...`): exec re-checks every local
+    /// path against them right before reading or writing it (`exec::paths::recheck`).
+    pub grants: Grants,
 }
 
 /// The command-line request a plan answers: files, overrides and target names.
@@ -251,6 +256,7 @@ pub fn lower(def: &Definition, builders: Vec<Capabilities>, diags: &mut Diags) -
         graph: DiGraph::new(),
         builders,
         request: Request::default(),
+        grants: Grants::default(),
     };
     let mut names: Vec<&String> = def.targets.keys().collect();
     names.sort();
@@ -353,7 +359,20 @@ fn build_nodes(t: &Target, plan: &mut Plan, diags: &mut Diags) -> Vec<(Platform,
     let mut platforms: Vec<(Platform, Span)> = Vec::new();
     for item in t.list("platforms") {
         match Platform::parse(&item.value) {
-            Ok(p) => platforms.push((p, item.span)),
+            // Aliases normalise alike (`linux/x86_64` is `linux/amd64`): a repeat would be a
+            // second build of the same image under the same node id.
+            Ok(p) => match platforms.iter().find(|(q, _)| *q == p) {
+                Some((_, first)) => diags.push(
+                    Diag::warning(
+                        "plan::duplicate_platform",
+                        format!("target `{}` lists {p} more than once", t.name),
+                    )
+                    .label(item.span, format!("`{}` is {p} again", item.value))
+                    .label(*first, "first listed here")
+                    .help("remove the repeat; rbake builds each platform once"),
+                ),
+                None => platforms.push((p, item.span)),
+            },
             Err(msg) => diags.push(
                 Diag::error("plan::invalid_platform", msg)
                     .label(item.span, "not a platform")
@@ -361,8 +380,9 @@ fn build_nodes(t: &Target, plan: &mut Plan, diags: &mut Diags) -> Vec<(Platform,
             ),
         }
     }
-    if platforms.is_empty() && t.get("platforms").is_none() {
-        // No platforms: the builder's own (first native) platform, as bake does.
+    if t.list("platforms").is_empty() {
+        // No platforms (or `platforms = []`): the builder's own (first native) platform, as
+        // bake does.
         if let Some(b) = candidates.first().and_then(|n| plan.builder(n)) {
             let p = b.native.first().or(b.platforms.first()).cloned();
             if let Some(p) = p {
@@ -578,7 +598,17 @@ fn outputs(
             ),
         }
     }
-    let tag_items: Vec<Item> = t.list("tags").to_vec();
+    let mut tag_items: Vec<Item> = Vec::new();
+    for item in t.list("tags") {
+        match Reference::parse(&item.value) {
+            Ok(_) => tag_items.push(item.clone()),
+            Err(msg) => diags.push(
+                Diag::error("plan::invalid_tag", format!("invalid tag: {msg}"))
+                    .label(item.span, "not an image reference")
+                    .help("write tags as [REGISTRY/]REPOSITORY[:TAG], e.g. `registry.example/team/app:1.2`; repositories are lowercase, tags at most 128 characters of letters, digits, `_`, `.` and `-`"),
+            ),
+        }
+    }
     if specs.is_empty() && t.get("output").is_none() && !tag_items.is_empty() {
         // No output on the engine's own driver: the image lands in the engine, as with bake.
         specs.push((
@@ -598,7 +628,16 @@ fn outputs(
             .iter()
             .map(|i| (i.value.clone(), i.span))
             .collect();
-        tags.extend(o.names().into_iter().map(|n| (n, *span)));
+        for name in o.names() {
+            match Reference::parse(&name) {
+                Ok(_) => tags.push((name, *span)),
+                Err(msg) => diags.push(
+                    Diag::error("plan::invalid_tag", format!("invalid image name: {msg}"))
+                        .label(*span, "in this output's `name=`")
+                        .help("write names as [REGISTRY/]REPOSITORY[:TAG]; repositories are lowercase"),
+                ),
+            }
+        }
         match o.kind {
             OutputKind::Registry => {
                 if tags.is_empty() {
@@ -646,6 +685,22 @@ fn outputs(
                     );
                     continue;
                 };
+                if dest.trim().is_empty() {
+                    // An empty destination means the working directory: the image's whole
+                    // filesystem would be written over the project.
+                    diags.push(
+                        Diag::error(
+                            "plan::export_without_dest",
+                            format!("the `dest=` of a `{kind}` output is empty"),
+                        )
+                        .label(*span, "empty destination")
+                        .help(format!(
+                            "write `type={kind},dest={}`; if the path comes from a variable (`dest=${{OUT}}`), set it",
+                            if kind == "local" { "DIR" } else { "FILE" }
+                        )),
+                    );
+                    continue;
+                }
                 let e = Export {
                     id: format!("export:{}:{kind}:{n}", t.name),
                     target: t.name.clone(),
@@ -734,6 +789,7 @@ fn load_nodes(
 }
 
 /// Records the references a target publishes; two targets writing one reference is an error.
+/// References compare normalised: `app:1` is `docker.io/library/app:1`.
 fn claim(
     tags: &[(String, Span)],
     target: &str,
@@ -741,7 +797,8 @@ fn claim(
     diags: &mut Diags,
 ) {
     for (tag, span) in tags {
-        match published.get(tag) {
+        let key = Reference::parse(tag).map_or_else(|_| tag.clone(), |r| r.normalized());
+        match published.get(&key) {
             Some((other, other_span)) if other != target => diags.push(
                 Diag::error("plan::duplicate_tag", format!("targets `{other}` and `{target}` both write `{tag}`"))
                     .label(*span, format!("`{target}` writes it here"))
@@ -750,7 +807,7 @@ fn claim(
             ),
             Some(_) => {}
             None => {
-                published.insert(tag.clone(), (target.to_string(), *span));
+                published.insert(key, (target.to_string(), *span));
             }
         }
     }

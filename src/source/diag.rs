@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use miette::{LabeledSpan, MietteDiagnostic, NamedSource, Report};
+use miette::{LabeledSpan, MietteDiagnostic, Report};
 
+use super::snippet::Snippet;
 use super::{SourceMap, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -99,19 +100,27 @@ impl Diag {
         }
         let mut related = Vec::new();
         let file = self.primary().map(|s| s.file);
+        let mut snippet = file.map(|file| {
+            let f = sources.get(file);
+            let ranges: Vec<_> = self
+                .labels
+                .iter()
+                .filter(|l| l.span.file == file)
+                .map(|l| l.span.range())
+                .collect();
+            Snippet::new(f.name.clone(), &f.text, &ranges)
+        });
         for l in &self.labels {
-            if Some(l.span.file) == file {
+            if let (Some(snippet), true) = (&mut snippet, Some(l.span.file) == file) {
                 let (line, col) = sources.line_col(l.span.file, l.span.start as usize);
                 let text = if l.text.is_empty() {
                     format!("{line}:{col}")
                 } else {
                     format!("{} ({line}:{col})", l.text)
                 };
-                d = d.and_label(LabeledSpan::new(
-                    Some(text),
-                    l.span.start as usize,
-                    (l.span.end - l.span.start) as usize,
-                ));
+                let at = snippet.map_range(l.span.range());
+                snippet.pin(at.start, line, col);
+                d = d.and_label(LabeledSpan::new(Some(text), at.start, at.len()));
             } else {
                 related.push(Diag::error(self.code, l.text.clone()).label(l.span, ""));
             }
@@ -121,12 +130,8 @@ impl Diag {
             inner: d,
             related: related.iter().map(|r| r.report(sources, true)).collect(),
         };
-        match file {
-            Some(file) => {
-                let f = sources.get(file);
-                Report::new(inner)
-                    .with_source_code(NamedSource::new(f.name.clone(), f.text.to_string()))
-            }
+        match snippet {
+            Some(snippet) => Report::new(inner).with_source_code(snippet),
             None => Report::new(inner),
         }
     }

@@ -2,6 +2,7 @@
 //! [`SourceFile`]s in one [`SourceMap`], so any value can point back at its own characters.
 
 mod diag;
+mod snippet;
 
 pub use diag::{Diag, Diags, Label, Severity};
 

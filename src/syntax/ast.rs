@@ -170,6 +170,56 @@ impl Expr {
         Expr { kind, span }
     }
 
+    /// Every name the expression refers to as a variable (`NAME`, or the root of
+    /// `NAME.attr`), in order. Locals of `for` are not told apart, and names inside a
+    /// minijinja template are not seen.
+    pub fn names<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match &self.kind {
+            ExprKind::Var(n) => out.push(n),
+            ExprKind::Template(parts) => part_names(parts, out),
+            ExprKind::Array(items) | ExprKind::Call { args: items, .. } => {
+                items.iter().for_each(|e| e.names(out));
+            }
+            ExprKind::Object(entries) => {
+                for (k, v) in entries {
+                    if let ObjectKey::Expr(k) = k {
+                        k.names(out);
+                    }
+                    v.names(out);
+                }
+            }
+            ExprKind::Traversal(root, steps) => {
+                root.names(out);
+                for s in steps {
+                    if let Traverse::Index(i) = s {
+                        i.names(out);
+                    }
+                }
+            }
+            ExprKind::Cond(a, b, c) => {
+                a.names(out);
+                b.names(out);
+                c.names(out);
+            }
+            ExprKind::Unary(_, e) | ExprKind::Paren(e) => e.names(out),
+            ExprKind::Binary(_, a, b) => {
+                a.names(out);
+                b.names(out);
+            }
+            ExprKind::For(f) => {
+                f.collection.names(out);
+                if let Some(k) = &f.key {
+                    k.names(out);
+                }
+                f.value.names(out);
+                if let Some(c) = &f.cond {
+                    c.names(out);
+                }
+            }
+            ExprKind::Null | ExprKind::Bool(_) | ExprKind::Number(_) | ExprKind::Jinja(_) => {}
+        }
+    }
+
     /// The literal string of a template without interpolations, if it is one.
     pub fn as_literal_str(&self) -> Option<String> {
         match &self.kind {
@@ -192,6 +242,30 @@ impl Expr {
         match &self.kind {
             ExprKind::Var(name) => Some(name),
             _ => None,
+        }
+    }
+}
+
+fn part_names<'a>(parts: &'a [Part], out: &mut Vec<&'a str>) {
+    for p in parts {
+        match p {
+            Part::Lit(_) => {}
+            Part::Interp(e) => e.names(out),
+            Part::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                cond.names(out);
+                part_names(then, out);
+                part_names(otherwise, out);
+            }
+            Part::For {
+                collection, body, ..
+            } => {
+                collection.names(out);
+                part_names(body, out);
+            }
         }
     }
 }

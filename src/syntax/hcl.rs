@@ -14,12 +14,108 @@ pub fn parse(file: FileId, text: &str) -> Result<Body, Diag> {
         Err(e) => {
             let loc = e.location();
             let at = loc.offset().min(text.len());
+            // The parser reads an unclosed string on into the next line and stops there;
+            // the mistake is the quote that was never closed.
+            if let Some(open) = unclosed_string(text, at) {
+                let eol = text[open..].find('\n').map_or(text.len(), |i| open + i);
+                return Err(Diag::error(
+                    "syntax::hcl",
+                    "invalid HCL: this string is not closed on its line",
+                )
+                .label(Span::new(file, open..eol), "unclosed string")
+                .help("close the string with `\"`; a quoted string ends on its line (use a heredoc, `<<EOT`, for several lines)"));
+            }
             let end = next_char_boundary(text, at);
             Err(Diag::error("syntax::hcl", format!("invalid HCL: {}", e.message()))
                 .label(Span::new(file, at..end), "here")
                 .help("fix the syntax at the marked position; HCL attributes are `name = value` and blocks are `type \"label\" { ... }`"))
         }
     }
+}
+
+/// The opening quote of the first quoted string that runs into a line break before `upto`
+/// (HCL strings may not; interpolations inside them may). Comments and heredocs are skipped.
+fn unclosed_string(text: &str, upto: usize) -> Option<usize> {
+    enum State {
+        Code,
+        /// A quoted string opened at this offset.
+        Str(usize),
+        /// Inside `${ }` or `%{ }`, with this many braces open.
+        Interp(usize),
+    }
+    let b = text.as_bytes();
+    let upto = upto.min(b.len());
+    let mut stack = vec![State::Code];
+    let mut i = 0;
+    while i < upto {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        match stack.last_mut()? {
+            State::Code | State::Interp(_) => {
+                if c == b'#' || (c == b'/' && next == Some(b'/')) {
+                    i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                    continue;
+                }
+                if c == b'/' && next == Some(b'*') {
+                    i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+                    continue;
+                }
+                if c == b'<'
+                    && next == Some(b'<')
+                    && matches!(stack.last(), Some(State::Code))
+                    && let Some(end) = heredoc_end(text, i)
+                {
+                    i = end;
+                    continue;
+                }
+                match (c, stack.last_mut()?) {
+                    (b'"', _) => stack.push(State::Str(i)),
+                    (b'{', State::Interp(n)) => *n += 1,
+                    (b'}', State::Interp(n)) => {
+                        *n -= 1;
+                        if *n == 0 {
+                            stack.pop();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            State::Str(open) => match c {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'\n' => return Some(*open),
+                b'$' | b'%' if next == Some(b'{') => {
+                    stack.push(State::Interp(1));
+                    i += 1;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where a heredoc starting at `at` (`<<EOT` or `<<-EOT`) ends: after its closing marker line.
+fn heredoc_end(text: &str, at: usize) -> Option<usize> {
+    let rest = text[at + 2..].strip_prefix('-').unwrap_or(&text[at + 2..]);
+    let marker: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if marker.is_empty() {
+        return None;
+    }
+    let mut pos = at + text[at..].find('\n')? + 1;
+    for line in text[pos..].split_inclusive('\n') {
+        pos += line.len();
+        if line.trim() == marker {
+            return Some(pos);
+        }
+    }
+    Some(text.len())
 }
 
 /// Parses a standalone template (used for HCL-JSON strings), spans relative to `base`.
