@@ -2,8 +2,8 @@
 # Context benchmark: `rbake apply` against `docker buildx bake` on the same engine for one
 # target whose context is large: `FROM scratch` + `COPY . /data`, loaded into the engine.
 #   scripts/bench-context.sh [MIB] [FILES]     default: 200 MiB in 2000 files
-# Phases, each RUNS times (default 3) per tool, the tools interleaved run by run:
-#   first    the build cache and the image removed before the run
+# Phases, each RUNS times (default 3) per tool; each tool runs the three phases in turn:
+#   first    the build cache, the image and rbake's cache directory removed first
 #   one-file one small file rewritten before the run
 #   nothing  nothing changed
 # Prints each run's wall seconds and peak RSS (the largest process, as /usr/bin/time -v
@@ -66,6 +66,7 @@ echo "context: $(du -sh --apparent-size "$work/app" | cut -f1) in $(find "$work/
 reset() {
     $docker builder prune -af >/dev/null 2>&1 || true
     $docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(bench/context|rbake.local/)' | xargs -r $docker rmi -f >/dev/null 2>&1 || true
+    rm -rf "$work/.cache"
 }
 
 # measure CMD...: "SECONDS RSS_MIB" of one run, or "FAIL".
@@ -78,15 +79,17 @@ measure() {
     fi
 }
 
+# Each tool in turn runs the three phases, so each finds the cache state its own previous
+# run left (a reset between two tools' runs would otherwise wipe the other's transfer cache).
 declare -A t m
-for phase in first one-file nothing; do
-    for i in $(seq 1 "$runs"); do
-        for tool in rbake buildx; do
+for i in $(seq 1 "$runs"); do
+    for tool in rbake buildx; do
+        for phase in first one-file nothing; do
             case $phase in
                 first) reset ;;
                 one-file) echo "version $tool $i $RANDOM" > "$work/app/small.txt" ;;
             esac
-            if [[ $tool == rbake ]]; then cmd=("$RBAKE" apply --progress plain); else cmd=($docker buildx bake --progress plain); fi
+            if [[ $tool == rbake ]]; then cmd=(env XDG_CACHE_HOME="$work/.cache" "$RBAKE" apply --progress plain); else cmd=($docker buildx bake --progress plain); fi
             read -r s r <<<"$(measure "${cmd[@]}")" || true
             echo "$phase $tool run $i: ${s}s ${r:-?} MiB"
             t[$phase-$tool]+="$s "

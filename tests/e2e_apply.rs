@@ -647,12 +647,29 @@ fn uptodate_load(engine: &Engine) {
         assert_status(&again, l, "up to date");
     }
     assert_status(&again, build, "up to date");
+    let probe = ws.rbake(&["plan", "--probe", "app"]);
+    assert!(
+        probe.stdout.contains(&format!("up to date  {build}: ")),
+        "{}",
+        probe.output()
+    );
 
     ws.write("app/ignored.txt", "changed, but excluded");
     let ignored = ws.rbake(&["apply", "app", "--progress", "plain"]);
     assert_status(&ignored, build, "up to date");
 
     ws.write("app/data.txt", "two");
+    // `plan --probe` says beforehand what will run and why.
+    let probe = ws.rbake(&["plan", "--probe", "app"]);
+    probe.assert_success();
+    assert!(
+        probe
+            .stdout
+            .contains(&format!("runs        {}: ", loads[0]))
+            && probe.stdout.contains("changed: context"),
+        "{}",
+        probe.output()
+    );
     let file = ws.rbake(&["apply", "app", "--progress", "plain"]);
     assert_status(&file, build, "done");
     assert!(

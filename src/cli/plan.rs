@@ -63,6 +63,10 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<(), spec::Failed> {
         return Err(1);
     }
     match args.format {
+        Format::Tree if args.probe => {
+            let fresh = freshness(settings, plan);
+            super::stdout(&(report::plan::tree(plan) + &fresh))?
+        }
         Format::Tree => super::stdout(&report::plan::tree(plan))?,
         Format::Json => super::stdout(&(json.unwrap_or_default() + "\n"))?,
         Format::Dot => super::stdout(&report::plan::dot(plan))?,
@@ -272,4 +276,29 @@ fn probe_all(
         }
     }
     out
+}
+
+/// With `--probe`: which nodes `apply` would skip as up to date, and why the others run.
+fn freshness(settings: &Settings, plan: &Plan) -> String {
+    use crate::exec::{credentials::Credentials, inputs::Keys, registry::Registry, uptodate};
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    else {
+        return String::new();
+    };
+    let credentials = std::sync::Arc::new(Credentials::load(
+        crate::exec::credentials::config_dir(&settings.env).as_deref(),
+    ));
+    let registry = Registry::new(credentials).ok();
+    let keys = Keys::new(Keys::cache_dir(&settings.env));
+    let a = runtime.block_on(uptodate::assess(
+        plan,
+        &settings.cwd,
+        &keys,
+        registry.as_ref(),
+        false,
+    ));
+    report::plan::freshness(plan, &a)
 }

@@ -323,3 +323,30 @@ pub fn dot(plan: &Plan) -> String {
     out.push_str("}\n");
     out
 }
+
+/// What `rbake plan --probe` adds to the tree: per node, up to date (and why) or what makes
+/// it run.
+pub fn freshness(plan: &Plan, a: &crate::exec::uptodate::Assessment) -> String {
+    use crate::exec::uptodate::Verdict;
+    let mut out = String::from("\nup to date?\n");
+    let (mut fresh, mut total) = (0, 0);
+    for n in plan.order() {
+        let id = plan.graph[n].id();
+        total += 1;
+        let line = match a.verdict(id) {
+            Some(Verdict::UpToDate(why)) => {
+                fresh += 1;
+                format!("  up to date  {id}: {why}")
+            }
+            Some(Verdict::Reuse { image }) => {
+                fresh += 1;
+                format!("  kept        {id}: the engine keeps this build as {image}")
+            }
+            Some(Verdict::Run(why)) => format!("  runs        {id}: {why}"),
+            None => format!("  runs        {id}"),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "{fresh} of {total} nodes up to date");
+    out
+}
