@@ -205,38 +205,64 @@ impl Keys {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
-        let mut h = Sha256::new();
-        let mut fresh: HashMap<String, (i64, i64, i64, u64, String)> = HashMap::new();
-        let mut missed = false;
+        // Walk first (metadata only), then hash the files the cache cannot answer for on
+        // every core, then fold everything in walk order.
+        let mut entries: Vec<(fswalk::Entry, Option<String>)> = Vec::new();
+        let mut misses: Vec<usize> = Vec::new();
         fswalk::walk(&disk, &filter, &mut |e| {
             let s = &e.stat;
-            let mut content = String::new();
+            let mut content = None;
             if fswalk::is_regular(s.mode) && s.linkname.is_empty() {
                 let fp = (s.size, s.mod_time, e.ctime, e.ino);
-                content = match cache.files.get(&s.path) {
-                    Some(c) if (c.0, c.1, c.2, c.3) == fp => c.4.clone(),
-                    _ => {
-                        missed = true;
-                        hash_file(&disk.root.join(&s.path))?
-                    }
-                };
-                // A file changed within the last two seconds may change again within the
-                // same timestamp: it is hashed again next time.
-                if now_ns - s.mod_time.max(e.ctime) > 2_000_000_000 {
-                    fresh.insert(s.path.clone(), (fp.0, fp.1, fp.2, fp.3, content.clone()));
+                match cache.files.get(&s.path) {
+                    Some(c) if (c.0, c.1, c.2, c.3) == fp => content = Some(c.4.clone()),
+                    _ => misses.push(entries.len()),
                 }
             }
-            h.update(
-                format!(
-                    "{}\0{:o}\0{}\0{}\0{}\0{}\0{content}\n",
-                    s.path, s.mode, s.uid, s.gid, s.size, s.linkname
-                )
-                .as_bytes(),
-            );
+            entries.push((e, content));
             Ok(())
         })
         .map_err(|e| format!("{}: {e}", root.display()))?;
-        cache.dirty |= missed || fresh.len() != cache.files.len();
+        let hashed = hash_files(
+            &disk.root,
+            misses
+                .iter()
+                .map(|i| entries[*i].0.stat.path.as_str())
+                .collect(),
+        )
+        .map_err(|e| format!("{}: {e}", root.display()))?;
+        for (i, d) in misses.iter().zip(hashed) {
+            entries[*i].1 = Some(d);
+        }
+        let mut h = Sha256::new();
+        let mut fresh: HashMap<String, (i64, i64, i64, u64, String)> = HashMap::new();
+        for (e, content) in &entries {
+            let s = &e.stat;
+            // A file changed within the last two seconds may change again within the same
+            // timestamp: it is hashed again next time.
+            if let Some(c) = content
+                && now_ns - s.mod_time.max(e.ctime) > 2_000_000_000
+            {
+                fresh.insert(
+                    s.path.clone(),
+                    (s.size, s.mod_time, e.ctime, e.ino, c.clone()),
+                );
+            }
+            h.update(
+                format!(
+                    "{}\0{:o}\0{}\0{}\0{}\0{}\0{}\n",
+                    s.path,
+                    s.mode,
+                    s.uid,
+                    s.gid,
+                    s.size,
+                    s.linkname,
+                    content.as_deref().unwrap_or("")
+                )
+                .as_bytes(),
+            );
+        }
+        cache.dirty |= !misses.is_empty() || fresh.len() != cache.files.len();
         cache.files = fresh;
         let digest = hex(&h.finalize());
         lock(&self.stat_caches).insert(disk.root.clone(), cache);
@@ -268,6 +294,38 @@ fn write_atomic(path: &Path, data: &[u8]) {
     if std::fs::write(&tmp, data).is_ok() && std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+}
+
+/// Content digests of `paths` under `root`, in order, hashed on every available core.
+fn hash_files(root: &Path, paths: Vec<&str>) -> std::io::Result<Vec<String>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(paths.len().max(1));
+    if workers <= 1 {
+        return paths.iter().map(|p| hash_file(&root.join(p))).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<std::io::Result<String>>>> =
+        Mutex::new((0..paths.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(p) = paths.get(i) else { break };
+                    let r = hash_file(&root.join(p));
+                    lock(&results)[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(std::io::Error::other("not hashed"))))
+        .collect()
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
