@@ -787,3 +787,120 @@ fn anchors(engine: &Engine, target: &str) -> Vec<String> {
     }
     out
 }
+
+/// Every entry under `/data` of a one-layer image: path, type, mode, size, mtime, content
+/// digest, link target.
+fn data_tree(img: &e2e::ImageContent) -> Vec<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut out = Vec::new();
+    for layer in &img.layers {
+        let mut ar = tar::Archive::new(&layer[..]);
+        for e in ar.entries().expect("a layer tar") {
+            let mut e = e.expect("a layer entry");
+            let path = e.path().expect("a path").to_string_lossy().into_owned();
+            if !path.trim_start_matches("./").starts_with("data") {
+                continue;
+            }
+            let h = e.header().clone();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).expect("an entry's data");
+            out.push(format!(
+                "{} {:?} {:o} {} {} {} {}",
+                path.trim_end_matches('/'),
+                h.entry_type(),
+                h.mode().unwrap_or(0),
+                h.size().unwrap_or(0),
+                h.mtime().unwrap_or(0),
+                e2e_hex(&sha2::Sha256::digest(&data)),
+                h.link_name()
+                    .ok()
+                    .flatten()
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn e2e_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The context arrives exactly as buildx sends it: `.dockerignore` with an exception and
+/// `**`, symlinks to a file, a directory and nowhere, an empty directory, modes 600 and 755,
+/// names with spaces and non-ASCII, a hard link and a file over 100 MiB. rbake's image and
+/// buildx's (same engine, same Dockerfile) hold the same tree under `/data`.
+fn context_tree_matches_buildx(engine: &Engine) {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new("tree", engine);
+    let app = ws.dir.join("app");
+    for d in ["logs", "sub/empty", "sub/deep/er", "x"] {
+        std::fs::create_dir_all(app.join(d)).unwrap();
+    }
+    for (f, text) in [
+        ("secret.txt", "excluded"),
+        ("logs/a.log", "excluded"),
+        ("logs/keep.log", "kept"),
+        ("sub/deep/er/x.tmp", "excluded"),
+        ("sub/deep/er/y.txt", "kept"),
+        ("name with spaces.txt", "spaces"),
+        ("naïve-日本.txt", "unicode"),
+        ("run.sh", "#!/bin/sh\necho hi\n"),
+        ("private.txt", "600"),
+    ] {
+        std::fs::write(app.join(f), text).unwrap();
+    }
+    std::fs::set_permissions(app.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        app.join("private.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("run.sh", app.join("link-to-file")).unwrap();
+    std::os::unix::fs::symlink("sub/deep", app.join("link-to-dir")).unwrap();
+    std::os::unix::fs::symlink("nowhere", app.join("dangling")).unwrap();
+    std::fs::hard_link(app.join("run.sh"), app.join("x/hardlink.sh")).unwrap();
+    let big: Vec<u8> = (0..(101u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(app.join("big.bin"), big).unwrap();
+
+    let mine = format!("{}:rbake", ws.local_repo("tree"));
+    let theirs = format!("{}:buildx", ws.local_repo("tree"));
+    ws.set_env("TAG", &mine);
+    let applied = ws.apply(&["tree"], &["--progress", "plain"]);
+    applied.run.assert_success();
+    let bx = std::process::Command::new("docker")
+        .args([
+            "buildx",
+            "bake",
+            "-f",
+            "docker-bake.hcl",
+            "--progress",
+            "plain",
+            "tree",
+        ])
+        .current_dir(&ws.dir)
+        .env("DOCKER_HOST", &engine.host)
+        .env("TAG", &theirs)
+        .output()
+        .expect("run docker buildx bake");
+    assert!(
+        bx.status.success(),
+        "buildx failed:\n{}",
+        String::from_utf8_lossy(&bx.stderr)
+    );
+    let a = data_tree(&engine.image(&mine));
+    let b = data_tree(&engine.image(&theirs));
+    engine.remove(&theirs);
+    assert!(a.iter().any(|l| l.starts_with("data/big.bin ")), "{a:#?}");
+    assert!(a.iter().any(|l| l.starts_with("data/sub/empty ")), "{a:#?}");
+    assert!(
+        !a.iter()
+            .any(|l| l.contains("secret.txt") || l.contains("a.log") || l.contains(".tmp")),
+        "{a:#?}"
+    );
+    assert_eq!(a, b, "rbake's tree (left) differs from buildx's (right)");
+}
+e2e::on_both_engines!(context_tree_matches_buildx);
