@@ -101,20 +101,21 @@ impl Target {
             let Some(theirs) = &other.attrs[i] else {
                 continue;
             };
-            self.attrs[i] = Some(match (&self.attrs[i], def.merge) {
+            // Ours is moved, not copied: merging parents into a fresh target, then the
+            // target's own block on top, copies each value once.
+            self.attrs[i] = Some(match (self.attrs[i].take(), def.merge) {
                 (Some(mine), attrs::Merge::Append) => append(mine, theirs),
                 (Some(mine), attrs::Merge::Keys) => merge_keys(mine, theirs),
                 _ => match (&theirs.value, def.shape) {
                     // A map of only nulls sets nothing.
-                    (AttrValue::Map(m), Shape::Map) => Attr {
-                        value: AttrValue::Map(
-                            m.iter()
-                                .filter(|(_, v)| v.is_some())
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect(),
-                        ),
-                        span: theirs.span,
-                    },
+                    (AttrValue::Map(m), Shape::Map) => {
+                        let mut m = m.clone();
+                        m.retain(|_, v| v.is_some());
+                        Attr {
+                            value: AttrValue::Map(m),
+                            span: theirs.span,
+                        }
+                    }
                     _ => theirs.clone(),
                 },
             });
@@ -122,10 +123,9 @@ impl Target {
     }
 }
 
-fn append(mine: &Attr, theirs: &Attr) -> Attr {
-    match (&mine.value, &theirs.value) {
-        (AttrValue::List(a), AttrValue::List(b)) => {
-            let mut items = a.clone();
+fn append(mine: Attr, theirs: &Attr) -> Attr {
+    match (mine.value, &theirs.value) {
+        (AttrValue::List(mut items), AttrValue::List(b)) => {
             items.extend(b.iter().cloned());
             Attr {
                 value: AttrValue::List(items),
@@ -136,10 +136,9 @@ fn append(mine: &Attr, theirs: &Attr) -> Attr {
     }
 }
 
-fn merge_keys(mine: &Attr, theirs: &Attr) -> Attr {
-    match (&mine.value, &theirs.value) {
-        (AttrValue::Map(a), AttrValue::Map(b)) => {
-            let mut m = a.clone();
+fn merge_keys(mine: Attr, theirs: &Attr) -> Attr {
+    match (mine.value, &theirs.value) {
+        (AttrValue::Map(mut m), AttrValue::Map(b)) => {
             for (k, v) in b {
                 if v.is_some() {
                     m.insert(k.clone(), v.clone());
