@@ -53,6 +53,9 @@ fixtures! {
     null_in_template: "null-in-template" exits 1;
     index_out_of_range: "index-out-of-range" exits 1;
     divide_by_zero: "divide-by-zero" exits 1;
+    string_doubling_functions: "string-doubling-functions" exits 1;
+    matrix_too_large: "matrix-too-large" exits 1;
+    too_much_work: "too-much-work" exits 1;
     warning_unknown_attribute: "warning-unknown-attribute" exits 0;
     warning_unknown_block: "warning-unknown-block" exits 0;
 }

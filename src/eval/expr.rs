@@ -5,7 +5,9 @@
 pub mod jinja;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
+use super::limits::{self, Budget};
 use super::stdlib::{self, Env};
 use super::value::{Kind, Value};
 use crate::base::did_you_mean;
@@ -25,7 +27,8 @@ pub trait Resolver {
     /// `kind.name.attr`: one attribute of a named block.
     fn block_attr(&mut self, kind: &str, name: &str, attr: &str, at: Span) -> Result<Value, Diag>;
     /// A user-defined function; `None` when there is none by that name.
-    fn user_function(&mut self, name: &str) -> Option<Result<UserFunction, Diag>>;
+    /// Shared: a function's body is evaluated on every call, never copied.
+    fn user_function(&mut self, name: &str) -> Option<Result<Rc<UserFunction>, Diag>>;
     /// Every global name, for "did you mean" help.
     fn global_names(&self) -> Vec<String>;
 }
@@ -44,17 +47,28 @@ pub struct Evaluator<'a> {
     pub env: &'a Env,
     locals: Vec<(String, Value)>,
     depth: usize,
+    budget: Budget,
 }
 
 type R = Result<Value, Diag>;
 
 impl<'a> Evaluator<'a> {
     pub fn new(resolver: &'a mut dyn Resolver, env: &'a Env) -> Evaluator<'a> {
+        Evaluator::with_budget(resolver, env, Budget::default())
+    }
+
+    /// An evaluator that shares `budget` with the other evaluators of one document.
+    pub fn with_budget(
+        resolver: &'a mut dyn Resolver,
+        env: &'a Env,
+        budget: Budget,
+    ) -> Evaluator<'a> {
         Evaluator {
             resolver,
             env,
             locals: Vec::new(),
             depth: 0,
+            budget,
         }
     }
 
@@ -84,9 +98,21 @@ impl<'a> Evaluator<'a> {
                 .label(e.span, "evaluation gave up here")
                 .help("look for a function that calls itself, directly or through others"));
         }
-        let r = self.eval_inner(e);
+        let r = self.budget.spend(e.span).and_then(|()| self.eval_inner(e));
         self.depth -= 1;
-        r
+        let v = r?;
+        // Only these build values larger than their operands; the rest select or compare.
+        if matches!(
+            e.kind,
+            ExprKind::Template(_)
+                | ExprKind::Call { .. }
+                | ExprKind::Array(_)
+                | ExprKind::Object(_)
+                | ExprKind::For(_)
+        ) {
+            limits::check(&v, e.span)?;
+        }
+        Ok(v)
     }
 
     fn eval_inner(&mut self, e: &Expr) -> R {
@@ -258,14 +284,19 @@ impl<'a> Evaluator<'a> {
                 Part::Lit(s) => out.push_str(s),
                 Part::Interp(x) => {
                     let v = self.eval(x)?;
-                    match v.to_str() {
-                        Some(s) => out.push_str(&s),
-                        None if v.is_null() => {
-                            return Err(Diag::error("eval::null_interpolation", "cannot interpolate a null value")
+                    match &v {
+                        Value::String(s) => out.push_str(s),
+                        _ => match v.to_str() {
+                            Some(s) => out.push_str(&s),
+                            None if v.is_null() => {
+                                return Err(Diag::error("eval::null_interpolation", "cannot interpolate a null value")
                                 .label(x.span, "this is null")
                                 .help("give the variable a default, or use `coalesce(x, \"\")` to turn null into an empty string"));
-                        }
-                        None => return Err(type_error(x.span, "interpolation", Kind::String, &v)),
+                            }
+                            None => {
+                                return Err(type_error(x.span, "interpolation", Kind::String, &v));
+                            }
+                        },
                     }
                 }
                 Part::If {
@@ -441,7 +472,10 @@ impl<'a> Evaluator<'a> {
                 let [arg] = args else {
                     return Err(arity_error(name, name_span, 1, false, args.len()));
                 };
-                return Ok(Value::Bool(self.eval(arg).is_ok()));
+                return match self.eval(arg) {
+                    Err(d) if limits::is_limit(&d) => Err(d),
+                    r => Ok(Value::Bool(r.is_ok())),
+                };
             }
             _ => {}
         }
@@ -489,6 +523,7 @@ impl<'a> Evaluator<'a> {
         for a in args {
             match self.eval(a) {
                 Ok(v) => return Ok(v),
+                Err(d) if limits::is_limit(&d) => return Err(d),
                 Err(d) => last = Some(d),
             }
         }
@@ -529,7 +564,7 @@ impl<'a> Evaluator<'a> {
         let r = self.eval(&f.result);
         self.locals = saved;
         r.map_err(|d| {
-            if d.code == "eval::too_deep" {
+            if d.code == "eval::too_deep" || limits::is_limit(&d) {
                 return d;
             }
             let msg = format!("in function `{}`: {}", f.name, d.message);
