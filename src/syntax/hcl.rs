@@ -9,6 +9,16 @@ use crate::source::{Diag, FileId, Span};
 
 /// Parses one HCL file. A syntax error is one diagnostic at the parser's position.
 pub fn parse(file: FileId, text: &str) -> Result<Body, Diag> {
+    // The direct parser answers for the forms bake files mostly use, and leaves the rest
+    // (and every error) to hcl-edit.
+    match super::native::parse(file, text) {
+        Some(body) => Ok(body),
+        None => parse_with_hcl_edit(file, text),
+    }
+}
+
+/// hcl-edit's parse, lowered: every form and every syntax error.
+pub fn parse_with_hcl_edit(file: FileId, text: &str) -> Result<Body, Diag> {
     match hcl_edit::parser::parse_body(text) {
         Ok(body) => Ok(Lower { file }.body(&body)),
         Err(e) => {
