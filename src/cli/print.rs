@@ -21,7 +21,10 @@ pub fn run(settings: &Settings, args: &SpecArgs) -> Result<(), spec::Failed> {
         }
     };
     emit(&loaded.warnings, &loaded.sources);
-    println!("{}", report::print::render(&def));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
+    // A closed pipe (`rbake print | head`) just ends the output.
+    let _ = report::print::write(&def, &mut out);
     // The process ends right after this: freeing a large definition piece by piece would
     // only cost time (several percent on big specs).
     std::mem::forget(def);

@@ -31,6 +31,11 @@ pub trait Resolver {
     fn user_function(&mut self, name: &str) -> Option<Result<Rc<UserFunction>, Diag>>;
     /// Every global name, for "did you mean" help.
     fn global_names(&self) -> Vec<String>;
+    /// The value of a global name already evaluated, as [`Resolver::global`] would give it,
+    /// if there is one; lets a template read it without copying it.
+    fn evaluated_global(&self, _name: &str) -> Option<&Value> {
+        None
+    }
 }
 
 /// A `function` block, ready to call.
@@ -273,9 +278,34 @@ impl<'a> Evaluator<'a> {
         if let [Part::Interp(x)] = parts {
             return self.eval(x);
         }
-        let mut out = String::new();
+        let guess = parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => s.len(),
+                _ => 24,
+            })
+            .sum();
+        let mut out = String::with_capacity(guess);
         self.render(parts, &mut out)?;
         Ok(Value::String(out))
+    }
+
+    /// Appends a string variable's value, if `x` names one that is ready, without copying it:
+    /// most interpolations are `${NAME}`.
+    fn render_var(&mut self, x: &Expr, out: &mut String) -> Option<Result<(), Diag>> {
+        let ExprKind::Var(name) = &x.kind else {
+            return None;
+        };
+        let value = match self.local(name) {
+            Some(v) => v,
+            None if self.resolver.is_block_type(name) => return None,
+            None => self.resolver.evaluated_global(name)?,
+        };
+        let Value::String(s) = value else {
+            return None;
+        };
+        out.push_str(s);
+        Some(self.budget.spend(x.span))
     }
 
     fn render(&mut self, parts: &[Part], out: &mut String) -> Result<(), Diag> {
@@ -283,6 +313,10 @@ impl<'a> Evaluator<'a> {
             match p {
                 Part::Lit(s) => out.push_str(s),
                 Part::Interp(x) => {
+                    if let Some(r) = self.render_var(x, out) {
+                        r?;
+                        continue;
+                    }
                     let v = self.eval(x)?;
                     match &v {
                         Value::String(s) => out.push_str(s),

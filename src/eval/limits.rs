@@ -143,12 +143,18 @@ impl Budget {
     }
 
     /// Takes one step for the expression at `at`.
+    #[inline]
     pub fn spend(&self, at: Span) -> Result<(), Diag> {
         let left = self.0.left.get();
         if left > 0 {
             self.0.left.set(left - 1);
             return Ok(());
         }
+        self.spent(at)
+    }
+
+    #[cold]
+    fn spent(&self, at: Span) -> Result<(), Diag> {
         let mut spent = self.0.spent.borrow_mut();
         let d = spent.get_or_insert_with(|| {
             Diag::error(

@@ -411,7 +411,7 @@ fn sort_platforms(t: &mut Target) {
     if let Some(Attr {
         value: AttrValue::List(items),
         ..
-    }) = t.attrs[attrs::index_of(def)].as_mut()
+    }) = t.attrs.get_mut(attrs::index_of(def))
     {
         items.sort_by(|a, b| a.value.cmp(&b.value));
     }
@@ -419,10 +419,8 @@ fn sort_platforms(t: &mut Target) {
 
 /// Removes duplicates (and empty items) from list attributes, and empty context values.
 fn normalize(t: &mut Target) {
-    for (i, def) in TARGET_ATTRS.iter().enumerate() {
-        let Some(attr) = t.attrs[i].as_mut() else {
-            continue;
-        };
+    for (i, attr) in t.attrs.iter_mut() {
+        let def = &TARGET_ATTRS[i];
         match &mut attr.value {
             AttrValue::List(items) if def.key == "attest" => dedup_attest(items),
             AttrValue::List(items) if def.dedup => dedup(items),

@@ -402,6 +402,10 @@ impl<'a> Ctx<'a> {
 }
 
 impl Resolver for Ctx<'_> {
+    fn evaluated_global(&self, name: &str) -> Option<&Value> {
+        self.globals.get(name)?.as_ref().ok()
+    }
+
     fn global(&mut self, name: &str, at: Span) -> Option<Result<Value, Diag>> {
         if let Some(r) = self.globals.get(name) {
             return Some(r.clone());
