@@ -30,7 +30,7 @@ pub const MAX_STEPS: u64 = 10_000_000;
 /// them, and a function call does not wrap them, so one report says what ran away.
 pub fn is_limit(d: &Diag) -> bool {
     matches!(
-        &*d.code,
+        d.code,
         "eval::string_too_large" | "eval::value_too_large" | "eval::too_much_work"
     )
 }
