@@ -110,7 +110,7 @@ impl<'a> Evaluator<'a> {
         if matches!(
             e.kind,
             ExprKind::Template(_)
-                | ExprKind::Call { .. }
+                | ExprKind::Call(_)
                 | ExprKind::Array(_)
                 | ExprKind::Object(_)
                 | ExprKind::For(_)
@@ -151,12 +151,7 @@ impl<'a> Evaluator<'a> {
             ExprKind::Var(name) => self.var(name, e.span),
             ExprKind::Paren(x) => self.eval(x),
             ExprKind::Traversal(root, ops) => self.traversal(root, ops),
-            ExprKind::Call {
-                name,
-                name_span,
-                args,
-                expand_final,
-            } => self.call(name, *name_span, args, *expand_final, e.span),
+            ExprKind::Call(c) => self.call(&c.name, c.name_span, &c.args, c.expand_final, e.span),
             ExprKind::Cond(c, t, f) => {
                 let cv = self.eval(c)?;
                 match cv.to_bool() {
@@ -333,24 +328,21 @@ impl<'a> Evaluator<'a> {
                         },
                     }
                 }
-                Part::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    let c = self.eval(cond)?;
+                Part::If(d) => {
+                    let c = self.eval(&d.cond)?;
                     match c.to_bool() {
-                        Some(true) => self.render(then, out)?,
-                        Some(false) => self.render(otherwise, out)?,
-                        None => return Err(type_error(cond.span, "condition", Kind::Bool, &c)),
+                        Some(true) => self.render(&d.then, out)?,
+                        Some(false) => self.render(&d.otherwise, out)?,
+                        None => return Err(type_error(d.cond.span, "condition", Kind::Bool, &c)),
                     }
                 }
-                Part::For {
-                    key_var,
-                    value_var,
-                    collection,
-                    body,
-                } => {
+                Part::For(d) => {
+                    let ForPart {
+                        key_var,
+                        value_var,
+                        collection,
+                        body,
+                    } = &**d;
                     let coll = self.eval(collection)?;
                     for (k, v) in iterate(&coll, collection.span)? {
                         let mut n = 0;

@@ -54,12 +54,7 @@ pub enum ExprKind {
     Object(Vec<(ObjectKey, Expr)>),
     Var(String),
     Traversal(Box<Expr>, Vec<Traverse>),
-    Call {
-        name: String,
-        name_span: Span,
-        args: Vec<Expr>,
-        expand_final: bool,
-    },
+    Call(Box<Call>),
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
@@ -98,11 +93,22 @@ impl Jinja {
     }
 }
 
+/// A function call. Boxed in [`ExprKind`], as the other large forms are: a 5000-block file
+/// holds hundreds of thousands of expressions while it is evaluated, and the largest
+/// variant sets the size of every one.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub name: String,
+    pub name_span: Span,
+    pub args: Vec<Expr>,
+    pub expand_final: bool,
+}
+
 #[derive(Clone, Debug)]
 pub enum ObjectKey {
     /// A bare identifier key: never evaluated as a variable.
     Ident(String, Span),
-    Expr(Expr),
+    Expr(Box<Expr>),
 }
 
 #[derive(Clone, Debug)]
@@ -148,21 +154,30 @@ pub struct ForExpr {
     pub grouping: bool,
 }
 
+/// One part of a template. All but literals are boxed, so a part takes 32 bytes.
 #[derive(Clone, Debug)]
 pub enum Part {
     Lit(String),
-    Interp(Expr),
-    If {
-        cond: Expr,
-        then: Vec<Part>,
-        otherwise: Vec<Part>,
-    },
-    For {
-        key_var: Option<String>,
-        value_var: String,
-        collection: Expr,
-        body: Vec<Part>,
-    },
+    Interp(Box<Expr>),
+    If(Box<IfPart>),
+    For(Box<ForPart>),
+}
+
+/// `%{ if cond }then%{ else }otherwise%{ endif }`.
+#[derive(Clone, Debug)]
+pub struct IfPart {
+    pub cond: Expr,
+    pub then: Vec<Part>,
+    pub otherwise: Vec<Part>,
+}
+
+/// `%{ for key_var, value_var in collection }body%{ endfor }`.
+#[derive(Clone, Debug)]
+pub struct ForPart {
+    pub key_var: Option<String>,
+    pub value_var: String,
+    pub collection: Expr,
+    pub body: Vec<Part>,
 }
 
 impl Expr {

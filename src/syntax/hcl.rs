@@ -112,7 +112,7 @@ impl Lower {
                             hx::ObjectKey::Ident(i) => {
                                 ObjectKey::Ident(i.as_str().to_string(), self.span(i))
                             }
-                            hx::ObjectKey::Expression(x) => ObjectKey::Expr(self.expr(x)),
+                            hx::ObjectKey::Expression(x) => ObjectKey::Expr(Box::new(self.expr(x))),
                         };
                         (key, self.expr(v.expr()))
                     })
@@ -134,12 +134,12 @@ impl Lower {
                     name.push_str("::");
                 }
                 name.push_str(f.name.name.as_str());
-                ExprKind::Call {
+                ExprKind::Call(Box::new(Call {
                     name,
                     name_span: self.span(&f.name.name),
                     args: f.args.iter().map(|a| self.expr(a)).collect(),
                     expand_final: f.args.expand_final(),
-                }
+                }))
             }
             Expression::Traversal(t) => ExprKind::Traversal(
                 Box::new(self.expr(&t.expr)),
@@ -228,7 +228,7 @@ impl Lower {
                     }
                     parts.push(Part::Lit(text));
                 }
-                Element::Interpolation(x) => parts.push(Part::Interp(self.expr(&x.expr))),
+                Element::Interpolation(x) => parts.push(Part::Interp(Box::new(self.expr(&x.expr)))),
                 Element::Directive(d) => parts.push(self.directive(d)),
             }
             strip_next = strip_after;
@@ -239,7 +239,7 @@ impl Lower {
 
     fn directive(&self, d: &ht::Directive) -> Part {
         match d {
-            ht::Directive::If(d) => Part::If {
+            ht::Directive::If(d) => Part::If(Box::new(IfPart {
                 cond: self.expr(&d.if_expr.cond_expr),
                 then: self.template(&d.if_expr.template),
                 otherwise: d
@@ -247,13 +247,13 @@ impl Lower {
                     .as_ref()
                     .map(|e| self.template(&e.template))
                     .unwrap_or_default(),
-            },
-            ht::Directive::For(d) => Part::For {
+            })),
+            ht::Directive::For(d) => Part::For(Box::new(ForPart {
                 key_var: d.for_expr.key_var.as_ref().map(|k| k.as_str().to_string()),
                 value_var: d.for_expr.value_var.as_str().to_string(),
                 collection: self.expr(&d.for_expr.collection_expr),
                 body: self.template(&d.for_expr.template),
-            },
+            })),
         }
     }
 }
@@ -281,20 +281,14 @@ fn shift_parts(parts: &mut [Part], by: usize) {
         match p {
             Part::Lit(_) => {}
             Part::Interp(e) => shift_expr(e, by),
-            Part::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                shift_expr(cond, by);
-                shift_parts(then, by);
-                shift_parts(otherwise, by);
+            Part::If(d) => {
+                shift_expr(&mut d.cond, by);
+                shift_parts(&mut d.then, by);
+                shift_parts(&mut d.otherwise, by);
             }
-            Part::For {
-                collection, body, ..
-            } => {
-                shift_expr(collection, by);
-                shift_parts(body, by);
+            Part::For(d) => {
+                shift_expr(&mut d.collection, by);
+                shift_parts(&mut d.body, by);
             }
         }
     }
@@ -333,11 +327,9 @@ fn shift_expr(e: &mut Expr, by: usize) {
                 }
             }
         }
-        ExprKind::Call {
-            name_span, args, ..
-        } => {
-            shift_span(name_span, by);
-            args.iter_mut().for_each(|x| shift_expr(x, by));
+        ExprKind::Call(c) => {
+            shift_span(&mut c.name_span, by);
+            c.args.iter_mut().for_each(|x| shift_expr(x, by));
         }
         ExprKind::Cond(a, b, c) => {
             shift_expr(a, by);

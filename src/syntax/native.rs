@@ -575,12 +575,12 @@ impl<'a> Parser<'a> {
             *newlines = true;
             let (args, expand_final) = self.call_args()?;
             return Some(Expr::new(
-                ExprKind::Call {
+                ExprKind::Call(Box::new(Call {
                     name,
                     name_span,
                     args,
                     expand_final,
-                },
+                })),
                 self.span(start, self.pos),
             ));
         }
@@ -780,7 +780,7 @@ impl<'a> Parser<'a> {
                     kind: ExprKind::Var(name),
                     span,
                 } => ObjectKey::Ident(name, span),
-                e => ObjectKey::Expr(e),
+                e => ObjectKey::Expr(Box::new(e)),
             };
             // hcl-edit rejects a repeated key; only keys whose equality is plain are taken.
             let repeated = match &key {
@@ -872,7 +872,7 @@ impl<'a> Parser<'a> {
                     if !self.eat(b'}') {
                         return None;
                     }
-                    parts.push(Part::Interp(e));
+                    parts.push(Part::Interp(Box::new(e)));
                     interpolated = true;
                 }
                 _ => {
