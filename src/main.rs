@@ -4,7 +4,22 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// mimalloc 3 (libmimalloc-sys 0.1.49) holds freed pages for a second before returning them
+// (`purge_delay` 1000 ms). A print is over before that, so the pages the syntax tree freed
+// after evaluation were not reused for the resolved definition's sizes, and the peak grew by
+// 10 MB on a 5000-target file. 10 ms is mimalloc 2's default; it costs about 10% more
+// system time there (docs/benchmarks.md). The function is part of mimalloc's C library,
+// which the crate links; the crate exposes it only behind a feature that adds a dependency.
+unsafe extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// `mi_option_purge_delay` in mimalloc 3's `mimalloc.h`.
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
 fn main() -> std::process::ExitCode {
+    // SAFETY: sets one integer option before any other thread exists.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
     // Evaluation recurses once per nested reference and expression; the depth limits keep it
     // bounded, and a generous stack keeps those limits far from the edge in debug builds too.
     let worker = std::thread::Builder::new()
