@@ -4,6 +4,8 @@
     gen.py resolve N DIR   writes DIR/docker-bake.hcl: N target blocks for `print`
     gen.py plan N DIR      writes DIR/build.hcl (N targets, two declared builders) and
                            DIR/services/*/Dockerfile (every context the planner checks)
+    gen.py realistic N DIR writes DIR/docker-bake.hcl: N target blocks shaped like a large
+                           real project's (benches/gen_realistic.py describes it)
 
 resolve spec (readable by `docker buildx bake` 0.13.1, so the outputs can be compared):
   - 6 variables with defaults, one built from two others (`${REGISTRY}/${NAMESPACE}`),
@@ -228,13 +230,18 @@ def write(path, text):
 
 
 def main(argv):
-    if len(argv) != 4 or argv[1] not in ("resolve", "plan"):
+    if len(argv) != 4 or argv[1] not in ("resolve", "plan", "realistic"):
         sys.stderr.write(__doc__)
         return 2
     kind, n, d = argv[1], int(argv[2]), argv[3]
     os.makedirs(d, exist_ok=True)
     if kind == "resolve":
         write(os.path.join(d, "docker-bake.hcl"), resolve_spec(n))
+    elif kind == "realistic":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import gen_realistic
+
+        write(os.path.join(d, "docker-bake.hcl"), gen_realistic.spec(n))
     else:
         plan_spec(n, d)
     return 0

@@ -2,7 +2,8 @@
 //! `benches/gen.py` (see docs/benchmarks.md). End-to-end process timings and the comparison
 //! with `docker buildx bake` are in `scripts/bench-resolve.sh` and `scripts/bench-plan.sh`.
 //!
-//!   cargo bench --bench pipeline                    resolve 100/1000/5000, plan 1000
+//!   cargo bench --bench pipeline                    resolve 100/1000/5000 (both shapes),
+//!                                                   plan 1000
 //!   cargo bench --bench pipeline -- resolve FILE    one bake file, `print`'s stages
 //!   cargo bench --bench pipeline -- plan FILE       one spec, `plan --format json`'s stages
 //!
@@ -64,10 +65,12 @@ fn generated(runs: usize) {
         assert!(ok, "python3 benches/gen.py {kind} {n} failed");
         out
     };
-    for n in [100, 1000, 5000] {
-        let file = gen_input("resolve", n, &format!("resolve-{n}")).join("docker-bake.hcl");
-        let file = file.to_string_lossy().into_owned();
-        report_runs(&file, runs, || print_once(&file));
+    for kind in ["resolve", "realistic"] {
+        for n in [100, 1000, 5000] {
+            let file = gen_input(kind, n, &format!("{kind}-{n}")).join("docker-bake.hcl");
+            let file = file.to_string_lossy().into_owned();
+            report_runs(&file, runs, || print_once(&file));
+        }
     }
     let file = gen_input("plan", 1000, "plan-1000").join("build.hcl");
     let file = file.to_string_lossy().into_owned();

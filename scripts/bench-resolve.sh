@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Resolve benchmark: `rbake print -f FILE` against `docker buildx bake --print -f FILE` on
-# generated bake files (benches/gen.py: inherits chains, variables, 1 matrix in 10 blocks).
+# generated bake files, in two shapes (1 matrix in 10 blocks in both):
+#   realistic  benches/gen_realistic.py: computed variable defaults, user functions called
+#              by every target, depth-3 inherits, args/labels/tags/cache-from/cache-to
+#   simple     benches/gen.py resolve: a few variables, inherits chains, args and labels
 #   scripts/bench-resolve.sh [SIZES...]      default: 100 1000 5000 target blocks
 # Environment:
+#   SHAPES="realistic simple"  the shapes to run, in order
 #   RBAKE=PATH          binary to time (default: target/release/rbake, built with -j1)
 #   RUNS=7              timed runs of rbake per size (plus one untimed warm-up)
 #   BUILDX_RUNS=7       timed runs of buildx per size below 5000 blocks
@@ -17,6 +21,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(100 1000 5000)
+shapes=(${SHAPES:-realistic simple})
 runs=${RUNS:-7}
 buildx_runs=${BUILDX_RUNS:-7}
 buildx_runs_large=${BUILDX_RUNS_LARGE:-3}
@@ -42,9 +47,14 @@ echo "rbake: $RBAKE ($("$RBAKE" --version 2>/dev/null || echo '?'))"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo
 rows=()
+for shape in "${shapes[@]}"; do
 for n in "${sizes[@]}"; do
-    dir=$work/$n
-    python3 benches/gen.py resolve "$n" "$dir"
+    dir=$work/$shape-$n
+    case $shape in
+        realistic) python3 benches/gen.py realistic "$n" "$dir" ;;
+        simple) python3 benches/gen.py resolve "$n" "$dir" ;;
+        *) echo "unknown shape $shape (realistic, simple)" >&2; exit 2 ;;
+    esac
     printed=$((n + 3 * (n / 10)))
     kb=$(( $(stat -c %s "$dir/docker-bake.hcl") / 1024 ))
     # Untimed first run of each tool: warms the page cache and gives the outputs to compare.
@@ -53,7 +63,7 @@ for n in "${sizes[@]}"; do
     r_wall=$(field median_wall_ms <<<"$r")
     r_cpu=$(field median_cpu_ms <<<"$r")
     r_rss=$(field max_rss_kb <<<"$r")
-    echo "rbake  $n blocks: wall ms $(field wall_ms <<<"$r")"
+    echo "rbake  $shape $n blocks: wall ms $(field wall_ms <<<"$r")"
     b_wall=- b_rss=- ratio=- same=-
     if [[ $have_buildx == 1 ]]; then
         (cd "$dir" && env -i PATH="$PATH" HOME="$HOME" docker buildx bake --print -f docker-bake.hcl >buildx.json 2>/dev/null)
@@ -64,16 +74,17 @@ for n in "${sizes[@]}"; do
         b_wall=$(field median_wall_ms <<<"$b")
         b_rss=$(mb "$(field max_rss_kb <<<"$b")")
         ratio=$(awk -v b="$b_wall" -v r="$r_wall" 'BEGIN { printf "%.0fx", b / r }')
-        echo "buildx $n blocks: wall ms $(field wall_ms <<<"$b")"
-        echo "output $n blocks: $same"
+        echo "buildx $shape $n blocks: wall ms $(field wall_ms <<<"$b")"
+        echo "output $shape $n blocks: $same"
     fi
     per=$(awk -v w="$r_wall" -v p="$printed" 'BEGIN { printf "%.1f", w * 1000 / p }')
-    rows+=("$(printf '| %6s | %7s | %6s | %9s | %7s | %8s | %7s | %9s | %8s | %7s | %s |' \
-        "$n" "$printed" "$kb" "$r_wall" "$r_cpu" "$per" "$(mb "$r_rss")" "$b_wall" "$b_rss" "$ratio" "$same")")
+    rows+=("$(printf '| %9s | %6s | %7s | %6s | %9s | %7s | %8s | %7s | %9s | %8s | %7s | %s |' \
+        "$shape" "$n" "$printed" "$kb" "$r_wall" "$r_cpu" "$per" "$(mb "$r_rss")" "$b_wall" "$b_rss" "$ratio" "$same")")
+done
 done
 echo
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at end; medians of $runs rbake runs, $buildx_runs buildx runs ($buildx_runs_large from 5000 blocks)"
 echo
-echo "| blocks | printed | file KB | rbake ms | CPU ms | us/target | RSS MB | buildx ms | RSS MB | buildx/rbake | output |"
-echo "|-------:|--------:|-------:|---------:|-------:|---------:|-------:|----------:|-------:|-------:|---|"
+echo "| shape | blocks | printed | file KB | rbake ms | CPU ms | us/target | RSS MB | buildx ms | RSS MB | buildx/rbake | output |"
+echo "|---|-------:|--------:|-------:|---------:|-------:|---------:|-------:|----------:|-------:|-------:|---|"
 printf '%s\n' "${rows[@]}"

@@ -340,6 +340,41 @@ fn long_target_reference_chain_is_one_diagnostic() {
     );
 }
 
+/// A 40-level diamond: each level's two targets both inherit both targets of the level
+/// below. Resolving it once per target keeps it linear; merging the parents' `inherits`
+/// lists (bake's `Target.Merge` appends them) doubled them at every level, 2^40 entries.
+#[test]
+fn inherits_diamond_resolves_each_target_once() {
+    let mut spec = String::from(
+        "target \"l0a\" {\n  tags = [\"a0\"]\n  cache-from = [\"type=gha\"]\n}\n\
+         target \"l0b\" {\n  tags = [\"b0\"]\n  cache-to = [\"type=inline\"]\n}\n",
+    );
+    for i in 1..=40 {
+        for s in ["a", "b"] {
+            spec += &format!(
+                "target \"l{i}{s}\" {{\n  inherits = [\"l{p}a\", \"l{p}b\"]\n  tags = [\"{s}{i}\"]\n  cache-from = [\"type=registry,ref=x/{s}{i}\"]\n}}\n",
+                p = i - 1
+            );
+        }
+    }
+    let dir = project("inherits-diamond", &spec);
+    let run = rbake(&dir.path, &["print", "l40a"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let out: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let t = &out["target"]["l40a"];
+    assert_eq!(t["tags"], json!(["a40"]));
+    assert_eq!(t["cache-to"], json!(["type=inline"]));
+    // Every level's cache source once, in bake's order (checked against buildx 0.13.1 on a
+    // 10-level diamond): the first parent's before the second's, the target's own last.
+    let mut want = vec!["type=gha".to_string()];
+    for i in 1..40 {
+        want.push(format!("type=registry,ref=x/a{i}"));
+        want.push(format!("type=registry,ref=x/b{i}"));
+    }
+    want.push("type=registry,ref=x/a40".into());
+    assert_eq!(t["cache-from"], json!(want));
+}
+
 #[test]
 fn long_inherits_chain_is_one_diagnostic() {
     let n = 50_000;

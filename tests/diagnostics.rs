@@ -56,6 +56,9 @@ fixtures! {
     unclosed_string: "unclosed-string" exits 1;
     invalid_utf8: "invalid-utf8" exits 1;
     column_after_multibyte: "column-after-multibyte" exits 1;
+    string_doubling_functions: "string-doubling-functions" exits 1;
+    matrix_too_large: "matrix-too-large" exits 1;
+    too_much_work: "too-much-work" exits 1;
     warning_unknown_attribute: "warning-unknown-attribute" exits 0;
     warning_unknown_block: "warning-unknown-block" exits 0;
 }

@@ -124,7 +124,13 @@ pub fn main() -> ExitCode {
 /// quietly, as it ends any shell tool; another failure (`> /dev/full`) is a diagnostic.
 pub fn stdout(text: &str) -> Result<(), spec::Failed> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    finish_stdout(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// The end of writing to stdout: a closed pipe (`rbake print | head`) ends quietly, any other
+/// failure is a diagnostic.
+pub fn finish_stdout(written: std::io::Result<()>) -> Result<(), spec::Failed> {
+    match written {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => {

@@ -21,8 +21,12 @@ pub fn run(settings: &Settings, args: &SpecArgs) -> Result<(), spec::Failed> {
         }
     };
     emit(&loaded.warnings, &loaded.sources);
-    let text = report::print::render(&def) + "\n";
-    super::stdout(&text)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
+    super::finish_stdout(report::print::write(&def, &mut out).and_then(|()| {
+        use std::io::Write;
+        out.flush()
+    }))?;
     // The process ends right after this: freeing a large definition piece by piece would
     // only cost time (several percent on big specs).
     std::mem::forget(def);

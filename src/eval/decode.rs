@@ -32,8 +32,13 @@ pub fn decode(
             Shape::Str => format!("write a string: `{} = \"...\"`", def.key),
         })
     };
+    // Strings are moved out of the value rather than copied: every attribute of every
+    // target passes through here.
     let v = match def.shape {
-        Shape::Str => AttrValue::Str(value.to_str().ok_or_else(|| mismatch("a string", &value))?),
+        Shape::Str => match value {
+            Value::String(s) => AttrValue::Str(s),
+            other => AttrValue::Str(other.to_str().ok_or_else(|| mismatch("a string", &other))?),
+        },
         Shape::Bool => AttrValue::Bool(value.to_bool().ok_or_else(|| mismatch("a bool", &value))?),
         Shape::Names if value.to_str().is_some() => {
             let name = value.to_str().unwrap_or_default();
@@ -43,29 +48,32 @@ pub fn decode(
             }])
         }
         Shape::List | Shape::Names => {
-            let Value::List(items) = &value else {
-                return Err(mismatch("a list", &value));
+            let items = match value {
+                Value::List(items) => items,
+                other => return Err(mismatch("a list", &other)),
             };
             let spans = element_spans(expr, items.len());
             let mut out = Vec::with_capacity(items.len());
-            for (item, span) in items.iter().zip(spans) {
+            for (item, span) in items.into_iter().zip(spans) {
                 match item {
                     Value::Null => {}
+                    Value::String(value) => out.push(Item { value, span }),
                     Value::Map(m) => out.push(Item {
-                        value: csv_of(m, span, def)?,
+                        value: csv_of(&m, span, def)?,
                         span,
                     }),
                     other => match other.to_str() {
                         Some(s) => out.push(Item { value: s, span }),
-                        None => return Err(item_error(def, other, span)),
+                        None => return Err(item_error(def, &other, span)),
                     },
                 }
             }
             AttrValue::List(out)
         }
         Shape::Map => {
-            let Value::Map(m) = &value else {
-                return Err(mismatch("an object", &value));
+            let m = match value {
+                Value::Map(m) => m,
+                other => return Err(mismatch("an object", &other)),
             };
             let spans = entry_spans(expr);
             let mut out = BTreeMap::new();
@@ -73,12 +81,15 @@ pub fn decode(
                 let span = spans.get(k.as_str()).copied().unwrap_or(expr.span);
                 let item = match v {
                     Value::Null => None,
+                    Value::String(value) => Some(Item { value, span }),
                     other => Some(Item {
-                        value: other.to_str().ok_or_else(|| item_error(def, other, span))?,
+                        value: other
+                            .to_str()
+                            .ok_or_else(|| item_error(def, &other, span))?,
                         span,
                     }),
                 };
-                out.insert(k.clone(), item);
+                out.insert(k, item);
             }
             AttrValue::Map(out)
         }

@@ -5,7 +5,9 @@
 pub mod jinja;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
+use super::limits::{self, Budget};
 use super::stdlib::{self, Env};
 use super::value::{Kind, Value};
 use crate::base::did_you_mean;
@@ -25,9 +27,15 @@ pub trait Resolver {
     /// `kind.name.attr`: one attribute of a named block.
     fn block_attr(&mut self, kind: &str, name: &str, attr: &str, at: Span) -> Result<Value, Diag>;
     /// A user-defined function; `None` when there is none by that name.
-    fn user_function(&mut self, name: &str) -> Option<Result<UserFunction, Diag>>;
+    /// Shared: a function's body is evaluated on every call, never copied.
+    fn user_function(&mut self, name: &str) -> Option<Result<Rc<UserFunction>, Diag>>;
     /// Every global name, for "did you mean" help.
     fn global_names(&self) -> Vec<String>;
+    /// The value of a global name already evaluated, as [`Resolver::global`] would give it,
+    /// if there is one; lets a template read it without copying it.
+    fn evaluated_global(&self, _name: &str) -> Option<&Value> {
+        None
+    }
 }
 
 /// A `function` block, ready to call.
@@ -44,17 +52,28 @@ pub struct Evaluator<'a> {
     pub env: &'a Env,
     locals: Vec<(String, Value)>,
     depth: usize,
+    budget: Budget,
 }
 
 type R = Result<Value, Diag>;
 
 impl<'a> Evaluator<'a> {
     pub fn new(resolver: &'a mut dyn Resolver, env: &'a Env) -> Evaluator<'a> {
+        Evaluator::with_budget(resolver, env, Budget::default())
+    }
+
+    /// An evaluator that shares `budget` with the other evaluators of one document.
+    pub fn with_budget(
+        resolver: &'a mut dyn Resolver,
+        env: &'a Env,
+        budget: Budget,
+    ) -> Evaluator<'a> {
         Evaluator {
             resolver,
             env,
             locals: Vec::new(),
             depth: 0,
+            budget,
         }
     }
 
@@ -84,9 +103,21 @@ impl<'a> Evaluator<'a> {
                 .label(e.span, "evaluation gave up here")
                 .help("look for a function that calls itself, directly or through others"));
         }
-        let r = self.eval_inner(e);
+        let r = self.budget.spend(e.span).and_then(|()| self.eval_inner(e));
         self.depth -= 1;
-        r
+        let v = r?;
+        // Only these build values larger than their operands; the rest select or compare.
+        if matches!(
+            e.kind,
+            ExprKind::Template(_)
+                | ExprKind::Call(_)
+                | ExprKind::Array(_)
+                | ExprKind::Object(_)
+                | ExprKind::For(_)
+        ) {
+            limits::check(&v, e.span)?;
+        }
+        Ok(v)
     }
 
     fn eval_inner(&mut self, e: &Expr) -> R {
@@ -120,12 +151,7 @@ impl<'a> Evaluator<'a> {
             ExprKind::Var(name) => self.var(name, e.span),
             ExprKind::Paren(x) => self.eval(x),
             ExprKind::Traversal(root, ops) => self.traversal(root, ops),
-            ExprKind::Call {
-                name,
-                name_span,
-                args,
-                expand_final,
-            } => self.call(name, *name_span, args, *expand_final, e.span),
+            ExprKind::Call(c) => self.call(&c.name, c.name_span, &c.args, c.expand_final, e.span),
             ExprKind::Cond(c, t, f) => {
                 let cv = self.eval(c)?;
                 match cv.to_bool() {
@@ -247,9 +273,34 @@ impl<'a> Evaluator<'a> {
         if let [Part::Interp(x)] = parts {
             return self.eval(x);
         }
-        let mut out = String::new();
+        let guess = parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => s.len(),
+                _ => 24,
+            })
+            .sum();
+        let mut out = String::with_capacity(guess);
         self.render(parts, &mut out)?;
         Ok(Value::String(out))
+    }
+
+    /// Appends a string variable's value, if `x` names one that is ready, without copying it:
+    /// most interpolations are `${NAME}`.
+    fn render_var(&mut self, x: &Expr, out: &mut String) -> Option<Result<(), Diag>> {
+        let ExprKind::Var(name) = &x.kind else {
+            return None;
+        };
+        let value = match self.local(name) {
+            Some(v) => v,
+            None if self.resolver.is_block_type(name) => return None,
+            None => self.resolver.evaluated_global(name)?,
+        };
+        let Value::String(s) = value else {
+            return None;
+        };
+        out.push_str(s);
+        Some(self.budget.spend(x.span))
     }
 
     fn render(&mut self, parts: &[Part], out: &mut String) -> Result<(), Diag> {
@@ -257,35 +308,41 @@ impl<'a> Evaluator<'a> {
             match p {
                 Part::Lit(s) => out.push_str(s),
                 Part::Interp(x) => {
+                    if let Some(r) = self.render_var(x, out) {
+                        r?;
+                        continue;
+                    }
                     let v = self.eval(x)?;
-                    match v.to_str() {
-                        Some(s) => out.push_str(&s),
-                        None if v.is_null() => {
-                            return Err(Diag::error("eval::null_interpolation", "cannot interpolate a null value")
+                    match &v {
+                        Value::String(s) => out.push_str(s),
+                        _ => match v.to_str() {
+                            Some(s) => out.push_str(&s),
+                            None if v.is_null() => {
+                                return Err(Diag::error("eval::null_interpolation", "cannot interpolate a null value")
                                 .label(x.span, "this is null")
                                 .help("give the variable a default, or use `coalesce(x, \"\")` to turn null into an empty string"));
-                        }
-                        None => return Err(type_error(x.span, "interpolation", Kind::String, &v)),
+                            }
+                            None => {
+                                return Err(type_error(x.span, "interpolation", Kind::String, &v));
+                            }
+                        },
                     }
                 }
-                Part::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    let c = self.eval(cond)?;
+                Part::If(d) => {
+                    let c = self.eval(&d.cond)?;
                     match c.to_bool() {
-                        Some(true) => self.render(then, out)?,
-                        Some(false) => self.render(otherwise, out)?,
-                        None => return Err(type_error(cond.span, "condition", Kind::Bool, &c)),
+                        Some(true) => self.render(&d.then, out)?,
+                        Some(false) => self.render(&d.otherwise, out)?,
+                        None => return Err(type_error(d.cond.span, "condition", Kind::Bool, &c)),
                     }
                 }
-                Part::For {
-                    key_var,
-                    value_var,
-                    collection,
-                    body,
-                } => {
+                Part::For(d) => {
+                    let ForPart {
+                        key_var,
+                        value_var,
+                        collection,
+                        body,
+                    } = &**d;
                     let coll = self.eval(collection)?;
                     for (k, v) in iterate(&coll, collection.span)? {
                         let mut n = 0;
@@ -441,7 +498,10 @@ impl<'a> Evaluator<'a> {
                 let [arg] = args else {
                     return Err(arity_error(name, name_span, 1, false, args.len()));
                 };
-                return Ok(Value::Bool(self.eval(arg).is_ok()));
+                return match self.eval(arg) {
+                    Err(d) if limits::is_limit(&d) => Err(d),
+                    r => Ok(Value::Bool(r.is_ok())),
+                };
             }
             _ => {}
         }
@@ -489,6 +549,7 @@ impl<'a> Evaluator<'a> {
         for a in args {
             match self.eval(a) {
                 Ok(v) => return Ok(v),
+                Err(d) if limits::is_limit(&d) => return Err(d),
                 Err(d) => last = Some(d),
             }
         }
@@ -529,7 +590,7 @@ impl<'a> Evaluator<'a> {
         let r = self.eval(&f.result);
         self.locals = saved;
         r.map_err(|d| {
-            if d.code == "eval::too_deep" {
+            if d.code == "eval::too_deep" || limits::is_limit(&d) {
                 return d;
             }
             let msg = format!("in function `{}`: {}", f.name, d.message);

@@ -1,18 +1,18 @@
 //! `matrix` and `name`: one target block becomes one instance per combination of values.
 
-use regex::Regex;
-use std::sync::LazyLock;
+use std::collections::HashSet;
 
 use super::resolver::{Ctx, Instance};
 use super::value::Value;
 use crate::source::{Diag, Diags, Span};
 use crate::syntax::ast::Block;
 
-static NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_-]+$").expect("valid regex"));
-
+/// bake's `^[a-zA-Z0-9_-]+$`, checked for every target and matrix instance.
 pub fn valid_name(name: &str) -> bool {
-    NAME.is_match(name)
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 pub fn invalid_name(kind: &str, name: &str, at: Span) -> Diag {
@@ -64,6 +64,15 @@ pub fn expand(ctx: &mut Ctx, index: usize, block: &Block, diags: &mut Diags) -> 
         );
         return Vec::new();
     };
+    // Counted before expanding: a few long axes multiply into millions of targets.
+    let instances = axes.values().try_fold(1usize, |n, v| match v {
+        Value::List(items) => n.checked_mul(items.len()),
+        _ => Some(n),
+    });
+    if instances.is_none_or(|n| n > super::limits::MAX_INSTANCES) {
+        diags.push(super::limits::matrix_too_large(&axes, matrix.expr.span));
+        return Vec::new();
+    }
     let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
     for (axis, values) in axes {
         let Value::List(values) = values else {
@@ -88,6 +97,7 @@ pub fn expand(ctx: &mut Ctx, index: usize, block: &Block, diags: &mut Diags) -> 
         combos = next;
     }
     let mut out: Vec<Instance> = Vec::new();
+    let mut names = HashSet::new();
     for locals in combos {
         let name = match name_attr {
             None => label.0.clone(),
@@ -115,7 +125,7 @@ pub fn expand(ctx: &mut Ctx, index: usize, block: &Block, diags: &mut Diags) -> 
             diags.push(invalid_name("target", &name, at));
             return Vec::new();
         }
-        if out.iter().any(|i| i.name == name) {
+        if !names.insert(name.clone()) {
             diags.push(
                 Diag::error(
                     "eval::duplicate_name",

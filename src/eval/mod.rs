@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod expr;
+pub mod limits;
 pub mod matrix;
 pub mod overrides;
 pub mod resolve;

@@ -65,6 +65,12 @@ pub fn resolve(
         config,
         overrides: &by_target,
         cache: HashMap::new(),
+        parents: config
+            .targets
+            .values()
+            .flat_map(|t| t.list("inherits"))
+            .map(|i| i.value.as_str())
+            .collect(),
         diags: Diags::default(),
         depth: 0,
     };
@@ -144,6 +150,8 @@ struct Resolver<'a> {
     /// Resolved targets; `None` while a target is being resolved (an inherits cycle).
     /// Shared, so a parent is not copied for each child that inherits it.
     cache: HashMap<String, Option<std::rc::Rc<Target>>>,
+    /// Every name some target inherits from.
+    parents: std::collections::HashSet<&'a str>,
     diags: Diags,
     /// How many targets are being resolved inside one another (`inherits` depth).
     depth: usize,
@@ -194,12 +202,13 @@ impl Resolver<'_> {
     }
 
     fn resolve_target(&mut self, name: &str, at: Span) -> Option<Target> {
-        let mut t = Target::clone(&*self.target(name, at)?);
-        t.set_def(
-            attrs::target_attr("inherits").expect("inherits is an attribute"),
-            None,
-        );
-        Some(t)
+        let shared = self.target(name, at)?;
+        // A target no other target inherits from is not needed again: the definition takes
+        // it rather than a copy.
+        if !self.parents.contains(name) {
+            self.cache.remove(name);
+        }
+        Some(std::rc::Rc::unwrap_or_clone(shared))
     }
 
     fn target(&mut self, name: &str, at: Span) -> Option<std::rc::Rc<Target>> {
@@ -278,6 +287,14 @@ impl Resolver<'_> {
         {
             self.diags.push(d);
         }
+        // Compat: bake appends each parent's `inherits` to the child's (`Target.Merge`) and
+        // drops the list once the target is resolved, so nothing ever reads the merged list.
+        // Dropping it here, before children merge it, keeps a diamond of inherits linear
+        // instead of doubling the list at each level.
+        t.set_def(
+            attrs::target_attr("inherits").expect("inherits is an attribute"),
+            None,
+        );
         normalize(&mut t);
         let t = std::rc::Rc::new(t);
         self.cache.insert(name.to_string(), Some(t.clone()));
@@ -394,7 +411,7 @@ fn sort_platforms(t: &mut Target) {
     if let Some(Attr {
         value: AttrValue::List(items),
         ..
-    }) = t.attrs[attrs::index_of(def)].as_mut()
+    }) = t.attrs.get_mut(attrs::index_of(def))
     {
         items.sort_by(|a, b| a.value.cmp(&b.value));
     }
@@ -402,22 +419,37 @@ fn sort_platforms(t: &mut Target) {
 
 /// Removes duplicates (and empty items) from list attributes, and empty context values.
 fn normalize(t: &mut Target) {
-    for (i, def) in TARGET_ATTRS.iter().enumerate() {
-        let Some(attr) = t.attrs[i].as_mut() else {
-            continue;
-        };
+    for (i, attr) in t.attrs.iter_mut() {
+        let def = &TARGET_ATTRS[i];
         match &mut attr.value {
             AttrValue::List(items) if def.key == "attest" => dedup_attest(items),
-            AttrValue::List(items) if def.dedup => {
-                let mut seen = std::collections::HashSet::new();
-                items.retain(|x| !x.value.is_empty() && seen.insert(x.value.clone()));
-            }
+            AttrValue::List(items) if def.dedup => dedup(items),
             AttrValue::Map(m) if def.key == "contexts" => {
                 m.retain(|_, v| v.as_ref().is_some_and(|v| !v.value.is_empty()))
             }
             _ => {}
         }
     }
+}
+
+/// Keeps the first of equal items and drops empty ones.
+fn dedup(items: &mut Vec<Item>) {
+    // Most lists hold a few items: comparing with the kept ones beats hashing copies.
+    if items.len() <= 16 {
+        let mut kept = 0;
+        for i in 0..items.len() {
+            let v = &items[i].value;
+            if v.is_empty() || items[..kept].iter().any(|k| k.value == *v) {
+                continue;
+            }
+            items.swap(kept, i);
+            kept += 1;
+        }
+        items.truncate(kept);
+        return;
+    }
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|x| !x.value.is_empty() && seen.insert(x.value.clone()));
 }
 
 /// Attestations are unique by type: a later one replaces an earlier one in place.

@@ -2,8 +2,10 @@
 //! types and validation), global attributes, user functions and other blocks' attributes,
 //! each computed on first use, cached, and checked for cycles.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
+use foldhash::HashMap;
 use indexmap::IndexMap;
 
 use super::Inputs;
@@ -38,11 +40,16 @@ pub struct Ctx<'a> {
     pub var_sources: BTreeMap<String, VarSource>,
     /// Names being evaluated, innermost last, to report cycles with every step.
     stack: Vec<(String, Span)>,
-    funcs: HashMap<String, Result<UserFunction, Diag>>,
+    funcs: HashMap<String, Result<Rc<UserFunction>, Diag>>,
     pub instances: IndexMap<String, Vec<Instance>>,
     block_attrs: HashMap<(String, String, String), Result<Value, Diag>>,
+    /// What each global name (`Resolver::global`) evaluated to: a variable, a global
+    /// attribute or a built-in. Every reference asks again, so one lookup answers it.
+    globals: HashMap<String, Result<Value, Diag>>,
     /// Set once a reference chain exceeds [`MAX_CHAIN`].
     too_deep: Option<Diag>,
+    /// The evaluation steps the document has left (`limits::MAX_STEPS`).
+    budget: super::limits::Budget,
 }
 
 /// How many variables, attributes and functions may be under evaluation at once. Deeper
@@ -55,13 +62,15 @@ impl<'a> Ctx<'a> {
             doc,
             inputs,
             sources,
-            vars: HashMap::new(),
+            vars: HashMap::default(),
             var_sources: BTreeMap::new(),
             stack: Vec::new(),
-            funcs: HashMap::new(),
+            funcs: HashMap::default(),
             instances: IndexMap::new(),
-            block_attrs: HashMap::new(),
+            block_attrs: HashMap::default(),
+            globals: HashMap::default(),
             too_deep: None,
+            budget: super::limits::Budget::default(),
         }
     }
 
@@ -72,7 +81,8 @@ impl<'a> Ctx<'a> {
         locals: &[(String, Value)],
     ) -> Result<Value, Diag> {
         let env = &self.inputs.stdlib;
-        let mut ev = Evaluator::new(self, env);
+        let budget = self.budget.clone();
+        let mut ev = Evaluator::with_budget(self, env, budget);
         for (k, v) in locals {
             ev.push(k.clone(), v.clone());
         }
@@ -199,6 +209,11 @@ impl<'a> Ctx<'a> {
             Err(d) => Err(d),
         };
         self.vars.insert(name.to_string(), r.clone());
+        // Final (validated): later references find it in one lookup, unless a global
+        // attribute or a built-in of the same name hides the variable.
+        if !self.doc.globals.contains_key(name) && !self.inputs.builtins.contains_key(name) {
+            self.globals.insert(name.to_string(), r.clone());
+        }
         r
     }
 
@@ -385,10 +400,11 @@ impl<'a> Ctx<'a> {
         let r = self.eval_with(&a.expr, &[]);
         self.leave();
         self.vars.insert(key, r.clone());
+        self.globals.insert(name.to_string(), r.clone());
         r
     }
 
-    fn function(&mut self, name: &str) -> Result<UserFunction, Diag> {
+    fn function(&mut self, name: &str) -> Result<Rc<UserFunction>, Diag> {
         if let Some(r) = self.funcs.get(name) {
             return r.clone();
         }
@@ -424,12 +440,12 @@ impl<'a> Ctx<'a> {
             };
             let params = items.iter().map(keyword).collect::<Result<Vec<_>, _>>()?;
             let variadic = f.variadic.as_ref().map(|v| keyword(&v.expr)).transpose()?;
-            Ok(UserFunction {
+            Ok(Rc::new(UserFunction {
                 name: name.to_string(),
                 params,
                 variadic,
                 result: result.expr.clone(),
-            })
+            }))
         })();
         self.funcs.insert(name.to_string(), r.clone());
         r
@@ -450,7 +466,14 @@ impl<'a> Ctx<'a> {
 }
 
 impl Resolver for Ctx<'_> {
+    fn evaluated_global(&self, name: &str) -> Option<&Value> {
+        self.globals.get(name)?.as_ref().ok()
+    }
+
     fn global(&mut self, name: &str, at: Span) -> Option<Result<Value, Diag>> {
+        if let Some(r) = self.globals.get(name) {
+            return Some(r.clone());
+        }
         if self.doc.globals.contains_key(name) {
             return Some(self.global_attr(name, at));
         }
@@ -538,7 +561,7 @@ impl Resolver for Ctx<'_> {
         r
     }
 
-    fn user_function(&mut self, name: &str) -> Option<Result<UserFunction, Diag>> {
+    fn user_function(&mut self, name: &str) -> Option<Result<Rc<UserFunction>, Diag>> {
         if !self.doc.functions.contains_key(name) {
             return None;
         }

@@ -31,7 +31,8 @@ impl Type {
                 "bool" => Ok(Type::Bool),
                 other => Err(format!("`{other}` is not a type")),
             },
-            ExprKind::Call { name, args, .. } => {
+            ExprKind::Call(c) => {
+                let (name, args) = (&c.name, &c.args);
                 let one = || match args.as_slice() {
                     [a] => Type::parse(a),
                     _ => Err(format!("`{name}(...)` takes one element type")),

@@ -36,8 +36,56 @@ pub struct Target {
     pub name: String,
     /// The `target "NAME"` head of the (first) block that defined it.
     pub span: Span,
-    /// Indexed like [`TARGET_ATTRS`].
-    pub attrs: Vec<Option<Attr>>,
+    pub attrs: Attrs,
+}
+
+/// A target's attributes by their index in [`TARGET_ATTRS`], holding only those that are set.
+///
+/// A target sets a handful of the 37 attributes; a slot for each took 1.8 KB per target,
+/// and a 5000-block definition holds each target twice (the config and the resolved
+/// definition) at its peak.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Attrs(Vec<(u8, Attr)>);
+
+impl Attrs {
+    fn find(&self, i: usize) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&i, |(k, _)| usize::from(*k))
+    }
+
+    pub fn get(&self, i: usize) -> Option<&Attr> {
+        self.find(i).ok().map(|p| &self.0[p].1)
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Attr> {
+        self.find(i).ok().map(|p| &mut self.0[p].1)
+    }
+
+    pub fn set(&mut self, i: usize, attr: Option<Attr>) {
+        match (self.find(i), attr) {
+            (Ok(p), Some(a)) => self.0[p].1 = a,
+            (Ok(p), None) => {
+                self.0.remove(p);
+            }
+            (Err(p), Some(a)) => {
+                let key = u8::try_from(i).expect("fewer than 256 target attributes");
+                self.0.insert(p, (key, a));
+            }
+            (Err(_), None) => {}
+        }
+    }
+
+    pub fn take(&mut self, i: usize) -> Option<Attr> {
+        self.find(i).ok().map(|p| self.0.remove(p).1)
+    }
+
+    /// The set attributes, in [`TARGET_ATTRS`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Attr)> {
+        self.0.iter().map(|(i, a)| (usize::from(*i), a))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut Attr)> {
+        self.0.iter_mut().map(|(i, a)| (usize::from(*i), a))
+    }
 }
 
 impl Target {
@@ -45,22 +93,21 @@ impl Target {
         Target {
             name: name.into(),
             span,
-            attrs: vec![None; TARGET_ATTRS.len()],
+            attrs: Attrs::default(),
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&Attr> {
         let def = attrs::target_attr(key)?;
-        self.attrs[attrs::index_of(def)].as_ref()
+        self.attrs.get(attrs::index_of(def))
     }
 
     pub fn get_def(&self, def: &'static AttrDef) -> Option<&Attr> {
-        self.attrs[attrs::index_of(def)].as_ref()
+        self.attrs.get(attrs::index_of(def))
     }
 
     pub fn set_def(&mut self, def: &'static AttrDef, attr: Option<Attr>) {
-        let i = attrs::index_of(def);
-        self.attrs[i] = attr;
+        self.attrs.set(attrs::index_of(def), attr);
     }
 
     pub fn str(&self, key: &str) -> Option<&str> {
@@ -97,35 +144,34 @@ impl Target {
 
     /// Merges `other` on top of `self` by each attribute's merge rule.
     pub fn merge(&mut self, other: &Target) {
-        for (i, def) in TARGET_ATTRS.iter().enumerate() {
-            let Some(theirs) = &other.attrs[i] else {
-                continue;
-            };
-            self.attrs[i] = Some(match (&self.attrs[i], def.merge) {
+        for (i, theirs) in other.attrs.iter() {
+            let def = &TARGET_ATTRS[i];
+            // Ours is moved, not copied: merging parents into a fresh target, then the
+            // target's own block on top, copies each value once.
+            let merged = match (self.attrs.take(i), def.merge) {
                 (Some(mine), attrs::Merge::Append) => append(mine, theirs),
                 (Some(mine), attrs::Merge::Keys) => merge_keys(mine, theirs),
                 _ => match (&theirs.value, def.shape) {
                     // A map of only nulls sets nothing.
-                    (AttrValue::Map(m), Shape::Map) => Attr {
-                        value: AttrValue::Map(
-                            m.iter()
-                                .filter(|(_, v)| v.is_some())
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect(),
-                        ),
-                        span: theirs.span,
-                    },
+                    (AttrValue::Map(m), Shape::Map) => {
+                        let mut m = m.clone();
+                        m.retain(|_, v| v.is_some());
+                        Attr {
+                            value: AttrValue::Map(m),
+                            span: theirs.span,
+                        }
+                    }
                     _ => theirs.clone(),
                 },
-            });
+            };
+            self.attrs.set(i, Some(merged));
         }
     }
 }
 
-fn append(mine: &Attr, theirs: &Attr) -> Attr {
-    match (&mine.value, &theirs.value) {
-        (AttrValue::List(a), AttrValue::List(b)) => {
-            let mut items = a.clone();
+fn append(mine: Attr, theirs: &Attr) -> Attr {
+    match (mine.value, &theirs.value) {
+        (AttrValue::List(mut items), AttrValue::List(b)) => {
             items.extend(b.iter().cloned());
             Attr {
                 value: AttrValue::List(items),
@@ -136,10 +182,9 @@ fn append(mine: &Attr, theirs: &Attr) -> Attr {
     }
 }
 
-fn merge_keys(mine: &Attr, theirs: &Attr) -> Attr {
-    match (&mine.value, &theirs.value) {
-        (AttrValue::Map(a), AttrValue::Map(b)) => {
-            let mut m = a.clone();
+fn merge_keys(mine: Attr, theirs: &Attr) -> Attr {
+    match (mine.value, &theirs.value) {
+        (AttrValue::Map(mut m), AttrValue::Map(b)) => {
             for (k, v) in b {
                 if v.is_some() {
                     m.insert(k.clone(), v.clone());

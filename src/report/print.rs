@@ -42,11 +42,11 @@ pub fn to_json(def: &Definition) -> J {
 
 pub fn target(t: &Target) -> J {
     let mut o = Map::new();
-    for (i, def) in TARGET_ATTRS.iter().enumerate() {
+    for (i, attr) in t.attrs.iter() {
+        let def = &TARGET_ATTRS[i];
         if !def.printed {
             continue;
         }
-        let Some(attr) = &t.attrs[i] else { continue };
         let v = match &attr.value {
             AttrValue::Str(s) => J::String(s.clone()),
             AttrValue::Bool(b) => J::Bool(*b),
@@ -73,9 +73,305 @@ pub fn target(t: &Target) -> J {
 }
 
 /// Pretty JSON with two-space indent, as bake prints it (Go escapes `<`, `>` and `&`).
+///
+/// Written straight into one string: building the [`to_json`] tree first, printing it and
+/// then replacing the three characters took a sixth of `print` on large specs and held four
+/// copies of the output at once (docs/benchmarks.md). The tests check that both give the
+/// same bytes.
 pub fn render(def: &Definition) -> String {
-    let s = serde_json::to_string_pretty(&to_json(def)).unwrap_or_default();
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, and the writer emits only UTF-8.
+    let _ = write(def, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`render`], streamed to `sink` (with the final newline `print` adds): the output is
+/// never held whole, which on a 5000-target file is 13 MB less at the peak.
+pub fn write(def: &Definition, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut w = Pretty::new(sink);
+    w.open('{');
+    if !def.groups.is_empty() {
+        w.key("group");
+        w.open('{');
+        for (name, g) in &def.groups {
+            w.key(name);
+            w.open('{');
+            if let Some(d) = &g.description {
+                w.key("description");
+                w.string(d);
+            }
+            w.key("targets");
+            w.open('[');
+            for t in &g.targets {
+                w.item();
+                w.string(&t.value);
+            }
+            w.close(']');
+            w.close('}');
+        }
+        w.close('}');
+    }
+    let mut names: Vec<&String> = def.targets.keys().collect();
+    names.sort();
+    w.key("target");
+    w.open('{');
+    for name in names {
+        w.key(name);
+        write_target(&mut w, &def.targets[name]);
+        w.flush_some()?;
+    }
+    w.close('}');
+    w.close('}');
+    w.finish()
+}
+
+/// [`target`], written.
+fn write_target(w: &mut Pretty, t: &Target) {
+    w.open('{');
+    for (i, attr) in t.attrs.iter() {
+        let def = &TARGET_ATTRS[i];
+        if !def.printed {
+            continue;
+        }
+        match &attr.value {
+            AttrValue::Str(s) => {
+                w.key(def.key);
+                w.string(s);
+            }
+            AttrValue::Bool(b) => {
+                w.key(def.key);
+                w.out.push_str(if *b { "true" } else { "false" });
+            }
+            AttrValue::List(items) if items.is_empty() => {}
+            AttrValue::List(items) => {
+                w.key(def.key);
+                w.open('[');
+                for item in items {
+                    w.item();
+                    w.string(&item.value);
+                }
+                w.close(']');
+            }
+            AttrValue::Map(m) => {
+                if m.values().all(Option::is_none) {
+                    continue;
+                }
+                w.key(def.key);
+                w.open('{');
+                for (k, v) in m {
+                    if let Some(v) = v {
+                        w.key(k);
+                        w.string(&v.value);
+                    }
+                }
+                w.close('}');
+            }
+        }
+    }
+    w.close('}');
+}
+
+/// serde_json's pretty printer (two spaces, `": "`, empty collections as `{}`/`[]`), with
+/// Go's escaping of `<`, `>` and `&` added.
+struct Pretty<'a> {
+    out: String,
+    sink: &'a mut dyn std::io::Write,
+    /// One entry per open collection: whether it has no member yet.
+    empty: Vec<bool>,
+}
+
+/// Bytes a JSON string must escape: `"`, `\`, control characters, and Go's `<`, `>`, `&`.
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t
+};
+
+/// How much output is buffered before it goes to the sink.
+const CHUNK: usize = 64 << 10;
+
+impl<'a> Pretty<'a> {
+    fn new(sink: &'a mut dyn std::io::Write) -> Pretty<'a> {
+        Pretty {
+            out: String::with_capacity(2 * CHUNK),
+            sink,
+            empty: Vec::new(),
+        }
+    }
+
+    fn flush_some(&mut self) -> std::io::Result<()> {
+        if self.out.len() >= CHUNK {
+            self.sink.write_all(self.out.as_bytes())?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.out.push('\n');
+        self.sink.write_all(self.out.as_bytes())?;
+        self.sink.flush()
+    }
+
+    fn open(&mut self, c: char) {
+        self.out.push(c);
+        self.empty.push(true);
+    }
+
+    fn close(&mut self, c: char) {
+        if !self.empty.pop().unwrap_or(true) {
+            self.out.push('\n');
+            self.indent();
+        }
+        self.out.push(c);
+    }
+
+    fn indent(&mut self) {
+        for _ in 0..self.empty.len() {
+            self.out.push_str("  ");
+        }
+    }
+
+    /// Starts the next member of the innermost collection.
+    fn item(&mut self) {
+        let first = self.empty.last_mut().map(|e| std::mem::replace(e, false));
+        self.out
+            .push_str(if first == Some(false) { ",\n" } else { "\n" });
+        self.indent();
+    }
+
+    fn key(&mut self, k: &str) {
+        self.item();
+        self.string(k);
+        self.out.push_str(": ");
+    }
+
+    fn string(&mut self, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.out.push('"');
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            if !ESCAPE[b as usize] {
+                continue;
+            }
+            let esc: &str = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                b'<' => "\\u003c",
+                b'>' => "\\u003e",
+                b'&' => "\\u0026",
+                _ => "",
+            };
+            self.out.push_str(&s[start..i]);
+            start = i + 1;
+            if esc.is_empty() {
+                self.out.push_str("\\u00");
+                self.out.push(HEX[(b >> 4) as usize] as char);
+                self.out.push(HEX[(b & 0xf) as usize] as char);
+            } else {
+                self.out.push_str(esc);
+            }
+        }
+        self.out.push_str(&s[start..]);
+        self.out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Attr, Group, Item};
+    use crate::source::{FileId, Span};
+    use crate::spec::attrs;
+
+    /// The output before streaming: serde_json's pretty printer over [`to_json`], then
+    /// Go's three escapes.
+    fn through_serde(def: &Definition) -> String {
+        let s = serde_json::to_string_pretty(&to_json(def)).unwrap_or_default();
+        s.replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+    }
+
+    fn check(def: &Definition) {
+        assert_eq!(render(def), through_serde(def) + "\n");
+    }
+
+    fn item(s: &str) -> Item {
+        Item {
+            value: s.into(),
+            span: Span::new(FileId(0), 0..0),
+        }
+    }
+
+    fn set(t: &mut Target, key: &str, value: AttrValue) {
+        let def = attrs::target_attr(key).expect("known attribute");
+        t.set_def(
+            def,
+            Some(Attr {
+                value,
+                span: t.span,
+            }),
+        );
+    }
+
+    #[test]
+    fn empty_definition() {
+        check(&Definition::default());
+    }
+
+    #[test]
+    fn matches_serde_with_escapes_and_empty_members() {
+        let mut def = Definition::default();
+        let span = Span::new(FileId(0), 0..0);
+        let weird = "q\"b\\s<a>&\u{1}\u{1f}\n\r\t\u{8}\u{c}é€\u{2028}";
+        def.groups.insert(
+            "default".into(),
+            Group {
+                name: "default".into(),
+                span,
+                targets: vec![item("b"), item(weird)],
+                description: Some(weird.into()),
+            },
+        );
+        def.groups.insert(
+            "none".into(),
+            Group {
+                name: "none".into(),
+                span,
+                targets: vec![],
+                description: None,
+            },
+        );
+        let mut t = Target::new("b", span);
+        set(&mut t, "context", AttrValue::Str(weird.into()));
+        set(&mut t, "tags", AttrValue::List(vec![item("x<y"), item("")]));
+        set(&mut t, "platforms", AttrValue::List(vec![]));
+        set(&mut t, "no-cache", AttrValue::Bool(true));
+        set(&mut t, "pull", AttrValue::Bool(false));
+        let mut args = std::collections::BTreeMap::new();
+        args.insert("A&B".to_string(), Some(item(weird)));
+        args.insert("NONE".to_string(), None);
+        set(&mut t, "args", AttrValue::Map(args));
+        let mut only_null = std::collections::BTreeMap::new();
+        only_null.insert("X".to_string(), None);
+        set(&mut t, "labels", AttrValue::Map(only_null));
+        def.targets.insert("b".into(), t);
+        def.targets.insert("a".into(), Target::new("a", span));
+        check(&def);
+    }
 }

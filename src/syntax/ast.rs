@@ -54,12 +54,7 @@ pub enum ExprKind {
     Object(Vec<(ObjectKey, Expr)>),
     Var(String),
     Traversal(Box<Expr>, Vec<Traverse>),
-    Call {
-        name: String,
-        name_span: Span,
-        args: Vec<Expr>,
-        expand_final: bool,
-    },
+    Call(Box<Call>),
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
@@ -98,11 +93,22 @@ impl Jinja {
     }
 }
 
+/// A function call. Boxed in [`ExprKind`], as the other large forms are: a 5000-block file
+/// holds hundreds of thousands of expressions while it is evaluated, and the largest
+/// variant sets the size of every one.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub name: String,
+    pub name_span: Span,
+    pub args: Vec<Expr>,
+    pub expand_final: bool,
+}
+
 #[derive(Clone, Debug)]
 pub enum ObjectKey {
     /// A bare identifier key: never evaluated as a variable.
     Ident(String, Span),
-    Expr(Expr),
+    Expr(Box<Expr>),
 }
 
 #[derive(Clone, Debug)]
@@ -148,21 +154,30 @@ pub struct ForExpr {
     pub grouping: bool,
 }
 
+/// One part of a template. All but literals are boxed, so a part takes 32 bytes.
 #[derive(Clone, Debug)]
 pub enum Part {
     Lit(String),
-    Interp(Expr),
-    If {
-        cond: Expr,
-        then: Vec<Part>,
-        otherwise: Vec<Part>,
-    },
-    For {
-        key_var: Option<String>,
-        value_var: String,
-        collection: Expr,
-        body: Vec<Part>,
-    },
+    Interp(Box<Expr>),
+    If(Box<IfPart>),
+    For(Box<ForPart>),
+}
+
+/// `%{ if cond }then%{ else }otherwise%{ endif }`.
+#[derive(Clone, Debug)]
+pub struct IfPart {
+    pub cond: Expr,
+    pub then: Vec<Part>,
+    pub otherwise: Vec<Part>,
+}
+
+/// `%{ for key_var, value_var in collection }body%{ endfor }`.
+#[derive(Clone, Debug)]
+pub struct ForPart {
+    pub key_var: Option<String>,
+    pub value_var: String,
+    pub collection: Expr,
+    pub body: Vec<Part>,
 }
 
 impl Expr {
@@ -177,9 +192,8 @@ impl Expr {
         match &self.kind {
             ExprKind::Var(n) => out.push(n),
             ExprKind::Template(parts) => part_names(parts, out),
-            ExprKind::Array(items) | ExprKind::Call { args: items, .. } => {
-                items.iter().for_each(|e| e.names(out));
-            }
+            ExprKind::Array(items) => items.iter().for_each(|e| e.names(out)),
+            ExprKind::Call(c) => c.args.iter().for_each(|e| e.names(out)),
             ExprKind::Object(entries) => {
                 for (k, v) in entries {
                     if let ObjectKey::Expr(k) = k {
@@ -251,20 +265,14 @@ fn part_names<'a>(parts: &'a [Part], out: &mut Vec<&'a str>) {
         match p {
             Part::Lit(_) => {}
             Part::Interp(e) => e.names(out),
-            Part::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                cond.names(out);
-                part_names(then, out);
-                part_names(otherwise, out);
+            Part::If(p) => {
+                p.cond.names(out);
+                part_names(&p.then, out);
+                part_names(&p.otherwise, out);
             }
-            Part::For {
-                collection, body, ..
-            } => {
-                collection.names(out);
-                part_names(body, out);
+            Part::For(p) => {
+                p.collection.names(out);
+                part_names(&p.body, out);
             }
         }
     }

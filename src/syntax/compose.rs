@@ -1389,7 +1389,7 @@ fn object_key(k: &str, span: Span) -> ObjectKey {
     if ident {
         ObjectKey::Ident(k.to_string(), span)
     } else {
-        ObjectKey::Expr(lit(k, span))
+        ObjectKey::Expr(Box::new(lit(k, span)))
     }
 }
 

@@ -9,6 +9,16 @@ use crate::source::{Diag, FileId, Span};
 
 /// Parses one HCL file. A syntax error is one diagnostic at the parser's position.
 pub fn parse(file: FileId, text: &str) -> Result<Body, Diag> {
+    // The direct parser answers for the forms bake files mostly use, and leaves the rest
+    // (and every error) to hcl-edit.
+    match super::native::parse(file, text) {
+        Some(body) => Ok(body),
+        None => parse_with_hcl_edit(file, text),
+    }
+}
+
+/// hcl-edit's parse, lowered: every form and every syntax error.
+pub fn parse_with_hcl_edit(file: FileId, text: &str) -> Result<Body, Diag> {
     match hcl_edit::parser::parse_body(text) {
         Ok(body) => Ok(Lower { file }.body(&body)),
         Err(e) => {
@@ -198,7 +208,7 @@ impl Lower {
                             hx::ObjectKey::Ident(i) => {
                                 ObjectKey::Ident(i.as_str().to_string(), self.span(i))
                             }
-                            hx::ObjectKey::Expression(x) => ObjectKey::Expr(self.expr(x)),
+                            hx::ObjectKey::Expression(x) => ObjectKey::Expr(Box::new(self.expr(x))),
                         };
                         (key, self.expr(v.expr()))
                     })
@@ -220,12 +230,12 @@ impl Lower {
                     name.push_str("::");
                 }
                 name.push_str(f.name.name.as_str());
-                ExprKind::Call {
+                ExprKind::Call(Box::new(Call {
                     name,
                     name_span: self.span(&f.name.name),
                     args: f.args.iter().map(|a| self.expr(a)).collect(),
                     expand_final: f.args.expand_final(),
-                }
+                }))
             }
             Expression::Traversal(t) => ExprKind::Traversal(
                 Box::new(self.expr(&t.expr)),
@@ -314,7 +324,7 @@ impl Lower {
                     }
                     parts.push(Part::Lit(text));
                 }
-                Element::Interpolation(x) => parts.push(Part::Interp(self.expr(&x.expr))),
+                Element::Interpolation(x) => parts.push(Part::Interp(Box::new(self.expr(&x.expr)))),
                 Element::Directive(d) => parts.push(self.directive(d)),
             }
             strip_next = strip_after;
@@ -325,7 +335,7 @@ impl Lower {
 
     fn directive(&self, d: &ht::Directive) -> Part {
         match d {
-            ht::Directive::If(d) => Part::If {
+            ht::Directive::If(d) => Part::If(Box::new(IfPart {
                 cond: self.expr(&d.if_expr.cond_expr),
                 then: self.template(&d.if_expr.template),
                 otherwise: d
@@ -333,13 +343,13 @@ impl Lower {
                     .as_ref()
                     .map(|e| self.template(&e.template))
                     .unwrap_or_default(),
-            },
-            ht::Directive::For(d) => Part::For {
+            })),
+            ht::Directive::For(d) => Part::For(Box::new(ForPart {
                 key_var: d.for_expr.key_var.as_ref().map(|k| k.as_str().to_string()),
                 value_var: d.for_expr.value_var.as_str().to_string(),
                 collection: self.expr(&d.for_expr.collection_expr),
                 body: self.template(&d.for_expr.template),
-            },
+            })),
         }
     }
 }
@@ -367,20 +377,14 @@ fn shift_parts(parts: &mut [Part], by: usize) {
         match p {
             Part::Lit(_) => {}
             Part::Interp(e) => shift_expr(e, by),
-            Part::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                shift_expr(cond, by);
-                shift_parts(then, by);
-                shift_parts(otherwise, by);
+            Part::If(d) => {
+                shift_expr(&mut d.cond, by);
+                shift_parts(&mut d.then, by);
+                shift_parts(&mut d.otherwise, by);
             }
-            Part::For {
-                collection, body, ..
-            } => {
-                shift_expr(collection, by);
-                shift_parts(body, by);
+            Part::For(d) => {
+                shift_expr(&mut d.collection, by);
+                shift_parts(&mut d.body, by);
             }
         }
     }
@@ -419,11 +423,9 @@ fn shift_expr(e: &mut Expr, by: usize) {
                 }
             }
         }
-        ExprKind::Call {
-            name_span, args, ..
-        } => {
-            shift_span(name_span, by);
-            args.iter_mut().for_each(|x| shift_expr(x, by));
+        ExprKind::Call(c) => {
+            shift_span(&mut c.name_span, by);
+            c.args.iter_mut().for_each(|x| shift_expr(x, by));
         }
         ExprKind::Cond(a, b, c) => {
             shift_expr(a, by);

@@ -186,7 +186,7 @@ impl Lower {
                     .map(|p| {
                         let (name, name_span) = self.prop_name(&p.name);
                         let key = self.template(&name, name_span, diags);
-                        (ObjectKey::Expr(key), self.expr(&p.value, diags))
+                        (ObjectKey::Expr(Box::new(key)), self.expr(&p.value, diags))
                     })
                     .collect(),
             ),

@@ -4,6 +4,7 @@ pub mod ast;
 pub mod compose;
 pub mod hcl;
 pub mod json;
+pub mod native;
 pub mod toml;
 
 use crate::source::{Diag, Diags, FileId, SourceMap};

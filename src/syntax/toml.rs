@@ -394,12 +394,12 @@ impl TypeParser<'_> {
         }
         let name_span = self.span(r.clone());
         Some(Expr::new(
-            ExprKind::Call {
+            ExprKind::Call(Box::new(Call {
                 name,
                 name_span,
                 args: vec![arg],
                 expand_final: false,
-            },
+            })),
             self.span(r.start..self.at),
         ))
     }
@@ -603,11 +603,11 @@ mod tests {
         let text = "[variable.P]\ntype = \"list(string)\"\n";
         let body = check(text);
         let e = &body.blocks[0].body.attrs[0].expr;
-        let ExprKind::Call { name, args, .. } = &e.kind else {
+        let ExprKind::Call(c) = &e.kind else {
             panic!("{e:?}")
         };
-        assert_eq!(name, "list");
-        assert_eq!(&text[args[0].span.range()], "string");
+        assert_eq!(c.name, "list");
+        assert_eq!(&text[c.args[0].span.range()], "string");
     }
 
     #[test]

@@ -453,7 +453,7 @@ mod tests {
         fn block_attr(&mut self, _: &str, _: &str, _: &str, at: Span) -> Result<Value, Diag> {
             Err(Diag::error("test", "no blocks").label(at, ""))
         }
-        fn user_function(&mut self, _: &str) -> Option<Result<UserFunction, Diag>> {
+        fn user_function(&mut self, _: &str) -> Option<Result<std::rc::Rc<UserFunction>, Diag>> {
             None
         }
         fn global_names(&self) -> Vec<String> {
