@@ -83,6 +83,8 @@ fixtures! {
     // A FIFO as Dockerfile is reported, never opened (opening one blocks until a writer comes).
     dockerfile_fifo: "dockerfile-fifo" exits 1 reporting ["check::not_a_file"];
     platforms_empty: "platforms-empty" exits 0 reporting [];
+    // Patterns the engine would refuse are reported in the `.dockerignore`, at plan time.
+    dockerignore_bad: "dockerignore-bad" exits 1 reporting ["check::dockerignore", "check::dockerignore", "check::dockerignore"];
     platform_duplicate: "platform-duplicate" exits 0 reporting ["plan::duplicate_platform"];
     invalid_tag: "invalid-tag" exits 1 reporting ["plan::invalid_tag"];
     duplicate_tag_normalised: "duplicate-tag-normalised" exits 1 reporting ["plan::duplicate_tag"];

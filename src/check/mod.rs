@@ -88,6 +88,17 @@ fn local_uses(t: &Target) -> Vec<LocalUse> {
             text: false,
             dockerfile: false,
         });
+        // The `.dockerignore` files the frontend may read, so bad patterns are reported here
+        // rather than as a failed transfer.
+        for path in dockerignore_paths(t) {
+            out.push(LocalUse {
+                path,
+                access: Access::Read,
+                span: t.get("context").map_or(t.span, |a| a.span),
+                text: true,
+                dockerfile: false,
+            });
+        }
         if t.get("dockerfile-inline").is_none() {
             // The text is only needed to find a `target` stage; otherwise existence is enough.
             out.push(LocalUse {
@@ -209,6 +220,42 @@ fn dockerfile_path(t: &Target) -> String {
         df.to_string()
     } else {
         clean_path(&format!("{ctx}/{df}"))
+    }
+}
+
+/// Where the frontend looks for ignore patterns: `<Dockerfile>.dockerignore` first, then the
+/// context's `.dockerignore`.
+fn dockerignore_paths(t: &Target) -> Vec<String> {
+    let ctx = t.str("context").unwrap_or(".");
+    let mut out = Vec::new();
+    if t.get("dockerfile-inline").is_none() {
+        out.push(format!("{}.dockerignore", dockerfile_path(t)));
+    }
+    out.push(clean_path(&format!("{ctx}/.dockerignore")));
+    out
+}
+
+/// Patterns in the `.dockerignore` in force that the engine would refuse (an unclosed `[`,
+/// a trailing `\`, a lone `!`), each pointed at in the file.
+fn check_dockerignore(t: &Target, facts: &Facts, sources: &mut SourceMap, diags: &mut Diags) {
+    for path in dockerignore_paths(t) {
+        let Some(PathFact::File(text)) = facts.paths.get(&path) else {
+            continue;
+        };
+        let Some(text) = text else { return };
+        let mut file = None;
+        for line in crate::base::patterns::read_ignore(text.as_bytes()) {
+            if let Err(e) = crate::base::patterns::Matcher::new(&[line.pattern.as_str()]) {
+                let f = *file
+                    .get_or_insert_with(|| sources.add(path.clone(), text.clone(), Origin::File));
+                diags.push(
+                    Diag::error("check::dockerignore", format!("`{path}` line {}: {}", line.line, e.message))
+                        .label(Span::new(f, line.start..line.end), "the engine refuses this pattern")
+                        .help(format!("fix or remove the pattern; target `{}` reads this file (a literal `[` or `\\` is written `\\[` or `\\\\`)", t.name)),
+                );
+            }
+        }
+        return;
     }
 }
 
@@ -500,6 +547,9 @@ fn check_inputs(
                     .label(at, "no such directory")
                     .help("create the directory, or fix `context` (paths are relative to the working directory)"),
             ),
+        }
+        if exists {
+            check_dockerignore(t, facts, sources, diags);
         }
         // Without its context there is no Dockerfile to look for: one error is enough.
         if exists
