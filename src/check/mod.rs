@@ -88,17 +88,6 @@ fn local_uses(t: &Target) -> Vec<LocalUse> {
             text: false,
             dockerfile: false,
         });
-        // The `.dockerignore` files the frontend may read, so bad patterns are reported here
-        // rather than as a failed transfer.
-        for path in dockerignore_paths(t) {
-            out.push(LocalUse {
-                path,
-                access: Access::Read,
-                span: t.get("context").map_or(t.span, |a| a.span),
-                text: true,
-                dockerfile: false,
-            });
-        }
         if t.get("dockerfile-inline").is_none() {
             // The text is only needed to find a `target` stage; otherwise existence is enough.
             out.push(LocalUse {
@@ -200,6 +189,19 @@ fn local_cache_path(spec: &str, field: &str) -> Option<String> {
 pub fn needs(def: &Definition) -> Vec<Need> {
     let mut out = BTreeSet::new();
     for t in def.targets.values() {
+        // The `.dockerignore` files the frontend may read, so bad patterns are reported at
+        // plan time rather than as a failed transfer. Optional: never reported as missing
+        // or refused themselves.
+        let ctx = t.str("context").unwrap_or(".");
+        if !is_remote(ctx) && !ctx.starts_with("target:") {
+            for path in dockerignore_paths(t) {
+                out.insert(Need {
+                    path,
+                    access: Access::Read,
+                    read: true,
+                });
+            }
+        }
         for u in local_uses(t) {
             // Needs sort `read: false` first, so a shared Dockerfile read for one target
             // keeps its text.
