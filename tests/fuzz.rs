@@ -698,12 +698,12 @@ fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// Environment variables with values that are not UTF-8, one of them named like the spec's
-/// variable.
+/// variable. No NUL: no process environment can hold one.
 fn hostile_env() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
     vec(
         (
             select(&["V", "FOO", "SOURCE_DATE_EPOCH", "HOME"][..]).prop_map(String::from),
-            prop_oneof![vec(any::<u8>(), 0..6), Just(b"caf\xe9".to_vec())],
+            prop_oneof![vec(1u8..=255, 0..6), Just(b"caf\xe9".to_vec())],
         ),
         0..3,
     )
