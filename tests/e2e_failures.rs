@@ -1237,6 +1237,66 @@ fn sigterm_stops_the_builds_and_publishes_nothing() {
 
 /// Sends `signal` to a running `rbake apply` in the middle of a build step and checks the
 /// run exits `code` saying `word`, publishes nothing and leaves no step running.
+/// SIGTERM while the push itself runs (blobs going up): exit 143, no tag, and none of the
+/// run's own images (`rbake.local/<target>:<platform>-<run id>`) left in the engine.
+#[test]
+fn sigterm_during_a_push_writes_no_tag_and_leaves_no_run_image() {
+    let st = stack();
+    let reg = st.registry;
+    for e in st.engines {
+        let project = Project::new("interrupted");
+        let repo = fresh_repo("sigterm-push", e);
+        let vars = [
+            ("ENDPOINT", e.endpoint()),
+            ("REPO", format!("{reg}/{repo}")),
+            ("NONCE", unique()),
+        ];
+        let mut rbake = project.spawn(&["apply", "bigpush", "--progress", "json"], &vars);
+        rbake.wait_for_event("the push started", secs(240), |v| {
+            v["event"] == "started" && v["node"] == "push:bigpush"
+        });
+        let status = Command::new("kill")
+            .args(["-TERM".to_string(), rbake.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", rbake.pid());
+        let run = rbake.finish(secs(60));
+        let show = run.show();
+        assert_eq!(
+            run.code,
+            Some(143),
+            "[{}] SIGTERM exits 143\n{show}",
+            e.name
+        );
+        assert!(
+            run.event("done", "push:bigpush").is_none(),
+            "[{}] the push finished before the signal: make the image larger\n{show}",
+            e.name
+        );
+        assert_eq!(
+            manifest_status(reg, &repo, "big"),
+            404,
+            "[{}] no tag\n{show}",
+            e.name
+        );
+        let (_, body) = docker_api(e, "GET", "/images/json").expect("list images");
+        let images: Value = serde_json::from_str(&body).unwrap_or_default();
+        let left: Vec<String> = images
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|i| i["RepoTags"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .filter(|t| t.starts_with("rbake.local/bigpush:"))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "[{}] per-run images left: {left:?}\n{show}",
+            e.name
+        );
+    }
+}
+
 fn interrupt_run(signal: &str, code: i32, word: &str) {
     let st = stack();
     let reg = st.registry;
