@@ -904,3 +904,46 @@ fn context_tree_matches_buildx(engine: &Engine) {
     assert_eq!(a, b, "rbake's tree (left) differs from buildx's (right)");
 }
 e2e::on_both_engines!(context_tree_matches_buildx);
+
+/// A base image that moves (its tag now names another image) makes the build run again,
+/// and says so.
+fn uptodate_base_image(engine: &Engine) {
+    let ws = Workspace::new("uptodate", engine);
+    ws.set_env("LOCAL_REPO", &ws.local_repo("uptodate"));
+    let base = ws.local_repo("base");
+    ws.set_env("BASE_REPO", &base);
+    let tag = |source: &str, tag: &str| {
+        let r = engine
+            .call(
+                "POST",
+                &format!("/images/{source}/tag?repo={base}&tag={tag}"),
+            )
+            .expect("tag an image");
+        assert!(
+            r.status == 201 || r.status == 200,
+            "tag {source}: HTTP {}",
+            r.status
+        );
+    };
+    tag("rbake-test/busybox:amd64", "v1");
+    let first = ws.apply(&["based"], &["--progress", "plain"]);
+    assert_status(&first.run, "build:based:linux/amd64", "done");
+    let again = ws.rbake(&["apply", "based", "--progress", "plain"]);
+    assert_status(&again, "build:based:linux/amd64", "up to date");
+
+    let variant = ws.apply(&["variant"], &["--progress", "plain"]);
+    variant.run.assert_success();
+    tag(&format!("{base}:v2"), "v1");
+    let moved = ws.rbake(&["apply", "based", "--progress", "plain"]);
+    assert_status(&moved, "build:based:linux/amd64", "done");
+    assert!(
+        moved
+            .stderr
+            .contains(&format!("changed: base image {base}:v1")),
+        "{}",
+        moved.output()
+    );
+    engine.remove(&format!("{base}:v1"));
+    engine.remove(&format!("{base}:v2"));
+}
+e2e::on_both_engines!(uptodate_base_image);
