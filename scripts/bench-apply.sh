@@ -9,6 +9,7 @@
 # Needs the stack (scripts/stack.sh up base-images) and buildx (stack.sh install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 root=$PWD
 cold_runs=${RUNS:-3}
 cached_runs=${CACHED_RUNS:-5}
@@ -70,7 +71,6 @@ time_run() {
     fi
 }
 
-median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:] if x!="FAIL"]; print(f"{statistics.median(v):.2f}" if v else "n/a")' "$@"; }
 
 declare -A results
 for tool in rbake buildx; do

@@ -14,6 +14,7 @@
 # Environment: RBAKE (binary), DOCKER_HOST (engine; default the 20.10 socket), KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 root=$PWD
 mib=${1:-200}
 files=${2:-2000}
@@ -69,15 +70,6 @@ reset() {
     rm -rf "$work/.cache"
 }
 
-# measure CMD...: "SECONDS RSS_MIB" of one run, or "FAIL".
-measure() {
-    if (cd "$work" && /usr/bin/time -f '%e %M' -o "$work/time" "$@") >"$work/last.log" 2>&1; then
-        awk '{ printf "%.2f %.0f\n", $1, $2 / 1024 }' "$work/time"
-    else
-        echo FAIL
-        tail -n 5 "$work/last.log" >&2
-    fi
-}
 
 # Each tool in turn runs the three phases, so each finds the cache state its own previous
 # run left (a reset between two tools' runs would otherwise wipe the other's transfer cache).
@@ -90,14 +82,13 @@ for i in $(seq 1 "$runs"); do
                 one-file) echo "version $tool $i $RANDOM" > "$work/app/small.txt" ;;
             esac
             if [[ $tool == rbake ]]; then cmd=(env XDG_CACHE_HOME="$work/.cache" "$RBAKE" apply --progress plain); else cmd=($docker buildx bake --progress plain); fi
-            read -r s r <<<"$(measure "${cmd[@]}")" || true
+            read -r s r <<<"$(measure_rss "$work" "${cmd[@]}")" || true
             echo "$phase $tool run $i: ${s}s ${r:-?} MiB"
             t[$phase-$tool]+="$s "
             m[$phase-$tool]+="${r:-0} "
         done
     done
 done
-median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:] if x!="FAIL"]; print(f"{statistics.median(v):.2f}" if v else "n/a")' "$@"; }
 echo
 printf '%-9s %10s %12s %10s %12s %8s\n' phase "rbake s" "rbake MiB" "buildx s" "buildx MiB" "ratio"
 for phase in first one-file nothing; do

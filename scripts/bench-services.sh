@@ -13,6 +13,7 @@
 # Environment: RBAKE (binary), KEEP=1 (keep the workspace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 root=$PWD
 services=${1:-32}
 runs=${RUNS:-3}
@@ -58,14 +59,6 @@ reset() {
     rm -rf "$cache"
 }
 
-measure() {
-    if (cd "$work" && XDG_CACHE_HOME=$cache /usr/bin/time -f '%e %M' -o "$work/time" "$RBAKE" apply --progress plain) >"$work/last.log" 2>&1; then
-        awk '{ printf "%.2f %.0f\n", $1, $2 / 1024 }' "$work/time"
-    else
-        echo FAIL
-        tail -n 5 "$work/last.log" >&2
-    fi
-}
 
 declare -A t m
 for i in $(seq 1 "$runs"); do
@@ -74,14 +67,13 @@ for i in $(seq 1 "$runs"); do
             cold) reset ;;
             one-file) echo "change $i $RANDOM" > "$work/services/svc00/src/m0.txt" ;;
         esac
-        read -r s r <<<"$(measure)" || true
+        read -r s r <<<"$(measure_rss "$work" env XDG_CACHE_HOME="$cache" "$RBAKE" apply --progress plain)" || true
         ran=$(grep -c '\] done in' "$work/last.log" || true)
         echo "$phase run $i: ${s}s ${r:-?} MiB ($ran nodes ran)"
         t[$phase]+="$s "
         m[$phase]+="${r:-0} "
     done
 done
-median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:] if x!="FAIL"]; print(f"{statistics.median(v):.2f}" if v else "n/a")' "$@"; }
 echo
 printf '%-9s %10s %10s\n' phase "seconds" "MiB"
 for phase in cold nothing one-file; do

@@ -262,7 +262,7 @@ fn check_dockerignore(t: &Target, facts: &Facts, sources: &mut SourceMap, diags:
 }
 
 /// A named context that is a local directory (not an image, URL or target).
-fn local_context(v: &str) -> Option<String> {
+pub fn local_context(v: &str) -> Option<String> {
     if v.starts_with("target:")
         || v.starts_with("docker-image://")
         || v.starts_with("oci-layout://")

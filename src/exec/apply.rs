@@ -312,7 +312,7 @@ pub(crate) fn caps<'a>(ctx: &'a Ctx, builder: Option<&String>) -> Result<&'a Cap
         .ok_or_else(|| format!("unknown builder {name}"))
 }
 
-/// The builds a node consumes, in the order of the node's platforms.
+/// The results of the builds a node consumes, in the order of the node's platforms.
 pub(crate) async fn inputs(ctx: &Ctx, node_id: &str) -> Result<Vec<Built>, String> {
     let idx = ctx
         .plan
@@ -320,29 +320,20 @@ pub(crate) async fn inputs(ctx: &Ctx, node_id: &str) -> Result<Vec<Built>, Strin
         .node_indices()
         .find(|i| ctx.plan.graph[*i].id() == node_id)
         .ok_or("node vanished")?;
-    let platforms = match &ctx.plan.graph[idx] {
-        Node::Push(p) => &p.platforms,
-        Node::Load(l) => &l.platforms,
-        Node::Export(e) => &e.platforms,
+    let builds = ctx.plan.input_builds(idx);
+    let wanted = match &ctx.plan.graph[idx] {
+        Node::Push(p) => p.platforms.len(),
+        Node::Load(l) => l.platforms.len(),
+        Node::Export(e) => e.platforms.len(),
         Node::Build(_) => return Err("a build has no inputs to publish".into()),
     };
-    let deps: Vec<&crate::plan::Build> = ctx
-        .plan
-        .graph
-        .neighbors_directed(idx, petgraph::Direction::Incoming)
-        .filter_map(|d| match &ctx.plan.graph[d] {
-            Node::Build(b) => Some(b),
-            _ => None,
-        })
-        .collect();
+    if builds.len() != wanted {
+        return Err(format!("{node_id} lacks a build for one of its platforms"));
+    }
     let built = ctx.built.lock().await;
-    platforms
+    builds
         .iter()
-        .map(|p| {
-            let b = deps
-                .iter()
-                .find(|b| &b.platform == p)
-                .ok_or_else(|| format!("{node_id} has no build for {p}"))?;
+        .map(|b| {
             built
                 .get(&b.id)
                 .cloned()

@@ -93,9 +93,9 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
                 caps.buildkit.as_deref().unwrap_or("an older one")
             ));
         }
-        let value = match local_context(&value) {
+        let value = match crate::check::local_context(&value) {
             Some(path) => {
-                let dir = paths::recheck(cwd, grants, path, Access::Read)
+                let dir = paths::recheck(cwd, grants, &path, Access::Read)
                     .map_err(|e| format!("named context `{name}`: {e}"))?
                     .real()
                     .to_path_buf();
@@ -245,17 +245,6 @@ fn ssh_sockets(
         out.insert(id, path);
     }
     Ok(out)
-}
-
-/// A named context's value that names a local directory (not an image, URL or git
-/// reference), as buildx reads it.
-pub(crate) fn local_context(value: &str) -> Option<&str> {
-    let remote = crate::base::is_remote(value)
-        || value.starts_with("docker-image://")
-        || value.starts_with("oci-layout://")
-        || value.starts_with("target:")
-        || value.starts_with("input:");
-    (!remote).then_some(value)
 }
 
 /// The session's shared key for a context directory: stable across runs, so BuildKit

@@ -594,7 +594,7 @@ pub fn local_contexts(b: &Build, cwd: &Path) -> Vec<(String, PathBuf)> {
         .iter()
         .filter_map(|(name, c)| match c {
             NamedContext::Source { value } => {
-                super::build::local_context(value).map(|p| (name.clone(), cwd.join(p)))
+                crate::check::local_context(value).map(|p| (name.clone(), cwd.join(p)))
             }
             NamedContext::Target { .. } => None,
         })

@@ -162,11 +162,10 @@ pub(crate) async fn record_load(ctx: &Ctx, l: &Load) {
     let Some(k) = ctx.assessment.keys.get(&l.id) else {
         return;
     };
-    let Some(endpoint) = l
-        .builder
-        .as_deref()
-        .and_then(|b| ctx.plan.builder(b))
-        .and_then(|c| super::engine::Endpoint::parse(&c.endpoint).ok())
+    let Some(endpoint) = ctx
+        .plan
+        .endpoint(l.builder.as_deref())
+        .and_then(|e| super::engine::Endpoint::parse(e).ok())
     else {
         return;
     };

@@ -78,7 +78,7 @@ pub async fn assess(
         let key = match node {
             Node::Build(b) => build_key(plan, b, cwd, keys, &images, &a.keys).await,
             _ => {
-                let builds = input_builds(plan, *n);
+                let builds = plan.input_builds(*n);
                 let mut ks = Vec::new();
                 let mut missing = None;
                 for b in &builds {
@@ -133,13 +133,8 @@ pub async fn assess(
                 None => Verdict::Run(why_keyless.get(&id).cloned().unwrap_or_default()),
                 Some(k) => match node {
                     Node::Load(l) => {
-                        let endpoint = l
-                            .builder
-                            .as_deref()
-                            .and_then(|b| plan.builder(b))
-                            .map(|c| c.endpoint.clone())
-                            .unwrap_or_default();
-                        load_verdict(&l.tags, &endpoint, k, keys, &images).await
+                        let endpoint = plan.endpoint(l.builder.as_deref()).unwrap_or_default();
+                        load_verdict(&l.tags, endpoint, k, keys, &images).await
                     }
                     Node::Push(p) => push_verdict(&p.tags, k, registry).await,
                     _ => continue,
@@ -166,9 +161,9 @@ pub async fn assess(
             _ if rebuild => Verdict::Run("--rebuild".into()),
             (Some(_), None) => Verdict::Run(why_keyless.get(&b.id).cloned().unwrap_or_default()),
             (Some(_), Some(k)) => {
-                let endpoint = builder_endpoint(plan, b);
+                let endpoint = plan.endpoint(b.builder.as_deref()).unwrap_or_default();
                 let anchor = anchor_name(b, cwd);
-                match images.id(&endpoint, &anchor).await {
+                match images.id(endpoint, &anchor).await {
                     None => Verdict::Run("no earlier build of it is kept in the engine".into()),
                     Some(image) => match keys.recorded(&image) {
                         Some(r) if r.key == k.digest => Verdict::Reuse { image: anchor },
@@ -191,36 +186,6 @@ fn changed(k: &Key, old: &std::collections::BTreeMap<String, String>) -> String 
     } else {
         format!("changed: {}", parts.join(", "))
     }
-}
-
-fn builder_endpoint(plan: &Plan, b: &Build) -> String {
-    b.builder
-        .as_deref()
-        .and_then(|n| plan.builder(n))
-        .map(|c| c.endpoint.clone())
-        .unwrap_or_default()
-}
-
-/// The builds a publishing node consumes, in the order of its platforms.
-fn input_builds(plan: &Plan, n: petgraph::graph::NodeIndex) -> Vec<&Build> {
-    let platforms = match &plan.graph[n] {
-        Node::Push(p) => &p.platforms,
-        Node::Load(l) => &l.platforms,
-        Node::Export(e) => &e.platforms,
-        Node::Build(_) => return Vec::new(),
-    };
-    let deps: Vec<&Build> = plan
-        .graph
-        .neighbors_directed(n, Direction::Incoming)
-        .filter_map(|d| match &plan.graph[d] {
-            Node::Build(b) => Some(b),
-            _ => None,
-        })
-        .collect();
-    platforms
-        .iter()
-        .filter_map(|p| deps.iter().find(|b| &b.platform == p).copied())
-        .collect()
 }
 
 async fn build_key(

@@ -235,6 +235,36 @@ impl Plan {
         c
     }
 
+    /// The builds a publishing node (push, load, export) consumes, in the order of its
+    /// platforms; a platform without a build is left out.
+    pub fn input_builds(&self, n: NodeIndex) -> Vec<&Build> {
+        let platforms = match &self.graph[n] {
+            Node::Push(p) => &p.platforms,
+            Node::Load(l) => &l.platforms,
+            Node::Export(e) => &e.platforms,
+            Node::Build(_) => return Vec::new(),
+        };
+        let deps: Vec<&Build> = self
+            .graph
+            .neighbors_directed(n, petgraph::Direction::Incoming)
+            .filter_map(|d| match &self.graph[d] {
+                Node::Build(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        platforms
+            .iter()
+            .filter_map(|p| deps.iter().find(|b| &b.platform == p).copied())
+            .collect()
+    }
+
+    /// The endpoint of a named builder.
+    pub fn endpoint(&self, builder: Option<&str>) -> Option<&str> {
+        builder
+            .and_then(|b| self.builder(b))
+            .map(|c| c.endpoint.as_str())
+    }
+
     pub fn builder(&self, name: &str) -> Option<&Capabilities> {
         self.builders.iter().find(|b| b.name == name)
     }

@@ -643,22 +643,7 @@ impl<'a> Parser<'a> {
             self.ws()?;
             let value = self.expr_with_state(true)?;
             self.ws()?;
-            let cond = self.for_cond(true)?;
-            if !self.eat(b']') {
-                return None;
-            }
-            return Some(Expr::new(
-                ExprKind::For(Box::new(ForExpr {
-                    key_var: f.0,
-                    value_var: f.1,
-                    collection: f.2,
-                    key: None,
-                    value,
-                    cond,
-                    grouping: false,
-                })),
-                self.span(start, self.pos),
-            ));
+            return self.finish_for(start, f, None, value, false, b']');
         }
         let mut items = Vec::new();
         loop {
@@ -686,6 +671,34 @@ impl<'a> Parser<'a> {
     }
 
     /// `for [k,] v in collection :`, with the trivia before it.
+    /// The end of a `for` expression (its `if` condition and closing bracket) and the node.
+    fn finish_for(
+        &mut self,
+        start: usize,
+        (key_var, value_var, collection): (Option<String>, String, Expr),
+        key: Option<Expr>,
+        value: Expr,
+        grouping: bool,
+        close: u8,
+    ) -> Option<Expr> {
+        let cond = self.for_cond(true)?;
+        if !self.eat(close) {
+            return None;
+        }
+        Some(Expr::new(
+            ExprKind::For(Box::new(ForExpr {
+                key_var,
+                value_var,
+                collection,
+                key,
+                value,
+                cond,
+                grouping,
+            })),
+            self.span(start, self.pos),
+        ))
+    }
+
     fn for_intro(&mut self) -> Option<(Option<String>, String, Expr)> {
         self.ws()?;
         self.pos += 3; // `for`
@@ -752,22 +765,7 @@ impl<'a> Parser<'a> {
                 self.pos += 3;
                 self.ws()?;
             }
-            let cond = self.for_cond(true)?;
-            if !self.eat(b'}') {
-                return None;
-            }
-            return Some(Expr::new(
-                ExprKind::For(Box::new(ForExpr {
-                    key_var: f.0,
-                    value_var: f.1,
-                    collection: f.2,
-                    key: Some(key),
-                    value,
-                    cond,
-                    grouping,
-                })),
-                self.span(start, self.pos),
-            ));
+            return self.finish_for(start, f, Some(key), value, grouping, b'}');
         }
         let mut items: Vec<(ObjectKey, Expr)> = Vec::new();
         loop {
