@@ -11,7 +11,8 @@
 # The context: a source-tree-like layout (nested directories, a few big files, many small
 # ones, sizes drawn from a log-normal distribution, random content so nothing compresses),
 # with a `.dockerignore` excluding one directory and a pattern.
-# Environment: RBAKE (binary), DOCKER_HOST (engine; default the 20.10 socket), KEEP=1.
+# Environment: RBAKE (binary), DOCKER_HOST (engine; default the 20.10 socket), KEEP=1,
+#   CONTEXT=DIR  copy an existing tree (a real project) as the context instead of generating one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
@@ -25,6 +26,12 @@ docker=/usr/bin/docker
 
 work=$(mktemp -d /tmp/rbake-bench-context.XXXXXX)
 if [[ -n "${KEEP:-}" ]]; then echo "kept in $work"; else trap 'rm -rf "$work"' EXIT; fi
+if [[ -n "${CONTEXT:-}" ]]; then
+    mkdir -p "$work/app"
+    cp -a "$CONTEXT"/. "$work/app/"
+    printf 'version 0\n' > "$work/app/small.txt"
+    printf 'FROM scratch\nCOPY . /data\n' > "$work/app/Dockerfile"
+else
 python3 - "$work/app" "$mib" "$files" <<'PY'
 import os, random, sys
 root, mib, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -55,6 +62,7 @@ with open(os.path.join(root, ".dockerignore"), "w") as f:
 with open(os.path.join(root, "Dockerfile"), "w") as f:
     f.write("FROM scratch\nCOPY . /data\n")
 PY
+fi
 cat > "$work/docker-bake.hcl" <<'HCL'
 target "default" {
   context = "app"
