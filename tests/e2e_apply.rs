@@ -825,6 +825,27 @@ fn data_tree(img: &e2e::ImageContent) -> Vec<String> {
     out
 }
 
+/// `data_tree` lines with the mtime of every directory that has children replaced by
+/// `copy-time`.
+fn copy_stamped_dirs(lines: Vec<String>) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let Some((path, rest)) = l.split_once(" Directory ") else {
+                return l.clone();
+            };
+            let parent = format!("{path}/");
+            if !lines.iter().any(|other| other.starts_with(&parent)) {
+                return l.clone();
+            }
+            let mut f: Vec<&str> = rest.split(' ').collect();
+            // mode, size, mtime, digest, link
+            f[2] = "copy-time";
+            format!("{path} Directory {}", f.join(" "))
+        })
+        .collect()
+}
+
 fn e2e_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -893,6 +914,14 @@ fn context_tree_matches_buildx(engine: &Engine) {
     );
     let a = data_tree(&engine.image(&mine));
     let b = data_tree(&engine.image(&theirs));
+    // Docker 20.10's COPY writes a directory's children after setting the directory's
+    // times, so a non-empty directory carries the time of the build, not of the source:
+    // the two builds ran seconds apart, so those times can't be compared there.
+    let (a, b) = if engine.name == "docker20" {
+        (copy_stamped_dirs(a), copy_stamped_dirs(b))
+    } else {
+        (a, b)
+    };
     engine.remove(&theirs);
     assert!(a.iter().any(|l| l.starts_with("data/big.bin ")), "{a:#?}");
     assert!(a.iter().any(|l| l.starts_with("data/sub/empty ")), "{a:#?}");
