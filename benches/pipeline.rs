@@ -137,7 +137,7 @@ fn load(file: &str, settings: &Settings, name: &str, run: &mut Run) -> Loaded {
     let mut doc = Document::default();
     doc.add(body, &mut diags);
     let inputs = settings.inputs();
-    let config = eval::collect(&doc, &inputs, &mut sources, &mut diags);
+    let mut config = eval::collect(&doc, &inputs, &mut sources, &mut diags);
     drop(doc);
     assert!(!diags.has_errors(), "{file}: evaluation errors");
     run.push(("evaluate", t.elapsed()));
@@ -148,7 +148,7 @@ fn load(file: &str, settings: &Settings, name: &str, run: &mut Run) -> Loaded {
         names: vec![Spanned::new("default".to_string(), Span::new(cmd, 0..7))],
         overrides: Vec::new(),
     };
-    let def = resolve::resolve(&config, &request, &inputs, &mut diags).expect("resolves");
+    let def = resolve::resolve(&mut config, &request, &inputs, &mut diags).expect("resolves");
     assert!(!diags.has_errors(), "{file}: resolution errors");
     run.push(("resolve", t.elapsed()));
     Loaded {

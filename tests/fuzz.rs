@@ -139,7 +139,7 @@ fn evaluate(case: &Case, sources: &mut SourceMap, diags: &mut Diags) -> Option<S
         doc.add(body, diags);
     }
     let inputs = settings.inputs();
-    let config = eval::collect(&doc, &inputs, sources, diags);
+    let mut config = eval::collect(&doc, &inputs, sources, diags);
     if diags.has_errors() {
         return None;
     }
@@ -157,7 +157,7 @@ fn evaluate(case: &Case, sources: &mut SourceMap, diags: &mut Diags) -> Option<S
     if diags.has_errors() {
         return None;
     }
-    let def = resolve::resolve(&config, &request, &inputs, diags)?;
+    let def = resolve::resolve(&mut config, &request, &inputs, diags)?;
     (!diags.has_errors()).then(|| rbake::report::print::render(&def))
 }
 

@@ -185,7 +185,7 @@ pub fn resolve(
         overrides: sets,
     };
     let inputs = settings.inputs();
-    match resolve::resolve(&loaded.config, &request, &inputs, &mut diags) {
+    match resolve::resolve(&mut loaded.config, &request, &inputs, &mut diags) {
         Some(def) if !diags.has_errors() => {
             loaded.warnings.extend(diags.0);
             Ok(def)

@@ -142,6 +142,21 @@ impl Budget {
         }))
     }
 
+    /// The steps left.
+    pub fn left(&self) -> u64 {
+        self.0.left.get()
+    }
+
+    /// Spends `n` steps taken elsewhere (another thread's budget), if that many are left.
+    pub fn spend_many(&self, n: u64) -> bool {
+        let left = self.0.left.get();
+        if n > left {
+            return false;
+        }
+        self.0.left.set(left - n);
+        true
+    }
+
     /// Takes one step for the expression at `at`.
     #[inline]
     pub fn spend(&self, at: Span) -> Result<(), Diag> {

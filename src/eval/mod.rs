@@ -101,20 +101,16 @@ pub fn collect(
     let mut expanded: Vec<(usize, Vec<resolver::Instance>)> = Vec::new();
     for (i, block) in doc.targets.iter().enumerate() {
         let instances = matrix::expand(&mut ctx, i, block, diags);
+        let all = std::sync::Arc::make_mut(&mut ctx.instances);
         for inst in &instances {
-            ctx.instances
-                .entry(inst.name.clone())
-                .or_default()
-                .push(inst.clone());
+            all.entry(inst.name.clone()).or_default().push(inst.clone());
         }
         expanded.push((i, instances));
     }
 
     let mut renamed: Vec<Group> = Vec::new();
     for (i, instances) in &expanded {
-        let block = &doc.targets[*i];
-        warn_unknown_attrs(block, diags);
-        let label = &block.labels[0];
+        let label = &doc.targets[*i].labels[0];
         if !instances.is_empty() && (instances.len() != 1 || instances[0].name != label.0) {
             renamed.push(Group {
                 name: label.0.clone(),
@@ -129,8 +125,10 @@ pub fn collect(
                 description: None,
             });
         }
-        for inst in instances {
-            let t = target(&mut ctx, block, inst, diags);
+    }
+    for (block, (targets, block_diags)) in expanded.iter().zip(targets_of(&mut ctx, &expanded)) {
+        diags.extend(block_diags);
+        for (inst, t) in block.1.iter().zip(targets) {
             match config.targets.get_mut(&inst.name) {
                 Some(existing) => existing.merge(&t),
                 None => {
@@ -165,6 +163,77 @@ pub fn collect(
         }
     }
     config
+}
+
+/// From this many target instances on, [`targets_of`] evaluates in two threads.
+const PARALLEL_INSTANCES: usize = 256;
+
+/// Each target block's instances evaluated, with the block's diagnostics, in block order.
+///
+/// Large documents (generated monorepo files) are split in two at the middle instance and
+/// the second half evaluated on another thread by a [`resolver::Ctx::fork`]. Blocks do not
+/// see one another's evaluation (a reference to another target's attribute is evaluated
+/// where it is needed), so when the other half evaluates without a single diagnostic and
+/// within the steps this context had left after a first half without errors, it is exactly
+/// what evaluating it here would give. Otherwise (an error, a warning, a limit) the second half
+/// is evaluated again here, in order, so diagnostics are always those of one pass.
+fn targets_of(
+    ctx: &mut resolver::Ctx,
+    expanded: &[(usize, Vec<resolver::Instance>)],
+) -> Vec<(Vec<Target>, Diags)> {
+    let doc = ctx.doc;
+    let one = |ctx: &mut resolver::Ctx, (i, instances): &(usize, Vec<resolver::Instance>)| {
+        let block = &doc.targets[*i];
+        let mut d = Diags::default();
+        warn_unknown_attrs(block, &mut d);
+        let targets = instances
+            .iter()
+            .map(|inst| target(ctx, block, inst, &mut d))
+            .collect();
+        (targets, d)
+    };
+    let total: usize = expanded.iter().map(|(_, x)| x.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if total < PARALLEL_INSTANCES || threads < 2 {
+        return expanded.iter().map(|b| one(ctx, b)).collect();
+    }
+    let mut seen = 0;
+    let mid = expanded
+        .iter()
+        .position(|(_, x)| {
+            seen += x.len();
+            seen > total / 2
+        })
+        .map_or(expanded.len(), |p| p + 1);
+    let (first, second) = expanded.split_at(mid);
+    let fork = ctx.fork();
+    let inputs = ctx.inputs;
+    let (mut out, theirs) = std::thread::scope(|s| {
+        let other = std::thread::Builder::new()
+            // As deep as the main worker: evaluation recurses.
+            .stack_size(64 << 20)
+            .spawn_scoped(s, move || {
+                let mut sources = SourceMap::new();
+                let mut forked = resolver::Ctx::from_fork(doc, inputs, &mut sources, fork);
+                let start = forked.steps_left();
+                let out: Vec<(Vec<Target>, Diags)> =
+                    second.iter().map(|b| one(&mut forked, b)).collect();
+                let spent = start - forked.steps_left();
+                drop(forked);
+                let clean = sources.is_empty() && out.iter().all(|(_, d)| d.is_empty());
+                clean.then_some((out, spent))
+            });
+        let mine: Vec<_> = first.iter().map(|b| one(ctx, b)).collect();
+        (mine, other.ok().and_then(|h| h.join().ok().flatten()))
+    });
+    // An error in the first half may stop later evaluations here (a reference chain past
+    // the limit is reported once and fails everything after it).
+    let first_clean = out.iter().all(|(_, d)| !d.has_errors());
+    match theirs {
+        Some((theirs, spent)) if first_clean && ctx.charge(spent) => out.extend(theirs),
+        _ => out.extend(second.iter().map(|b| one(ctx, b))),
+    }
+    out
 }
 
 fn warn_unknown_attrs(block: &crate::syntax::ast::Block, diags: &mut Diags) {

@@ -17,8 +17,11 @@ pub struct Request {
     pub overrides: Vec<Override>,
 }
 
+/// The requested targets that no target inherits from are moved out of `config` into the
+/// definition when the request resolves cleanly (their entries stay, emptied): nothing
+/// reads a target's own block after it is resolved, and copying them cost time and memory.
 pub fn resolve(
-    config: &Config,
+    config: &mut Config,
     req: &Request,
     inputs: &Inputs,
     diags: &mut Diags,
@@ -61,34 +64,51 @@ pub fn resolve(
         return None;
     }
 
-    let mut r = Resolver {
-        config,
-        overrides: &by_target,
-        cache: HashMap::new(),
-        parents: config
-            .targets
-            .values()
-            .flat_map(|t| t.list("inherits"))
-            .map(|i| i.value.as_str())
-            .collect(),
-        diags: Diags::default(),
-        depth: 0,
-    };
+    let parents: std::collections::HashSet<String> = config
+        .targets
+        .values()
+        .flat_map(|t| t.list("inherits"))
+        .map(|i| i.value.clone())
+        .collect();
     let mut def = Definition::default();
-    for name in &names {
-        let (targets, groups) = r.expand_group(name);
-        for t in targets {
-            if def.targets.contains_key(&t.value) {
-                continue;
-            }
-            if let Some(target) = r.resolve_target(&t.value, t.span) {
-                def.targets.insert(t.value.clone(), target);
+    let mut order: Vec<Item> = Vec::new();
+    {
+        let r = Resolver::new(config, &by_target, &parents);
+        let mut listed = std::collections::HashSet::new();
+        for name in &names {
+            let (targets, groups) = r.expand_group(name);
+            order.extend(
+                targets
+                    .into_iter()
+                    .filter(|t| listed.insert(t.value.clone())),
+            );
+            for g in groups {
+                if let Some(group) = config.groups.get(&g) {
+                    def.groups.insert(g, group.clone());
+                }
             }
         }
-        for g in groups {
-            if let Some(group) = config.groups.get(&g) {
-                def.groups.insert(g, group.clone());
+    }
+    let clean = by_target.is_empty() && resolves_cleanly(config, &order);
+    let own: Vec<Option<Target>> = order
+        .iter()
+        .map(|t| {
+            if !clean || parents.contains(&t.value) {
+                return None;
             }
+            let slot = config.targets.get_mut(&t.value)?;
+            let empty = Target::new(slot.name.clone(), slot.span);
+            Some(std::mem::replace(slot, empty))
+        })
+        .collect();
+    let config = &*config;
+    let mut r = Resolver::new(config, &by_target, &parents);
+    for (t, target) in order
+        .iter()
+        .zip(resolve_targets(&mut r, &order, own, clean))
+    {
+        if let Some(target) = target {
+            def.targets.insert(t.value.clone(), target);
         }
     }
     for name in &names {
@@ -144,6 +164,90 @@ fn known_targets_help(name: &str, config: &Config) -> String {
     }
 }
 
+/// Whether resolving `order` can give no diagnostic, whatever order its targets are resolved
+/// in: every name is a target, every target they inherit from exists, and no `inherits`
+/// chain loops or runs past [`MAX_CHAIN`](super::resolver::MAX_CHAIN). (`--set` can fail
+/// too; the caller checks there is none.)
+fn resolves_cleanly(config: &Config, order: &[Item]) -> bool {
+    /// The longest `inherits` chain from `name`, or `None` where it loops, runs too long or
+    /// names no target.
+    fn height<'c>(
+        config: &'c Config,
+        name: &'c str,
+        seen: &mut HashMap<&'c str, Option<usize>>,
+    ) -> Option<usize> {
+        match seen.get(name) {
+            Some(Some(h)) => return Some(*h),
+            Some(None) => return None,
+            None => {}
+        }
+        let t = config.targets.get(name)?;
+        seen.insert(name, None);
+        let mut h = 1;
+        for p in t.list("inherits") {
+            h = h.max(1 + height(config, &p.value, seen)?);
+        }
+        if h >= super::resolver::MAX_CHAIN {
+            return None;
+        }
+        seen.insert(name, Some(h));
+        Some(h)
+    }
+    let mut seen = HashMap::new();
+    order
+        .iter()
+        .all(|t| height(config, &t.value, &mut seen).is_some())
+}
+
+/// From this many requested targets on, [`resolve_targets`] works in two threads.
+const PARALLEL_TARGETS: usize = 256;
+
+/// The requested targets resolved, in order (`None` where a diagnostic says why). `own`
+/// holds, where it could be taken, a target's own block, which is then merged by move.
+///
+/// A large request that [`resolves_cleanly`] is split in two and the second half resolved
+/// by another [`Resolver`] on another thread (each resolves the parents its half inherits
+/// from): with no inherits cycle the order of resolution cannot change a result.
+fn resolve_targets(
+    r: &mut Resolver,
+    order: &[Item],
+    mut own: Vec<Option<Target>>,
+    clean: bool,
+) -> Vec<Option<Target>> {
+    fn run(r: &mut Resolver, order: &[Item], own: Vec<Option<Target>>) -> Vec<Option<Target>> {
+        order
+            .iter()
+            .zip(own)
+            .map(|(t, own)| match own {
+                Some(own) => Some(r.leaf(own)),
+                None => r.resolve_target(&t.value, t.span),
+            })
+            .collect()
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if !clean || order.len() < PARALLEL_TARGETS || threads < 2 {
+        return run(r, order, own);
+    }
+    let (first, second) = order.split_at(order.len() / 2);
+    let theirs = own.split_off(first.len());
+    let (config, overrides, parents) = (r.config, r.overrides, r.parents);
+    let (mut mine, (theirs, diags)) = std::thread::scope(|s| {
+        let other = s.spawn(move || {
+            let mut other = Resolver::new(config, overrides, parents);
+            let out = run(&mut other, second, theirs);
+            (out, other.diags)
+        });
+        let mine = run(r, first, own);
+        match other.join() {
+            Ok(theirs) => (mine, theirs),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    r.diags.extend(diags);
+    mine.extend(theirs);
+    mine
+}
+
 struct Resolver<'a> {
     config: &'a Config,
     overrides: &'a HashMap<String, Vec<&'a Override>>,
@@ -151,13 +255,28 @@ struct Resolver<'a> {
     /// Shared, so a parent is not copied for each child that inherits it.
     cache: HashMap<String, Option<std::rc::Rc<Target>>>,
     /// Every name some target inherits from.
-    parents: std::collections::HashSet<&'a str>,
+    parents: &'a std::collections::HashSet<String>,
     diags: Diags,
     /// How many targets are being resolved inside one another (`inherits` depth).
     depth: usize,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
+    fn new(
+        config: &'a Config,
+        overrides: &'a HashMap<String, Vec<&'a Override>>,
+        parents: &'a std::collections::HashSet<String>,
+    ) -> Resolver<'a> {
+        Resolver {
+            config,
+            overrides,
+            cache: HashMap::new(),
+            parents,
+            diags: Diags::default(),
+            depth: 0,
+        }
+    }
+
     /// A name's targets (groups expanded depth-first, deduplicated) and the groups visited.
     fn expand_group(&self, name: &Spanned<String>) -> (Vec<Item>, Vec<String>) {
         let mut targets = Vec::new();
@@ -199,6 +318,23 @@ impl Resolver<'_> {
             self.walk(&t.value, t.span, visiting, targets, groups);
         }
         visiting.pop();
+    }
+
+    /// A target nothing inherits from, resolved from its own block (moved, not copied):
+    /// only for a request that [`resolves_cleanly`].
+    fn leaf(&mut self, own: Target) -> Target {
+        let mut t = Target::new(own.name.clone(), own.span);
+        for parent in own.list("inherits") {
+            self.depth += 1;
+            let p = self.target(&parent.value, parent.span);
+            self.depth -= 1;
+            if let Some(p) = p {
+                t.merge(&p);
+            }
+        }
+        t.merge_owned(own);
+        self.finish_resolved(&mut t);
+        t
     }
 
     fn resolve_target(&mut self, name: &str, at: Span) -> Option<Target> {
@@ -282,8 +418,17 @@ impl Resolver<'_> {
         // `base` is a fresh target holding the parents' merged attributes.
         let mut t = base;
         t.merge(own);
-        if let Some(os) = self.overrides.get(name)
-            && let Err(d) = overrides::apply(&mut t, os)
+        self.finish_resolved(&mut t);
+        let t = std::rc::Rc::new(t);
+        self.cache.insert(name.to_string(), Some(t.clone()));
+        Some(t)
+    }
+
+    /// What follows merging a target onto its parents: `--set`, then the `inherits` list
+    /// dropped and values normalised.
+    fn finish_resolved(&mut self, t: &mut Target) {
+        if let Some(os) = self.overrides.get(&t.name)
+            && let Err(d) = overrides::apply(t, os)
         {
             self.diags.push(d);
         }
@@ -295,10 +440,7 @@ impl Resolver<'_> {
             attrs::target_attr("inherits").expect("inherits is an attribute"),
             None,
         );
-        normalize(&mut t);
-        let t = std::rc::Rc::new(t);
-        self.cache.insert(name.to_string(), Some(t.clone()));
-        Some(t)
+        normalize(t);
     }
 
     /// Follows `contexts = { x = "target:NAME" }`: linked targets join the definition (with

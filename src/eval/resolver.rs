@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use foldhash::HashMap;
 use indexmap::IndexMap;
@@ -41,7 +42,9 @@ pub struct Ctx<'a> {
     /// Names being evaluated, innermost last, to report cycles with every step.
     stack: Vec<(String, Span)>,
     funcs: HashMap<String, Result<Rc<UserFunction>, Diag>>,
-    pub instances: IndexMap<String, Vec<Instance>>,
+    /// Every target instance by name. Shared (not copied) with a [`Fork`]; written only
+    /// while matrices are expanded, before any fork exists.
+    pub instances: Arc<IndexMap<String, Vec<Instance>>>,
     block_attrs: HashMap<(String, String, String), Result<Value, Diag>>,
     /// What each global name (`Resolver::global`) evaluated to: a variable, a global
     /// attribute or a built-in. Every reference asks again, so one lookup answers it.
@@ -50,6 +53,14 @@ pub struct Ctx<'a> {
     too_deep: Option<Diag>,
     /// The evaluation steps the document has left (`limits::MAX_STEPS`).
     budget: super::limits::Budget,
+}
+
+/// A context's state handed to another thread: see [`Ctx::fork`].
+pub struct Fork {
+    vars: HashMap<String, Result<Value, Diag>>,
+    globals: HashMap<String, Result<Value, Diag>>,
+    instances: Arc<IndexMap<String, Vec<Instance>>>,
+    steps: u64,
 }
 
 /// How many variables, attributes and functions may be under evaluation at once. Deeper
@@ -66,12 +77,53 @@ impl<'a> Ctx<'a> {
             var_sources: BTreeMap::new(),
             stack: Vec::new(),
             funcs: HashMap::default(),
-            instances: IndexMap::new(),
+            instances: Arc::default(),
             block_attrs: HashMap::default(),
             globals: HashMap::default(),
             too_deep: None,
             budget: super::limits::Budget::default(),
         }
+    }
+
+    /// What another thread needs to evaluate target blocks as this context would: the
+    /// variables and global names evaluated so far, every instance, and the steps left
+    /// (the caller charges what the fork spent with [`Ctx::charge`]).
+    pub fn fork(&mut self) -> Fork {
+        Fork {
+            vars: self.vars.clone(),
+            globals: self.globals.clone(),
+            instances: self.instances.clone(),
+            steps: self.budget.left(),
+        }
+    }
+
+    /// A context evaluating where `fork` left off. `sources` is the fork's own map: a
+    /// forked context adds to it only if it evaluates a variable anew, which never happens
+    /// once [`Ctx::all_variables`] has run (the caller checks, and redoes the work here if
+    /// it did).
+    pub fn from_fork(
+        doc: &'a Document,
+        inputs: &'a Inputs,
+        sources: &'a mut SourceMap,
+        fork: Fork,
+    ) -> Ctx<'a> {
+        let mut ctx = Ctx::new(doc, inputs, sources);
+        ctx.vars = fork.vars;
+        ctx.globals = fork.globals;
+        ctx.instances = fork.instances;
+        ctx.budget = super::limits::Budget::new(fork.steps);
+        ctx
+    }
+
+    /// The evaluation steps this context has left.
+    pub fn steps_left(&self) -> u64 {
+        self.budget.left()
+    }
+
+    /// Spends `n` steps that a fork of this context took; false (and nothing spent) if
+    /// fewer are left, when evaluating here would have run out.
+    pub fn charge(&mut self, n: u64) -> bool {
+        self.budget.spend_many(n)
     }
 
     /// Evaluates an expression with the given locals (matrix values) in scope.

@@ -1,6 +1,7 @@
 //! The resolved definition: targets with every attribute decoded, merged (`inherits`,
 //! repeated blocks, files) and overridden (`--set`), each value still knowing its span.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
@@ -145,57 +146,86 @@ impl Target {
     /// Merges `other` on top of `self` by each attribute's merge rule.
     pub fn merge(&mut self, other: &Target) {
         for (i, theirs) in other.attrs.iter() {
-            let def = &TARGET_ATTRS[i];
-            // Ours is moved, not copied: merging parents into a fresh target, then the
-            // target's own block on top, copies each value once.
-            let merged = match (self.attrs.take(i), def.merge) {
-                (Some(mine), attrs::Merge::Append) => append(mine, theirs),
-                (Some(mine), attrs::Merge::Keys) => merge_keys(mine, theirs),
-                _ => match (&theirs.value, def.shape) {
-                    // A map of only nulls sets nothing.
-                    (AttrValue::Map(m), Shape::Map) => {
-                        let mut m = m.clone();
-                        m.retain(|_, v| v.is_some());
-                        Attr {
-                            value: AttrValue::Map(m),
-                            span: theirs.span,
-                        }
-                    }
-                    _ => theirs.clone(),
-                },
-            };
-            self.attrs.set(i, Some(merged));
+            self.merge_attr(i, Cow::Borrowed(theirs));
         }
+    }
+
+    /// [`Target::merge`], moving `other`'s values instead of copying them.
+    pub fn merge_owned(&mut self, other: Target) {
+        for (i, theirs) in other.attrs.0 {
+            self.merge_attr(usize::from(i), Cow::Owned(theirs));
+        }
+    }
+
+    fn merge_attr(&mut self, i: usize, theirs: Cow<'_, Attr>) {
+        let def = &TARGET_ATTRS[i];
+        // Ours is moved, not copied: merging parents into a fresh target, then the
+        // target's own block on top, copies each value once.
+        let merged = match (self.attrs.take(i), def.merge) {
+            (Some(mine), attrs::Merge::Append) => append(mine, theirs),
+            (Some(mine), attrs::Merge::Keys) => merge_keys(mine, theirs),
+            _ => {
+                let mut a = theirs.into_owned();
+                // A map of only nulls sets nothing.
+                if let (AttrValue::Map(m), Shape::Map) = (&mut a.value, def.shape) {
+                    m.retain(|_, v| v.is_some());
+                }
+                a
+            }
+        };
+        self.attrs.set(i, Some(merged));
     }
 }
 
-fn append(mine: Attr, theirs: &Attr) -> Attr {
-    match (mine.value, &theirs.value) {
-        (AttrValue::List(mut items), AttrValue::List(b)) => {
-            items.extend(b.iter().cloned());
+fn append(mine: Attr, theirs: Cow<'_, Attr>) -> Attr {
+    match (mine.value, theirs) {
+        (AttrValue::List(mut items), theirs) if matches!(theirs.value, AttrValue::List(_)) => {
+            let span = theirs.span;
+            match theirs {
+                Cow::Borrowed(Attr {
+                    value: AttrValue::List(b),
+                    ..
+                }) => items.extend(b.iter().cloned()),
+                Cow::Owned(Attr {
+                    value: AttrValue::List(b),
+                    ..
+                }) => items.extend(b),
+                _ => {}
+            }
             Attr {
                 value: AttrValue::List(items),
-                span: theirs.span,
+                span,
             }
         }
-        _ => theirs.clone(),
+        (_, theirs) => theirs.into_owned(),
     }
 }
 
-fn merge_keys(mine: Attr, theirs: &Attr) -> Attr {
-    match (mine.value, &theirs.value) {
-        (AttrValue::Map(mut m), AttrValue::Map(b)) => {
-            for (k, v) in b {
-                if v.is_some() {
-                    m.insert(k.clone(), v.clone());
-                }
+fn merge_keys(mine: Attr, theirs: Cow<'_, Attr>) -> Attr {
+    match (mine.value, theirs) {
+        (AttrValue::Map(mut m), theirs) if matches!(theirs.value, AttrValue::Map(_)) => {
+            let span = theirs.span;
+            match theirs {
+                Cow::Borrowed(Attr {
+                    value: AttrValue::Map(b),
+                    ..
+                }) => m.extend(
+                    b.iter()
+                        .filter(|(_, v)| v.is_some())
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                ),
+                Cow::Owned(Attr {
+                    value: AttrValue::Map(b),
+                    ..
+                }) => m.extend(b.into_iter().filter(|(_, v)| v.is_some())),
+                _ => {}
             }
             Attr {
                 value: AttrValue::Map(m),
-                span: theirs.span,
+                span,
             }
         }
-        _ => theirs.clone(),
+        (_, theirs) => theirs.into_owned(),
     }
 }
 

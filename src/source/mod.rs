@@ -100,6 +100,10 @@ impl SourceMap {
         SourceMap::default()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     pub fn add(
         &mut self,
         name: impl Into<String>,
