@@ -992,7 +992,12 @@ fn dir_listing(root: &std::path::Path) -> Vec<String> {
         let mode = m.permissions().mode() & 0o7777;
         let (kind, size, digest, link) = if m.is_symlink() {
             let l = std::fs::read_link(&path).expect("readlink");
-            ("symlink", 0, String::new(), l.to_string_lossy().into_owned())
+            (
+                "symlink",
+                0,
+                String::new(),
+                l.to_string_lossy().into_owned(),
+            )
         } else if m.is_dir() {
             ("dir", 0, String::new(), String::new())
         } else {
@@ -1059,7 +1064,14 @@ fn tar_listing(path: &std::path::Path) -> Vec<String> {
 /// `docker buildx bake TARGET --set TARGET.output=OUTPUT` in the workspace, on the engine.
 fn buildx_export(ws: &Workspace, engine: &Engine, target: &str, output: &str) {
     let bx = std::process::Command::new("docker")
-        .args(["buildx", "bake", "-f", "docker-bake.hcl", "--progress", "plain"])
+        .args([
+            "buildx",
+            "bake",
+            "-f",
+            "docker-bake.hcl",
+            "--progress",
+            "plain",
+        ])
         .args(["--set", &format!("{target}.output={output}"), target])
         .current_dir(&ws.dir)
         .env("DOCKER_HOST", &engine.host)
@@ -1126,7 +1138,10 @@ fn export_matches_buildx(engine: &Engine) {
         "run.sh file 755 ",
         "naïve-日本.txt file 644 ",
     ] {
-        assert!(mine.iter().any(|l| l.starts_with(want)), "{want}: {mine:#?}");
+        assert!(
+            mine.iter().any(|l| l.starts_with(want)),
+            "{want}: {mine:#?}"
+        );
     }
     for junk in [
         ".dockerenv",
@@ -1148,7 +1163,10 @@ fn export_matches_buildx(engine: &Engine) {
     );
     let mine = tar_listing(&ws.dir.join("out/fs.tar"));
     let theirs = tar_listing(&ws.dir.join("bx/fs.tar"));
-    assert!(mine.iter().any(|l| l.starts_with("x/hardlink.sh Link ")), "{mine:#?}");
+    assert!(
+        mine.iter().any(|l| l.starts_with("x/hardlink.sh Link ")),
+        "{mine:#?}"
+    );
     assert_eq!(
         mine, theirs,
         "rbake's tar export (left) differs from buildx's (right)"

@@ -93,8 +93,7 @@ pub fn service(r: &Receiver) -> Service {
     // BuildKit sends 32 KiB packets; the limit only guards against a broken peer.
     match *r.into {
         Into::Dir(_) => Service::Packets(
-            PacketFileSendServer::new(PacketService(r.clone()))
-                .max_decoding_message_size(16 << 20),
+            PacketFileSendServer::new(PacketService(r.clone())).max_decoding_message_size(16 << 20),
         ),
         Into::File(_) => Service::Bytes(
             BytesFileSendServer::new(BytesService(r.clone())).max_decoding_message_size(16 << 20),
@@ -142,7 +141,11 @@ impl PacketFileSend for PacketService {
     }
 }
 
-fn send(tx: &mpsc::UnboundedSender<Result<Packet, Status>>, ty: PacketType, id: u32) -> Result<(), String> {
+fn send(
+    tx: &mpsc::UnboundedSender<Result<Packet, Status>>,
+    ty: PacketType,
+    id: u32,
+) -> Result<(), String> {
     tx.send(Ok(Packet {
         r#type: ty as i32,
         id,

@@ -127,7 +127,9 @@ impl DirWriter {
     /// Content for file `id`; empty data ends the file.
     pub fn data(&mut self, id: u32, data: &[u8]) -> io::Result<()> {
         let Some(p) = self.pending.get_mut(&id) else {
-            return Err(invalid(format!("data for file {id}, which was not requested")));
+            return Err(invalid(format!(
+                "data for file {id}, which was not requested"
+            )));
         };
         if data.is_empty() {
             let p = self.pending.remove(&id).expect("present");
@@ -166,7 +168,9 @@ impl DirWriter {
         let parts: Vec<&str> = rel.split('/').collect();
         if rel.is_empty()
             || rel.contains('\0')
-            || parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..")
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || *p == "." || *p == "..")
         {
             return Err(invalid(format!("refusing the path {rel:?} from BuildKit")));
         }
@@ -273,13 +277,7 @@ fn set_xattrs(path: &Path, stat: &Stat) {
         };
         // SAFETY: both strings are NUL-terminated and `v` outlives the call.
         unsafe {
-            libc::lsetxattr(
-                c.as_ptr(),
-                key.as_ptr(),
-                v.as_ptr().cast(),
-                v.len(),
-                0,
-            );
+            libc::lsetxattr(c.as_ptr(), key.as_ptr(), v.as_ptr().cast(), v.len(), 0);
         }
     }
 }
@@ -312,7 +310,10 @@ mod tests {
         let mut w = DirWriter::new(&d.join("root"));
         assert!(!w.create(0, stat("ro", MODE_DIR | 0o555, "")).unwrap());
         assert!(w.create(1, stat("ro/f", 0o640, "")).unwrap());
-        assert!(!w.create(2, stat("ro/l", MODE_SYMLINK | 0o777, "f")).unwrap());
+        assert!(
+            !w.create(2, stat("ro/l", MODE_SYMLINK | 0o777, "f"))
+                .unwrap()
+        );
         assert!(!w.create(3, stat("ro/h", 0o640, "ro/f")).unwrap());
         w.data(1, b"hello").unwrap();
         w.data(1, b"").unwrap();

@@ -180,10 +180,7 @@ fn staging(dest: &Path, run: &str, suffix: &str) -> Result<PathBuf, String> {
         return Err(format!("cannot export to {}", dest.display()));
     };
     fs::create_dir_all(parent).map_err(|x| format!("cannot create {}: {x}", parent.display()))?;
-    let stage = parent.join(format!(
-        ".{}.rbake-{run}{suffix}",
-        name.to_string_lossy()
-    ));
+    let stage = parent.join(format!(".{}.rbake-{run}{suffix}", name.to_string_lossy()));
     remove_all(&stage).map_err(|x| format!("cannot remove {}: {x}", stage.display()))?;
     Ok(stage)
 }
@@ -259,7 +256,11 @@ fn combine(parts: &[(String, PathBuf)], split: bool, out: &Path) -> io::Result<(
         .open(out)?;
     let mut b = ::tar::Builder::new(io::BufWriter::with_capacity(256 << 10, file));
     for (dir, part) in parts {
-        let prefix = if split { format!("{dir}/") } else { String::new() };
+        let prefix = if split {
+            format!("{dir}/")
+        } else {
+            String::new()
+        };
         let join = |p: &[u8]| {
             let mut v = prefix.clone().into_bytes();
             v.extend_from_slice(p);
@@ -335,7 +336,10 @@ mod tests {
         assert_eq!(fs::read_to_string(d.join("victim")).unwrap(), "keep");
         assert_eq!(fs::read_to_string(d.join("dest/sub/old")).unwrap(), "old");
         assert_eq!(fs::read_to_string(d.join("dest/sub/new")).unwrap(), "new");
-        let mode = fs::metadata(d.join("dest/sub")).unwrap().permissions().mode();
+        let mode = fs::metadata(d.join("dest/sub"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o555);
         remove_all(&d).unwrap();
     }
