@@ -1238,3 +1238,77 @@ fn export_three_platforms(engine: &Engine) {
     }
 }
 e2e::on_both_engines!(export_three_platforms);
+
+/// `platform-split=false` puts every platform at the root: platforms may share directories,
+/// but one replacing another's file is refused (as BuildKit refuses it), leaving nothing
+/// behind.
+fn export_without_platform_split(engine: &Engine) {
+    let ws = Workspace::new("export", engine);
+    ws.apply(&["flat"], &["--progress", "plain"])
+        .run
+        .assert_success();
+    let listing = dir_listing(&ws.dir.join("out/flat"));
+    let paths: Vec<&str> = listing
+        .iter()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ".",
+            "amd64",
+            "amd64/arch",
+            "arm64",
+            "arm64/arch",
+            "armv7",
+            "armv7/arch"
+        ],
+        "{listing:#?}"
+    );
+    let tar: Vec<String> = tar_listing(&ws.dir.join("out/flat.tar"))
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        tar,
+        [
+            "amd64",
+            "amd64/arch",
+            "arm64",
+            "arm64/arch",
+            "armv7",
+            "armv7/arch"
+        ]
+    );
+    for (dir, platform) in [
+        ("amd64", "linux/amd64"),
+        ("arm64", "linux/arm64"),
+        ("armv7", "linux/arm/v7"),
+    ] {
+        let arch = std::fs::read_to_string(ws.dir.join("out/flat").join(dir).join("arch")).unwrap();
+        assert_eq!(arch.trim(), uname_of(platform));
+    }
+    // Every platform of `multi` holds /bin/busybox.
+    let conflict = ws.rbake(&[
+        "apply",
+        "multi",
+        "--progress",
+        "plain",
+        "--set",
+        "multi.output=type=local,dest=out/conflict,platform-split=false",
+    ]);
+    assert_ne!(conflict.code, Some(0), "{}", conflict.output());
+    assert!(
+        conflict.stderr.contains("cannot overwrite")
+            && conflict.stderr.contains("when split option is disabled"),
+        "{}",
+        conflict.output()
+    );
+    let left: Vec<String> = std::fs::read_dir(ws.dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("conflict"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+e2e::on_both_engines!(export_without_platform_split);

@@ -39,15 +39,17 @@ pub struct Receiver {
 }
 
 enum Into {
-    /// `local`: entries are created under this existing directory, replacing what is there.
-    Dir(std::path::PathBuf),
+    /// `local`: entries are created under this existing directory. With a platform named,
+    /// other platforms were exported there before (`platform-split=false`), and an entry
+    /// that is not a directory may not replace theirs.
+    Dir(std::path::PathBuf, Option<String>),
     /// `tar`: the stream is written to this file, created afresh.
     File(std::path::PathBuf),
 }
 
 impl Receiver {
-    pub fn dir(path: std::path::PathBuf) -> Receiver {
-        Receiver::new(Into::Dir(path))
+    pub fn dir(path: std::path::PathBuf, shared_with_platforms: Option<String>) -> Receiver {
+        Receiver::new(Into::Dir(path, shared_with_platforms))
     }
 
     pub fn file(path: std::path::PathBuf) -> Receiver {
@@ -64,7 +66,7 @@ impl Receiver {
     /// The BuildKit exporter that sends to this receiver.
     pub fn exporter(&self) -> &'static str {
         match *self.into {
-            Into::Dir(_) => "local",
+            Into::Dir(..) => "local",
             Into::File(_) => "tar",
         }
     }
@@ -75,6 +77,11 @@ impl Receiver {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Forgets an earlier attempt's outcome before a retry.
+    pub fn reset(&self) {
+        *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     fn finish(&self, r: Result<(), String>) {
@@ -92,7 +99,7 @@ pub enum Service {
 pub fn service(r: &Receiver) -> Service {
     // BuildKit sends 32 KiB packets; the limit only guards against a broken peer.
     match *r.into {
-        Into::Dir(_) => Service::Packets(
+        Into::Dir(..) => Service::Packets(
             PacketFileSendServer::new(PacketService(r.clone())).max_decoding_message_size(16 << 20),
         ),
         Into::File(_) => Service::Bytes(
@@ -114,10 +121,10 @@ impl PacketFileSend for PacketService {
         &self,
         request: Request<Streaming<Packet>>,
     ) -> Result<Response<Self::DiffCopyStream>, Status> {
-        let Into::Dir(root) = &*self.0.into else {
+        let Into::Dir(root, platform) = &*self.0.into else {
             return Err(Status::unimplemented("this session receives a tar stream"));
         };
-        let root = root.clone();
+        let (root, platform) = (root.clone(), platform.clone());
         let receiver = self.0.clone();
         // Requests are tiny and must never wait: BuildKit stops reading them while its
         // senders wait for rbake to read their data, so a bounded queue could deadlock.
@@ -125,15 +132,17 @@ impl PacketFileSend for PacketService {
         let incoming = request.into_inner();
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            let r = receive_dir(&root, &rt, incoming, &tx);
-            if let Err(e) = &r {
+            let writer = DirWriter::new(&root, platform);
+            // The outcome is recorded before BuildKit hears of it, so the solve's answer
+            // never arrives before it.
+            if let Err(e) = receive_dir(writer, &receiver, &rt, incoming, &tx) {
+                receiver.finish(Err(e.clone()));
                 let _ = tx.send(Ok(Packet {
                     r#type: PacketType::PacketErr as i32,
-                    data: e.clone().into_bytes(),
+                    data: e.into_bytes(),
                     ..Packet::default()
                 }));
             }
-            receiver.finish(r);
         });
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
@@ -156,12 +165,12 @@ fn send(
 
 /// One `local` export into `root`, to the end of BuildKit's stream.
 fn receive_dir(
-    root: &std::path::Path,
+    mut writer: DirWriter,
+    receiver: &Receiver,
     rt: &tokio::runtime::Handle,
     mut incoming: Streaming<Packet>,
     tx: &mpsc::UnboundedSender<Result<Packet, Status>>,
 ) -> Result<(), String> {
-    let mut writer = DirWriter::new(root);
     let mut next_id: u32 = 0;
     let mut stats_done = false;
     let mut fin_sent = false;
@@ -170,12 +179,9 @@ fn receive_dir(
             Ok(Some(p)) => p,
             Ok(None) if fin_sent => return Ok(()),
             Ok(None) => return Err("BuildKit ended the export early".into()),
-            Err(s) if fin_sent => {
-                // BuildKit may close the stream abruptly once it has our FIN; everything
-                // was written by then.
-                let _ = s;
-                return Ok(());
-            }
+            // BuildKit may close the stream abruptly once it has our FIN; everything was
+            // written by then.
+            Err(_) if fin_sent => return Ok(()),
             Err(s) => return Err(format!("receiving the export: {}", s.message())),
         };
         match PacketType::try_from(p.r#type) {
@@ -205,6 +211,9 @@ fn receive_dir(
             // Directories get their modes and times last, once nothing more is written
             // into them, then BuildKit is told the transfer is complete.
             writer.finish().map_err(|e| e.to_string())?;
+            // Recorded before BuildKit can know: its solve may report the export done
+            // before this thread sees BuildKit's closing `FIN`.
+            receiver.finish(Ok(()));
             send(tx, PacketType::PacketFin, 0)?;
             fin_sent = true;
         }
@@ -229,10 +238,11 @@ impl BytesFileSend for BytesService {
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let r = receive_file(&path, &rt, incoming);
-            if let Err(e) = &r {
-                let _ = tx.blocking_send(Err(Status::aborted(e.clone())));
+            // Recorded first, so the solve's answer never arrives before it.
+            receiver.finish(r.clone());
+            if let Err(e) = r {
+                let _ = tx.blocking_send(Err(Status::aborted(e)));
             }
-            receiver.finish(r);
             // Dropping `tx` ends rbake's side of the stream: BuildKit waits for that
             // before it reports the export done.
         });

@@ -47,14 +47,19 @@ pub struct DirWriter {
     pending: HashMap<u32, Pending>,
     /// Directories created or kept, in arrival order (parents first).
     dirs: Vec<(PathBuf, Stat)>,
+    /// Set when earlier platforms were exported into the same root (`platform-split=false`):
+    /// this platform's name, and anything but a directory meeting an existing entry is an
+    /// error, as in BuildKit's exporters.
+    platform: Option<String>,
 }
 
 impl DirWriter {
-    pub fn new(root: &Path) -> DirWriter {
+    pub fn new(root: &Path, platform: Option<String>) -> DirWriter {
         DirWriter {
             root: root.to_path_buf(),
             pending: HashMap::new(),
             dirs: Vec::new(),
+            platform,
         }
     }
 
@@ -67,6 +72,15 @@ impl DirWriter {
     pub fn create(&mut self, id: u32, stat: Stat) -> io::Result<bool> {
         let path = self.checked(&stat.path)?;
         let mode = stat.mode;
+        if let Some(platform) = &self.platform
+            && fs::symlink_metadata(&path).is_ok_and(|m| !(m.is_dir() && mode & MODE_DIR != 0))
+        {
+            // Compat: BuildKit's exporters refuse this with the same words.
+            return Err(invalid(format!(
+                "cannot overwrite {} from an earlier platform with {platform} when split option is disabled",
+                stat.path
+            )));
+        }
         if mode & MODE_DIR != 0 {
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {}
@@ -307,7 +321,7 @@ mod tests {
     #[test]
     fn writes_entries_as_sent() {
         let d = temp("entries");
-        let mut w = DirWriter::new(&d.join("root"));
+        let mut w = DirWriter::new(&d.join("root"), None);
         assert!(!w.create(0, stat("ro", MODE_DIR | 0o555, "")).unwrap());
         assert!(w.create(1, stat("ro/f", 0o640, "")).unwrap());
         assert!(
@@ -339,7 +353,7 @@ mod tests {
     fn never_writes_outside_the_root() {
         let d = temp("escape");
         fs::create_dir(d.join("outside")).unwrap();
-        let mut w = DirWriter::new(&d.join("root"));
+        let mut w = DirWriter::new(&d.join("root"), None);
         w.create(0, stat("link", MODE_SYMLINK | 0o777, "../outside"))
             .unwrap();
         assert!(w.create(1, stat("link/f", 0o644, "")).is_err());
@@ -350,6 +364,26 @@ mod tests {
         assert!(w.create(6, stat("h", 0o644, "../outside")).is_err());
         assert!(w.data(9, b"x").is_err());
         assert_eq!(fs::read_dir(d.join("outside")).unwrap().count(), 0);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    /// With platform-split=false, a platform may add to another's directories but not
+    /// replace its files.
+    #[test]
+    fn shared_root_refuses_overwrites() {
+        let d = temp("shared");
+        let mut w = DirWriter::new(&d.join("root"), None);
+        w.create(0, stat("bin", MODE_DIR | 0o755, "")).unwrap();
+        w.create(1, stat("bin/a", MODE_SYMLINK | 0o777, "x"))
+            .unwrap();
+        let mut w = DirWriter::new(&d.join("root"), Some("linux/arm64".into()));
+        w.create(0, stat("bin", MODE_DIR | 0o755, "")).unwrap();
+        w.create(1, stat("bin/b", MODE_SYMLINK | 0o777, "x"))
+            .unwrap();
+        let e = w
+            .create(2, stat("bin/a", MODE_SYMLINK | 0o777, "y"))
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot overwrite bin/a"), "{e}");
         let _ = fs::remove_dir_all(&d);
     }
 

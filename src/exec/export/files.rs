@@ -38,36 +38,32 @@ pub(crate) async fn local(
     dest: &Path,
 ) -> Result<(), String> {
     let stage = staging(dest, &ctx.run, "")?;
+    let _cleanup = Cleanup(vec![stage.clone()]);
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&stage)
         .map_err(|x| format!("cannot create {}: {x}", stage.display()))?;
     let split = builds.len() > 1 && e.platform_split;
-    let result = async {
-        for (b, platform) in builds.iter().zip(&e.platforms) {
-            let into = if split {
-                let d = stage.join(platform_dir(platform));
-                fs::DirBuilder::new()
-                    .mode(0o700)
-                    .create(&d)
-                    .map_err(|x| format!("cannot create {}: {x}", d.display()))?;
-                d
-            } else {
-                stage.clone()
-            };
-            receive(ctx, e, b, platform, Receiver::dir(into.clone())).await?;
-            if split {
-                platform_dir_metadata(&into)
-                    .map_err(|x| format!("cannot finish {}: {x}", into.display()))?;
-            }
+    for (i, (b, platform)) in builds.iter().zip(&e.platforms).enumerate() {
+        let into = if split {
+            let d = stage.join(platform_dir(platform));
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&d)
+                .map_err(|x| format!("cannot create {}: {x}", d.display()))?;
+            d
+        } else {
+            stage.clone()
+        };
+        // Without split, the second and later platforms go where earlier ones went.
+        let shared = (!split && i > 0).then(|| platform.to_string());
+        receive(ctx, e, b, platform, Receiver::dir(into.clone(), shared)).await?;
+        if split {
+            platform_dir_metadata(&into)
+                .map_err(|x| format!("cannot finish {}: {x}", into.display()))?;
         }
-        place(&stage, dest).map_err(|x| format!("cannot write {}: {x}", dest.display()))
     }
-    .await;
-    if result.is_err() {
-        let _ = remove_all(&stage);
-    }
-    result
+    place(&stage, dest).map_err(|x| format!("cannot write {}: {x}", dest.display()))
 }
 
 /// A `tar` export into the file `dest`.
@@ -79,33 +75,44 @@ pub(crate) async fn tar(
 ) -> Result<(), String> {
     let stage = staging(dest, &ctx.run, "")?;
     let mut parts: Vec<(String, PathBuf)> = Vec::new();
-    let result = async {
-        if let [b] = builds {
-            receive(ctx, e, b, &e.platforms[0], Receiver::file(stage.clone())).await?;
-        } else {
-            for (b, platform) in builds.iter().zip(&e.platforms) {
-                let dir = platform_dir(platform);
-                let part = staging(dest, &ctx.run, &format!("-{dir}"))?;
-                parts.push((dir, part.clone()));
-                receive(ctx, e, b, platform, Receiver::file(part)).await?;
-            }
-            let (parts, stage, split) = (parts.clone(), stage.clone(), e.platform_split);
-            tokio::task::spawn_blocking(move || combine(&parts, split, &stage))
-                .await
-                .map_err(|x| x.to_string())?
-                .map_err(|x| format!("cannot write {}: {x}", dest.display()))?;
+    if builds.len() > 1 {
+        for platform in &e.platforms {
+            let dir = platform_dir(platform);
+            let part = staging(dest, &ctx.run, &format!("-{dir}"))?;
+            parts.push((dir, part));
         }
-        // `rename` replaces whatever is at `dest`, a symlink included, without following it.
-        fs::rename(&stage, dest).map_err(|x| format!("cannot write {}: {x}", dest.display()))
     }
-    .await;
-    for (_, p) in &parts {
-        let _ = fs::remove_file(p);
+    let _cleanup = Cleanup(
+        std::iter::once(stage.clone())
+            .chain(parts.iter().map(|p| p.1.clone()))
+            .collect(),
+    );
+    if let [b] = builds {
+        receive(ctx, e, b, &e.platforms[0], Receiver::file(stage.clone())).await?;
+    } else {
+        for ((b, platform), (_, part)) in builds.iter().zip(&e.platforms).zip(&parts) {
+            receive(ctx, e, b, platform, Receiver::file(part.clone())).await?;
+        }
+        let (parts, stage, split) = (parts.clone(), stage.clone(), e.platform_split);
+        tokio::task::spawn_blocking(move || combine(&parts, split, &stage))
+            .await
+            .map_err(|x| x.to_string())?
+            .map_err(|x| format!("cannot write {}: {x}", dest.display()))?;
     }
-    if result.is_err() {
-        let _ = fs::remove_file(&stage);
+    // `rename` replaces whatever is at `dest`, a symlink included, without following it.
+    fs::rename(&stage, dest).map_err(|x| format!("cannot write {}: {x}", dest.display()))
+}
+
+/// Removes temporary files and folders when an export ends, however it ends: failed,
+/// cancelled (the future dropped on Ctrl-C) or done (then they were renamed away already).
+struct Cleanup(Vec<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = remove_all(p);
+        }
     }
-    result
 }
 
 /// One platform's export: `FROM` the built image, sent by BuildKit's exporter to `r`.
@@ -133,6 +140,7 @@ async fn receive(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        r.reset();
         let req = solve::Request {
             node: e.id.clone(),
             platform: platform.to_string(),
@@ -255,6 +263,8 @@ fn combine(parts: &[(String, PathBuf)], split: bool, out: &Path) -> io::Result<(
         .create_new(true)
         .open(out)?;
     let mut b = ::tar::Builder::new(io::BufWriter::with_capacity(256 << 10, file));
+    // Only without split: every path written so far, and whether it is a directory.
+    let mut seen: HashMap<String, bool> = HashMap::new();
     for (dir, part) in parts {
         let prefix = if split {
             format!("{dir}/")
@@ -281,6 +291,21 @@ fn combine(parts: &[(String, PathBuf)], split: bool, out: &Path) -> io::Result<(
             let mut entry = entry?;
             let mut h = entry.header().clone();
             let path = join(&entry.path_bytes());
+            if !split {
+                // Compat: as BuildKit's exporters, a platform may add to another's
+                // directories but not replace anything else of it.
+                let is_dir = h.entry_type() == ::tar::EntryType::Directory;
+                let key = path.to_string_lossy().trim_end_matches('/').to_string();
+                match seen.insert(key.clone(), is_dir) {
+                    Some(true) if is_dir => continue,
+                    Some(_) => {
+                        return Err(io::Error::other(format!(
+                            "cannot overwrite {key} from an earlier platform with {dir} when split option is disabled"
+                        )));
+                    }
+                    None => {}
+                }
+            }
             match h.entry_type() {
                 ::tar::EntryType::Link => {
                     let target = entry.link_name_bytes().unwrap_or_default().into_owned();
