@@ -152,8 +152,8 @@ pub struct Export {
     pub kind: String,
     pub dest: String,
     pub platforms: Vec<Platform>,
-    /// `platform-split=false`: every platform's files go to the root of `dest` (later
-    /// platforms overwrite earlier ones), not into one directory per platform. Only written
+    /// `platform-split=false`: every platform's files go to the root of `dest` (a platform
+    /// may not replace another's file), not into one directory per platform. Only written
     /// when false, so plans without it keep their shape.
     #[serde(rename = "platform-split", skip_serializing_if = "is_true")]
     pub platform_split: bool,
