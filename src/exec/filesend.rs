@@ -34,11 +34,11 @@ use super::fsreceive::DirWriter;
 /// Where one export's files go, and what became of them.
 #[derive(Clone)]
 pub struct Receiver {
-    into: Arc<Into>,
+    into: Arc<Destination>,
     outcome: Arc<Mutex<Option<Result<(), String>>>>,
 }
 
-enum Into {
+enum Destination {
     /// `local`: entries are created under this existing directory. With a platform named,
     /// other platforms were exported there before (`platform-split=false`), and an entry
     /// that is not a directory may not replace theirs.
@@ -48,15 +48,17 @@ enum Into {
 }
 
 impl Receiver {
-    pub fn dir(path: std::path::PathBuf, shared_with_platforms: Option<String>) -> Receiver {
-        Receiver::new(Into::Dir(path, shared_with_platforms))
+    /// Into the directory `path`; `shared` names the platform exported when earlier
+    /// platforms were exported into the same directory (`platform-split=false`).
+    pub fn dir(path: std::path::PathBuf, shared: Option<String>) -> Receiver {
+        Receiver::new(Destination::Dir(path, shared))
     }
 
     pub fn file(path: std::path::PathBuf) -> Receiver {
-        Receiver::new(Into::File(path))
+        Receiver::new(Destination::File(path))
     }
 
-    fn new(into: Into) -> Receiver {
+    fn new(into: Destination) -> Receiver {
         Receiver {
             into: Arc::new(into),
             outcome: Arc::default(),
@@ -66,8 +68,8 @@ impl Receiver {
     /// The BuildKit exporter that sends to this receiver.
     pub fn exporter(&self) -> &'static str {
         match *self.into {
-            Into::Dir(..) => "local",
-            Into::File(_) => "tar",
+            Destination::Dir(..) => "local",
+            Destination::File(_) => "tar",
         }
     }
 
@@ -99,10 +101,10 @@ pub enum Service {
 pub fn service(r: &Receiver) -> Service {
     // BuildKit sends 32 KiB packets; the limit only guards against a broken peer.
     match *r.into {
-        Into::Dir(..) => Service::Packets(
+        Destination::Dir(..) => Service::Packets(
             PacketFileSendServer::new(PacketService(r.clone())).max_decoding_message_size(16 << 20),
         ),
-        Into::File(_) => Service::Bytes(
+        Destination::File(_) => Service::Bytes(
             BytesFileSendServer::new(BytesService(r.clone())).max_decoding_message_size(16 << 20),
         ),
     }
@@ -121,7 +123,7 @@ impl PacketFileSend for PacketService {
         &self,
         request: Request<Streaming<Packet>>,
     ) -> Result<Response<Self::DiffCopyStream>, Status> {
-        let Into::Dir(root, platform) = &*self.0.into else {
+        let Destination::Dir(root, platform) = &*self.0.into else {
             return Err(Status::unimplemented("this session receives a tar stream"));
         };
         let (root, platform) = (root.clone(), platform.clone());
@@ -228,7 +230,7 @@ impl BytesFileSend for BytesService {
         &self,
         request: Request<Streaming<BytesMessage>>,
     ) -> Result<Response<Self::DiffCopyStream>, Status> {
-        let Into::File(path) = &*self.0.into else {
+        let Destination::File(path) = &*self.0.into else {
             return Err(Status::unimplemented("this session receives files"));
         };
         let path = path.clone();

@@ -7,11 +7,18 @@
 //! Layout, as BuildKit lays out a multi-platform result: with several platforms each goes to
 //! its own directory named after the platform (`linux_amd64`, `linux_arm_v7`), in the
 //! folder or at the top of the tarball, unless `platform-split=false` puts every platform
-//! at the root (later platforms replace earlier ones' files). rbake solves one platform at a
-//! time, so it writes those directories itself, as BuildKit does: mode 0755, time 0.
+//! at the root (sharing directories, but a platform replacing another's file is refused, as
+//! BuildKit refuses it). rbake solves one platform at a time, so it writes those directories
+//! itself, as BuildKit describes them: mode 0755, time 0. Multi-platform tarballs are
+//! received one per platform beside `dest` and then joined (entries keep their headers and
+//! paths; other PAX records, such as extended attributes, are not carried over).
+//!
+//! Why a second solve rather than exporting from the build's own: a build's result is also
+//! loaded, pushed or exported elsewhere, and is kept in the engine for later runs; exporting
+//! `FROM` it reuses that result (BuildKit finds it cached), so one build feeds every output.
 //!
 //! Nothing is half-written: everything goes to a temporary sibling of `dest`
-//! (`.NAME.rbake-RUN...`), removed on failure. On success a new `dest` is that sibling
+//! (`.NAME.rbake-RUN...`), removed on failure or cancellation. On success a new `dest` is that sibling
 //! renamed; an existing `dest` directory receives its entries (merged as BuildKit's clients
 //! merge: what the export holds replaces what was there, the rest stays).
 
