@@ -681,3 +681,24 @@ fn a_secret_from_a_non_utf8_variable_is_reported_as_such() {
     );
     assert!(run.stderr.contains("not UTF-8"), "{}", run.stderr);
 }
+
+/// `platform-split=false` on a `local` or `tar` output reaches the plan's export node; the
+/// default (split) leaves the node as it was.
+#[test]
+fn platform_split_reaches_the_plan() {
+    let dir = project(
+        "platform-split",
+        "target \"app\" {\n  platforms = [\"linux/amd64\"]\n  output = [\"type=local,dest=split\", \"type=tar,dest=flat.tar,platform-split=false\"]\n}\n",
+    );
+    dir.write("Dockerfile", "FROM scratch\n");
+    let run = rbake(&dir.path, &["plan", "app", "--format", "json"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("a JSON plan");
+    let text = plan.to_string();
+    assert_eq!(
+        text.matches(r#""platform-split":false"#).count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains(r#""dest":"flat.tar""#), "{text}");
+}

@@ -976,3 +976,339 @@ fn uptodate_base_image(engine: &Engine) {
     engine.remove(&format!("{base}:v2"));
 }
 e2e::on_both_engines!(uptodate_base_image);
+
+/// A directory's entries, sorted, one line each: path, type, mode, size, content digest, link
+/// target (the root is `.`). Symlinks are listed, never followed.
+fn dir_listing(root: &std::path::Path) -> Vec<String> {
+    use sha2::Digest;
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(root: &std::path::Path, rel: &str, out: &mut Vec<String>) {
+        let path = if rel == "." {
+            root.to_path_buf()
+        } else {
+            root.join(rel)
+        };
+        let m = std::fs::symlink_metadata(&path).expect("lstat an exported entry");
+        let mode = m.permissions().mode() & 0o7777;
+        let (kind, size, digest, link) = if m.is_symlink() {
+            let l = std::fs::read_link(&path).expect("readlink");
+            (
+                "symlink",
+                0,
+                String::new(),
+                l.to_string_lossy().into_owned(),
+            )
+        } else if m.is_dir() {
+            ("dir", 0, String::new(), String::new())
+        } else {
+            let data = std::fs::read(&path).expect("read an exported file");
+            (
+                "file",
+                m.len(),
+                e2e_hex(&sha2::Sha256::digest(&data)),
+                String::new(),
+            )
+        };
+        out.push(format!("{rel} {kind} {mode:o} {size} {digest} {link}"));
+        if m.is_dir() {
+            let mut names: Vec<String> = std::fs::read_dir(&path)
+                .expect("list an exported dir")
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for n in names {
+                let child = if rel == "." { n } else { format!("{rel}/{n}") };
+                walk(root, &child, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, ".", &mut out);
+    out
+}
+
+/// A tarball's entries in order, one line each: path (without `./` or a trailing `/`),
+/// type, mode, owner, size, content digest, link target.
+fn tar_listing(path: &std::path::Path) -> Vec<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let file = std::fs::File::open(path).expect("open an exported tarball");
+    let mut ar = tar::Archive::new(std::io::BufReader::new(file));
+    let mut out = Vec::new();
+    for e in ar.entries().expect("a tarball") {
+        let mut e = e.expect("a tar entry");
+        let name = e.path().expect("a path").to_string_lossy().into_owned();
+        let h = e.header().clone();
+        let link = e
+            .link_name()
+            .ok()
+            .flatten()
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).expect("an entry's data");
+        out.push(format!(
+            "{} {:?} {:o} {}:{} {} {} {link}",
+            name.trim_start_matches("./").trim_end_matches('/'),
+            h.entry_type(),
+            h.mode().unwrap_or(0),
+            h.uid().unwrap_or(0),
+            h.gid().unwrap_or(0),
+            data.len(),
+            e2e_hex(&sha2::Sha256::digest(&data)),
+        ));
+    }
+    out
+}
+
+/// `docker buildx bake TARGET --set TARGET.output=OUTPUT` in the workspace, on the engine.
+fn buildx_export(ws: &Workspace, engine: &Engine, target: &str, output: &str) {
+    let bx = std::process::Command::new("docker")
+        .args([
+            "buildx",
+            "bake",
+            "-f",
+            "docker-bake.hcl",
+            "--progress",
+            "plain",
+        ])
+        .args(["--set", &format!("{target}.output={output}"), target])
+        .current_dir(&ws.dir)
+        .env("DOCKER_HOST", &engine.host)
+        .output()
+        .expect("run docker buildx bake");
+    assert!(
+        bx.status.success(),
+        "buildx failed:\n{}",
+        String::from_utf8_lossy(&bx.stderr)
+    );
+}
+
+/// Issue 15: `local` and `tar` exports hold exactly the image's filesystem, as BuildKit's
+/// exporters write it. A context of edge cases (`.dockerignore` with an exception and `**`,
+/// symlinks to a file, a directory and nowhere, an empty directory, modes 600 and 755, names
+/// with spaces and non-ASCII, a hard link, a 20 MiB file) is copied into a `FROM scratch`
+/// image and exported by rbake and by buildx: both listings are equal, entry for entry.
+fn export_matches_buildx(engine: &Engine) {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new("export", engine);
+    let app = ws.dir.join("app");
+    for d in ["logs", "sub/empty", "sub/deep/er", "x"] {
+        std::fs::create_dir_all(app.join(d)).unwrap();
+    }
+    for (f, text) in [
+        ("secret.txt", "excluded"),
+        ("logs/a.log", "excluded"),
+        ("logs/keep.log", "kept"),
+        ("sub/deep/er/x.tmp", "excluded"),
+        ("sub/deep/er/y.txt", "kept"),
+        ("name with spaces.txt", "spaces"),
+        ("naïve-日本.txt", "unicode"),
+        ("run.sh", "#!/bin/sh\necho hi\n"),
+        ("private.txt", "600"),
+    ] {
+        std::fs::write(app.join(f), text).unwrap();
+    }
+    std::fs::set_permissions(app.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        app.join("private.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("run.sh", app.join("link-to-file")).unwrap();
+    std::os::unix::fs::symlink("sub/deep", app.join("link-to-dir")).unwrap();
+    std::os::unix::fs::symlink("nowhere", app.join("dangling")).unwrap();
+    std::fs::hard_link(app.join("run.sh"), app.join("x/hardlink.sh")).unwrap();
+    let big: Vec<u8> = (0..(20u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(app.join("big.bin"), big).unwrap();
+
+    let applied = ws.apply(&["tree"], &["--progress", "plain"]);
+    applied.run.assert_success();
+    std::fs::create_dir_all(ws.dir.join("bx")).unwrap();
+    buildx_export(&ws, engine, "tree", "type=local,dest=bx/local");
+    buildx_export(&ws, engine, "tree", "type=tar,dest=bx/fs.tar");
+
+    let mine = dir_listing(&ws.dir.join("out/local"));
+    let theirs = dir_listing(&ws.dir.join("bx/local"));
+    for want in [
+        "big.bin file 644 20971520 ",
+        "sub/empty dir 755 ",
+        "dangling symlink 777 0  nowhere",
+        "private.txt file 600 ",
+        "run.sh file 755 ",
+        "naïve-日本.txt file 644 ",
+    ] {
+        assert!(
+            mine.iter().any(|l| l.starts_with(want)),
+            "{want}: {mine:#?}"
+        );
+    }
+    for junk in [
+        ".dockerenv",
+        "dev",
+        "etc",
+        "proc",
+        "sys",
+        "secret.txt",
+        "logs/a.log",
+    ] {
+        assert!(
+            !mine.iter().any(|l| l.starts_with(&format!("{junk} "))),
+            "{junk}: {mine:#?}"
+        );
+    }
+    assert_eq!(
+        mine, theirs,
+        "rbake's local export (left) differs from buildx's (right)"
+    );
+    let mine = tar_listing(&ws.dir.join("out/fs.tar"));
+    let theirs = tar_listing(&ws.dir.join("bx/fs.tar"));
+    assert!(
+        mine.iter().any(|l| l.starts_with("x/hardlink.sh Link ")),
+        "{mine:#?}"
+    );
+    assert_eq!(
+        mine, theirs,
+        "rbake's tar export (left) differs from buildx's (right)"
+    );
+}
+e2e::on_both_engines!(export_matches_buildx);
+
+/// A multi-stage build's export holds its last stage only: the two artefacts and the binary
+/// it copied, nothing from the build stage and nothing a container would add.
+fn export_holds_only_artefacts(engine: &Engine) {
+    let ws = Workspace::new("export", engine);
+    ws.apply(&["artefacts"], &["--progress", "plain"])
+        .run
+        .assert_success();
+    let listing = dir_listing(&ws.dir.join("out/artefacts"));
+    let paths: Vec<&str> = listing
+        .iter()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [".", "app.txt", "bin", "bin/tool", "lib", "lib/readme.md"],
+        "{listing:#?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.dir.join("out/artefacts/app.txt")).unwrap(),
+        "the app\n"
+    );
+}
+e2e::on_both_engines!(export_holds_only_artefacts);
+
+/// Three platforms into one `local` folder and one tarball, laid out as BuildKit lays out a
+/// multi-platform result: a directory per platform (`linux_amd64`, `linux_arm64`,
+/// `linux_arm_v7`), each holding that platform's filesystem.
+fn export_three_platforms(engine: &Engine) {
+    let ws = Workspace::new("export", engine);
+    let applied = ws.apply(&["multi"], &["--progress", "plain"]);
+    applied.run.assert_success();
+    let out = ws.dir.join("out/multi");
+    let mut top: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["linux_amd64", "linux_arm64", "linux_arm_v7"]);
+    for platform in ALL_PLATFORMS {
+        let dir = out.join(platform.replace('/', "_"));
+        let text = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(text("arch").trim(), uname_of(platform), "{platform}");
+        assert_eq!(text("nonce").trim(), applied.nonce, "{platform}");
+        assert!(!dir.join(".dockerenv").exists(), "{platform}");
+        assert!(dir.join("bin/busybox").exists(), "{platform}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o755, "{platform}");
+    }
+    let tar = tar_listing(&ws.dir.join("out/multi.tar"));
+    let tops: BTreeSet<&str> = tar
+        .iter()
+        .map(|l| l.split(['/', ' ']).next().unwrap())
+        .collect();
+    assert_eq!(
+        tops.into_iter().collect::<Vec<_>>(),
+        ["linux_amd64", "linux_arm64", "linux_arm_v7"]
+    );
+    for platform in ALL_PLATFORMS {
+        let arch = format!("{}/arch Regular ", platform.replace('/', "_"));
+        assert!(tar.iter().any(|l| l.starts_with(&arch)), "{arch}: {tar:#?}");
+    }
+}
+e2e::on_both_engines!(export_three_platforms);
+
+/// `platform-split=false` puts every platform at the root: platforms may share directories,
+/// but one replacing another's file is refused (as BuildKit refuses it), leaving nothing
+/// behind.
+fn export_without_platform_split(engine: &Engine) {
+    let ws = Workspace::new("export", engine);
+    ws.apply(&["flat"], &["--progress", "plain"])
+        .run
+        .assert_success();
+    let listing = dir_listing(&ws.dir.join("out/flat"));
+    let paths: Vec<&str> = listing
+        .iter()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ".",
+            "amd64",
+            "amd64/arch",
+            "arm64",
+            "arm64/arch",
+            "armv7",
+            "armv7/arch"
+        ],
+        "{listing:#?}"
+    );
+    let tar: Vec<String> = tar_listing(&ws.dir.join("out/flat.tar"))
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        tar,
+        [
+            "amd64",
+            "amd64/arch",
+            "arm64",
+            "arm64/arch",
+            "armv7",
+            "armv7/arch"
+        ]
+    );
+    for (dir, platform) in [
+        ("amd64", "linux/amd64"),
+        ("arm64", "linux/arm64"),
+        ("armv7", "linux/arm/v7"),
+    ] {
+        let arch = std::fs::read_to_string(ws.dir.join("out/flat").join(dir).join("arch")).unwrap();
+        assert_eq!(arch.trim(), uname_of(platform));
+    }
+    // Every platform of `multi` holds /bin/busybox.
+    let conflict = ws.rbake(&[
+        "apply",
+        "multi",
+        "--progress",
+        "plain",
+        "--set",
+        "multi.output=type=local,dest=out/conflict,platform-split=false",
+    ]);
+    assert_ne!(conflict.code, Some(0), "{}", conflict.output());
+    assert!(
+        conflict.stderr.contains("cannot overwrite")
+            && conflict.stderr.contains("when split option is disabled"),
+        "{}",
+        conflict.output()
+    );
+    let left: Vec<String> = std::fs::read_dir(ws.dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("conflict"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+e2e::on_both_engines!(export_without_platform_split);

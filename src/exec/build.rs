@@ -168,7 +168,7 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
             cache_from: cache_from.clone(),
             cache_to: cache_to.clone(),
             entitlements: entitlements.clone(),
-            export_name: export.clone(),
+            exporter: solve::Exporter::Image(export.clone()),
         };
         match solve::solve(&endpoint, req, &shared, &ctx.events).await {
             Ok(outcome) => {

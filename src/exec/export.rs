@@ -1,9 +1,10 @@
 //! Export nodes: `oci` layouts, `local` directories and `tar` files on the local disk.
+//! `oci` reads the built images back with `docker save`; `local` and `tar` go through
+//! BuildKit's own exporters ([`files`]).
 
-use bollard::Docker;
+mod files;
 
 use super::apply::{Ctx, docker, inputs};
-use super::engine::error_chain;
 use super::events::Outcome;
 use super::image::{self, Image};
 use super::paths;
@@ -14,12 +15,9 @@ pub(crate) async fn export(ctx: &Ctx, e: &Export) -> Result<Outcome, String> {
     let builds = inputs(ctx, &e.id).await?;
     // Planning checked the destination; it is checked again now, resolved as it is on disk
     // at this moment, so a symlink swapped in since cannot redirect the write.
-    let allowed = |p: &str| {
-        paths::recheck(&ctx.opts.cwd, &ctx.plan.grants, p, Access::Write)
-            .map(|p| p.real().to_path_buf())
-            .map_err(|why| format!("cannot export to `{p}`: {why}"))
-    };
-    let dest = allowed(&e.dest)?;
+    let dest = paths::recheck(&ctx.opts.cwd, &ctx.plan.grants, &e.dest, Access::Write)
+        .map(|p| p.real().to_path_buf())
+        .map_err(|why| format!("cannot export to `{}`: {why}", e.dest))?;
     match e.kind.as_str() {
         "oci" => {
             let mut images = Vec::new();
@@ -30,84 +28,13 @@ pub(crate) async fn export(ctx: &Ctx, e: &Export) -> Result<Outcome, String> {
             let layout = image::oci_layout(&refs, None)?;
             write_atomic(&dest, &layout)?;
         }
-        kind => {
-            for (b, platform) in builds.iter().zip(&e.platforms) {
-                let fs = filesystem(&docker(&b.endpoint)?, &b.reference).await?;
-                let multi = builds.len() > 1;
-                let sub = platform.slug().replace('-', "_");
-                match kind {
-                    "tar" => {
-                        let path = if multi {
-                            dest.with_file_name(format!(
-                                "{}-{sub}.tar",
-                                dest.file_stem()
-                                    .map(|s| s.to_string_lossy().to_string())
-                                    .unwrap_or_default()
-                            ))
-                        } else {
-                            dest.clone()
-                        };
-                        let path = allowed(&path.to_string_lossy())?;
-                        write_atomic(&path, &fs)?;
-                    }
-                    _ => {
-                        let dir = if multi { dest.join(&sub) } else { dest.clone() };
-                        let dir = allowed(&dir.to_string_lossy())?;
-                        std::fs::create_dir_all(&dir)
-                            .map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
-                        tar::Archive::new(&fs[..])
-                            .unpack(&dir)
-                            .map_err(|x| format!("cannot unpack into {}: {x}", dir.display()))?;
-                    }
-                }
-            }
-        }
+        "tar" => files::tar(ctx, e, &builds, &dest).await?,
+        _ => files::local(ctx, e, &builds, &dest).await?,
     }
     Ok(Outcome {
         published: vec![e.dest.clone()],
         ..Outcome::default()
     })
-}
-
-/// The image's root filesystem as a tar, through a created (never started) container.
-async fn filesystem(d: &Docker, reference: &str) -> Result<Vec<u8>, String> {
-    use futures_util::StreamExt;
-    let body = bollard::models::ContainerCreateBody {
-        image: Some(reference.to_string()),
-        cmd: Some(vec!["/rbake-export".into()]),
-        ..Default::default()
-    };
-    let c = d.create_container(None, body).await.map_err(|e| {
-        format!(
-            "cannot create a container from {reference}: {}",
-            error_chain(&e)
-        )
-    })?;
-    let mut out = Vec::new();
-    let mut stream = d.export_container(&c.id);
-    let mut err = None;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(b) => out.extend_from_slice(&b),
-            Err(e) => {
-                err = Some(error_chain(&e));
-                break;
-            }
-        }
-    }
-    let _ = d
-        .remove_container(
-            &c.id,
-            Some(bollard::query_parameters::RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await;
-    match err {
-        Some(e) => Err(format!("cannot export the filesystem of {reference}: {e}")),
-        None => Ok(out),
-    }
 }
 
 /// Writes a file via a temporary sibling, so a failed export leaves no partial file.

@@ -4,7 +4,8 @@
 //! the gRPC *server*. It serves local sources by file sync (`filesync.rs`: the context, the
 //! Dockerfile's directory, named local contexts), secrets (read from their file or variable
 //! only when BuildKit asks, never kept or logged), registry credentials, SSH agent
-//! forwarding and health checks.
+//! forwarding and health checks, and, for a `local` or `tar` export, the file send that
+//! receives BuildKit's exporter output (`filesend.rs`).
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -33,6 +34,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::credentials::Credentials;
 use super::engine::{Endpoint, Stream};
+use super::filesend::{self, Receiver};
 use super::filesync::{Dirs, FileSyncService};
 
 /// Where a secret's value comes from. The value itself is read on demand.
@@ -64,6 +66,8 @@ pub struct Services {
     pub ssh: HashMap<String, std::path::PathBuf>,
     /// The process environment, for `env` secrets (read once by the CLI).
     pub env: Arc<std::collections::BTreeMap<String, String>>,
+    /// Where a `local` or `tar` export's files go; `None` for an image export.
+    pub receiver: Option<Receiver>,
 }
 
 /// An open session; dropping the handle closes it.
@@ -104,6 +108,13 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
     for m in METHODS {
         headers.push(("X-Docker-Expose-Session-Grpc-Method", m.to_string()));
     }
+    // BuildKit's exporters check that the client serves the method before sending to it.
+    if services.receiver.is_some() {
+        headers.push((
+            "X-Docker-Expose-Session-Grpc-Method",
+            "/moby.filesync.v1.FileSend/DiffCopy".to_string(),
+        ));
+    }
     let stream = endpoint
         .upgrade("/session", &headers)
         .await
@@ -123,16 +134,22 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
     let ssh = SshServer::new(SshService {
         sockets: services.ssh,
     });
+    let filesend = services.receiver.as_ref().map(filesend::service);
     let task = tokio::spawn(async move {
         let incoming = tokio_stream::once(Ok::<Stream, std::io::Error>(stream));
-        let _ = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(filesync)
             .add_service(secrets)
             .add_service(auth)
-            .add_service(ssh)
-            .serve_with_incoming(incoming)
-            .await;
+            .add_service(ssh);
+        // Both FileSend protocols answer the same method, so at most one is registered.
+        let router = match filesend {
+            Some(filesend::Service::Packets(s)) => router.add_service(s),
+            Some(filesend::Service::Bytes(s)) => router.add_service(s),
+            None => router,
+        };
+        let _ = router.serve_with_incoming(incoming).await;
     });
     Ok(Session { id, task })
 }

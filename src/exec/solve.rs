@@ -1,6 +1,7 @@
 //! One BuildKit solve: the Dockerfile frontend on local sources served by file sync, for one platform,
-//! exported into the engine's image store under an rbake-owned reference. Progress comes
-//! from a second connection streaming `Control.Status` for the same build ref.
+//! exported into the engine's image store under an rbake-owned reference, or by BuildKit's
+//! `local`/`tar` exporter to the session's file send. Progress comes from a second
+//! connection streaming `Control.Status` for the same build ref.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,8 +34,15 @@ pub struct Request {
     pub cache_from: Vec<CacheOptionsEntry>,
     pub cache_to: Vec<CacheOptionsEntry>,
     pub entitlements: Vec<String>,
-    /// The image reference the result is stored under in the engine.
-    pub export_name: String,
+    pub exporter: Exporter,
+}
+
+/// Where a solve's result goes.
+pub enum Exporter {
+    /// Into the engine's image store under this reference (the `moby` exporter).
+    Image(String),
+    /// BuildKit's `local` or `tar` exporter, sending to the session's receiver.
+    Files(super::filesend::Receiver),
 }
 
 pub struct Shared {
@@ -69,6 +77,10 @@ pub async fn solve(
         credentials: shared.credentials.clone(),
         ssh: req.ssh,
         env: shared.env.clone(),
+        receiver: match &req.exporter {
+            Exporter::Files(r) => Some(r.clone()),
+            Exporter::Image(_) => None,
+        },
     };
     let session = session::open(endpoint, &format!("rbake {}", req.node), services)
         .await
@@ -87,13 +99,19 @@ pub async fn solve(
     frontend_attrs.insert("filename".into(), req.dockerfile);
     frontend_attrs.insert("platform".into(), req.platform);
     let mut exporter_attrs = HashMap::new();
-    exporter_attrs.insert("name".to_string(), req.export_name);
+    let exporter = match req.exporter {
+        Exporter::Image(name) => {
+            exporter_attrs.insert("name".to_string(), name);
+            "moby"
+        }
+        Exporter::Files(r) => r.exporter(),
+    };
     let request = SolveRequest {
         r#ref: build_ref.clone(),
         session: session.id.clone(),
         frontend: "dockerfile.v0".into(),
         frontend_attrs,
-        exporter_deprecated: "moby".into(),
+        exporter_deprecated: exporter.into(),
         exporter_attrs_deprecated: exporter_attrs,
         cache: Some(CacheOptions {
             exports: req.cache_to,

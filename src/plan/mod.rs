@@ -152,6 +152,15 @@ pub struct Export {
     pub kind: String,
     pub dest: String,
     pub platforms: Vec<Platform>,
+    /// `platform-split=false`: every platform's files go to the root of `dest` (a platform
+    /// may not replace another's file), not into one directory per platform. Only written
+    /// when false, so plans without it keep their shape.
+    #[serde(rename = "platform-split", skip_serializing_if = "is_true")]
+    pub platform_split: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Clone, Debug, Default)]
@@ -737,6 +746,12 @@ fn outputs(
                     kind: kind.into(),
                     dest: dest.to_string(),
                     platforms: platforms.clone(),
+                    // Compat: BuildKit's `local` and `tar` exporters read the value with Go's
+                    // `strconv.ParseBool`; anything else is an error there, true here.
+                    platform_split: !matches!(
+                        o.attrs.get("platform-split").map(String::as_str),
+                        Some("false" | "0" | "f" | "F" | "FALSE" | "False")
+                    ),
                 };
                 let idx = plan.graph.add_node(Node::Export(e));
                 for (_, b) in builds {
