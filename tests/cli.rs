@@ -702,3 +702,84 @@ fn platform_split_reaches_the_plan() {
     );
     assert!(text.contains(r#""dest":"flat.tar""#), "{text}");
 }
+
+/// `n` independent targets that inherit a base and call a function, named `pad-0`...:
+/// enough (with what a test adds) for evaluation and resolution to split across threads.
+fn padding(n: usize) -> String {
+    let mut s = String::from(
+        "variable \"REG\" {\n  default = \"r.example\"\n}\nfunction \"img\" {\n  params = [n]\n  result = \"${REG}/${n}\"\n}\ntarget \"_base\" {\n  args = { A = \"1\" }\n  platforms = [\"linux/amd64\"]\n}\n",
+    );
+    for i in 0..n {
+        s += &format!(
+            "target \"pad-{i}\" {{\n  inherits = [\"_base\"]\n  tags = [img(\"pad-{i}\")]\n  args = {{ B = \"{i}\" }}\n}}\n"
+        );
+    }
+    s
+}
+
+/// Large specs are evaluated and resolved in two halves on two threads; the result is what
+/// one pass in order gives: each target's own values, and, when the second half holds an
+/// `inherits` cycle (whose result depends on the order of resolution) or an error, the same
+/// targets and diagnostics as the same blocks in a small spec.
+#[test]
+fn large_specs_resolve_as_one_pass_would() {
+    let big = project("parallel", &padding(600));
+    let run = rbake(&big.path, &["print", "pad-0", "pad-599"], &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let out = json_of(&run);
+    for i in [0, 599] {
+        let t = &out["target"][format!("pad-{i}")];
+        assert_eq!(t["tags"], json!([format!("r.example/pad-{i}")]), "{out:#}");
+        assert_eq!(t["args"], json!({"A": "1", "B": i.to_string()}), "{out:#}");
+    }
+    let all = json_of(&rbake(&big.path, &["print", "pad-*"], &[]));
+    assert_eq!(all["target"].as_object().map(|o| o.len()), Some(600));
+    for i in [1, 299, 300, 450] {
+        let t = &all["target"][format!("pad-{i}")];
+        assert_eq!(t["tags"], json!([format!("r.example/pad-{i}")]), "{i}");
+        assert_eq!(t["args"], json!({"A": "1", "B": i.to_string()}), "{i}");
+        assert_eq!(t["platforms"], json!(["linux/amd64"]), "{i}");
+    }
+
+    let cycle = "target \"x\" {\n  inherits = [\"y\"]\n  args = { X = \"x\" }\n}\ntarget \"y\" {\n  inherits = [\"x\"]\n  args = { Y = \"y\" }\n}\n";
+    let small = project("cycle-small", &format!("{}{cycle}", padding(2)));
+    let large = project("cycle-large", &format!("{}{cycle}", padding(600)));
+    let names = ["print", "pad-0", "pad-1", "y", "x"];
+    let a = rbake(&small.path, &names, &[]);
+    let mut wide = names.to_vec();
+    let pads: Vec<String> = (2..600).map(|i| format!("pad-{i}")).collect();
+    wide.splice(3..3, pads.iter().map(String::as_str));
+    let b = rbake(&large.path, &wide, &[]);
+    assert_eq!(a.code, Some(0), "{a:?}");
+    assert_eq!(b.code, Some(0), "{b:?}");
+    for name in ["x", "y", "pad-1"] {
+        assert_eq!(
+            json_of(&a)["target"][name],
+            json_of(&b)["target"][name],
+            "{name}"
+        );
+    }
+    assert_eq!(
+        a.stderr.matches("inherits_cycle").count(),
+        1,
+        "{}",
+        a.stderr
+    );
+    assert_eq!(
+        b.stderr.matches("inherits_cycle").count(),
+        1,
+        "{}",
+        b.stderr
+    );
+
+    let broken = "target \"late\" {\n  tags = [MISSING]\n}\n";
+    let big = project("late-error", &format!("{}{broken}", padding(600)));
+    let run = rbake(&big.path, &["print", "late"], &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(
+        run.stderr.matches("undefined_variable").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
