@@ -1,6 +1,7 @@
 //! What users read: the resolved definition as bake's `--print` JSON, tables for `ls`, plans,
 //! the spec reference and JSON Schemas, and the metadata file `apply` writes.
 
+pub mod display;
 pub mod metadata;
 pub mod plan;
 pub mod print;
