@@ -444,28 +444,38 @@ fn check_platforms(plan: &Plan, def: &Definition, diags: &mut Diags) {
         }
         let _ = t;
     }
-    for (target, list) in emulated {
-        let t = &def.targets[target];
-        let forbid = t.str("emulation") == Some("forbid");
+    // A target that forbids emulation gets its own error; the others share one warning per
+    // builder and platform, so 32 targets emulating `linux/arm64` on one builder read as
+    // one note, not 32.
+    let mut allowed: BTreeMap<(&str, &str), Vec<(&str, Span)>> = BTreeMap::new();
+    for (target, list) in &emulated {
+        let t = &def.targets[*target];
+        if t.str("emulation") != Some("forbid") {
+            for (p, b, span) in list {
+                allowed
+                    .entry((b.as_str(), p.as_str()))
+                    .or_default()
+                    .push((target, *span));
+            }
+            continue;
+        }
         let mut by_builder: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (p, b, _) in &list {
+        for (p, b, _) in list {
             by_builder.entry(b.as_str()).or_default().push(p.as_str());
         }
         let platforms: Vec<String> = by_builder
             .iter()
             .map(|(b, ps)| format!("{} on `{b}`", ps.join(", ")))
             .collect();
-        let mut d = if forbid {
-            Diag::error("check::emulation_forbidden", format!("target `{target}` forbids emulation but {} would run emulated", platforms.join(", ")))
-                .help("add a builder that builds these platforms natively (`native = [...]`), or allow emulation")
-        } else {
-            Diag::warning("check::emulated", format!("target `{target}` builds {} under emulation", platforms.join(", ")))
-                .help("emulated builds are slower; add a native builder for these platforms, or set `emulation = \"forbid\"` to make this an error")
-        };
-        for (_, _, span) in &list {
+        let mut d = Diag::error("check::emulation_forbidden", format!("target `{target}` forbids emulation but {} would run emulated", platforms.join(", ")))
+            .help("add a builder that builds these platforms natively (`native = [...]`), or allow emulation");
+        for (_, _, span) in list {
             d = d.label(*span, "emulated");
         }
         diags.push(d);
+    }
+    for ((builder, platform), targets) in allowed {
+        diags.push(emulated_note(builder, platform, &targets));
     }
     if let Some(e) = def.targets.values().find_map(|t| {
         t.get("emulation")
@@ -481,6 +491,39 @@ fn check_platforms(plan: &Plan, def: &Definition, diags: &mut Diags) {
             .help("write `emulation = \"forbid\"` to refuse emulated builds"),
         );
     }
+}
+
+/// Targets named in a grouped diagnostic before the rest are counted, and how many of their
+/// locations are labelled.
+const NAMED: usize = 8;
+const LABELLED: usize = 3;
+
+/// One warning for every target that builds `platform` on `builder` under emulation.
+fn emulated_note(builder: &str, platform: &str, targets: &[(&str, Span)]) -> Diag {
+    let names: Vec<String> = targets.iter().map(|(t, _)| format!("`{t}`")).collect();
+    let whom = match names.len() {
+        1 => format!("target {}", names[0]),
+        n if n <= NAMED => format!("{n} targets: {}", names.join(", ")),
+        n => format!(
+            "{n} targets: {} and {} more",
+            names[..NAMED].join(", "),
+            n - NAMED
+        ),
+    };
+    let mut d = Diag::warning(
+        "check::emulated",
+        format!("`{builder}` builds `{platform}` under emulation for {whom}"),
+    )
+    .help("emulated builds are slower; add a native builder for this platform, or set `emulation = \"forbid\"` in a target to make this an error");
+    // Targets that inherit their platforms share one span; each place is labelled once.
+    let mut spans: Vec<Span> = Vec::new();
+    for (_, span) in targets {
+        if !spans.contains(span) && spans.len() < LABELLED {
+            spans.push(*span);
+            d = d.label(*span, "emulated");
+        }
+    }
+    d
 }
 
 fn check_outputs(plan: &Plan, def: &Definition, diags: &mut Diags) {
