@@ -218,8 +218,10 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
 /// is a failure (no summary, no metadata, exit 101), never an empty success.
 fn finished(joined: Result<run::Report, tokio::task::JoinError>) -> Result<run::Report, Diag> {
     joined.map_err(|e| {
-        Diag::error("apply::internal", format!("the scheduler stopped: {e}"))
-            .help(format!("{} Images built so far stay in the engine under rbake.local/", super::REPORT_BUG))
+        Diag::error("apply::internal", format!("the scheduler stopped: {e}")).help(format!(
+            "{} Images built so far stay in the engine under rbake.local/",
+            super::REPORT_BUG
+        ))
     })
 }
 
@@ -336,8 +338,8 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let joined =
-            runtime.block_on(async { tokio::spawn(async { crate::exec::apply::Report::new() }).await });
+        let joined = runtime
+            .block_on(async { tokio::spawn(async { crate::exec::apply::Report::new() }).await });
         assert!(super::finished(joined).unwrap().is_empty());
     }
 }

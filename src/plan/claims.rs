@@ -44,10 +44,7 @@ impl Claims {
                         .entry((other.clone(), target.to_string()))
                         .or_default();
                     if !clash.tags.iter().any(|(_, s, _)| s == span) {
-                        let shown = written
-                            .iter()
-                            .find(|w| w.1 == *span)
-                            .map_or(tag, |w| &w.0);
+                        let shown = written.iter().find(|w| w.1 == *span).map_or(tag, |w| &w.0);
                         clash.tags.push((shown.clone(), *span, *other_span));
                     }
                     for p in platforms {
@@ -67,7 +64,11 @@ impl Claims {
     /// One `plan::duplicate_tag` per pair of targets that write a common reference.
     pub(super) fn report(self, diags: &mut Diags) {
         for ((other, target), clash) in self.clashes {
-            let tags: Vec<String> = clash.tags.iter().map(|(t, _, _)| format!("`{t}`")).collect();
+            let tags: Vec<String> = clash
+                .tags
+                .iter()
+                .map(|(t, _, _)| format!("`{t}`"))
+                .collect();
             let platforms: Vec<String> = clash.platforms.iter().map(ToString::to_string).collect();
             let mut d = Diag::error(
                 "plan::duplicate_tag",
@@ -77,7 +78,9 @@ impl Claims {
                     platforms.join(", ")
                 ),
             )
-            .help("give each target its own tags; the later write would silently replace the earlier");
+            .help(
+                "give each target its own tags; the later write would silently replace the earlier",
+            );
             let mut first = Diag::error(
                 "plan::duplicate_tag",
                 format!(

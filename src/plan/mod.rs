@@ -822,4 +822,3 @@ fn load_nodes(
         plan.graph.add_edge(*b, idx, ());
     }
 }
-

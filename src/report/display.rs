@@ -324,7 +324,10 @@ mod tests {
                 ids.push(format!("build:service-{s:02}:{p}"));
             }
         }
-        let loads: Vec<String> = ids.iter().map(|b| b.replacen("build:", "load:", 1)).collect();
+        let loads: Vec<String> = ids
+            .iter()
+            .map(|b| b.replacen("build:", "load:", 1))
+            .collect();
         let mut events = Vec::new();
         let mut order = ids.clone();
         order.extend(loads.iter().cloned());
