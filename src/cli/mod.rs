@@ -121,6 +121,12 @@ pub fn main() -> ExitCode {
         }
     };
     let settings = settings::Settings::from_process();
+    // Debug builds panic on request, so `tests/cli.rs` can check the panic hook and the exit
+    // code through the binary; release builds have no such switch.
+    #[cfg(debug_assertions)]
+    if settings.env.contains_key("RBAKE_TEST_PANIC") {
+        panic!("RBAKE_TEST_PANIC is set");
+    }
     let result = match cli.command {
         Command::Print(args) => print::run(&settings, &args),
         Command::Plan(args) => plan::run(&settings, &args),
