@@ -219,7 +219,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
 fn finished(joined: Result<run::Report, tokio::task::JoinError>) -> Result<run::Report, Diag> {
     joined.map_err(|e| {
         Diag::error("apply::internal", format!("the scheduler stopped: {e}")).help(format!(
-            "{} Images built so far stay in the engine under rbake.local/",
+            "{}. Images built so far stay in the engine under rbake.local/",
             super::REPORT_BUG
         ))
     })
