@@ -783,3 +783,30 @@ fn large_specs_resolve_as_one_pass_would() {
         run.stderr
     );
 }
+
+/// A panic exits 101 with one line saying what and where and a request to report the bug.
+/// Debug builds panic when `RBAKE_TEST_PANIC` is set (a switch for this test only, see
+/// `cli::main`); release builds ignore it, which this checks too.
+#[test]
+fn a_panic_asks_for_a_bug_report_and_exits_101() {
+    let dir = project("panic", SPEC);
+    let run = rbake(&dir.path, &["ls"], &env(&[("RBAKE_TEST_PANIC", "1")]));
+    if !cfg!(debug_assertions) {
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        return;
+    }
+    assert_eq!(run.code, Some(101), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("rbake: internal error: RBAKE_TEST_PANIC is set at src/cli/mod.rs:"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines[1].starts_with("this is a bug in rbake"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}

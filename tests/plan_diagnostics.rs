@@ -34,6 +34,8 @@ fixtures! {
     // A single builder name is accepted as well as a list.
     builder_as_string: "builder-as-string" exits 0 reporting [];
     emulated: "emulated" exits 0 reporting ["check::emulated"];
+    // Twelve targets emulating one platform on one builder share one warning.
+    emulated_grouped: "emulated-grouped" exits 0 reporting ["check::emulated"];
     not_applied: "not-applied" exits 0 reporting ["check::not_applied"];
     annotation_invalid: "annotation-invalid" exits 1 reporting ["check::annotation"];
     emulation_forbidden: "emulation-forbidden" exits 1 reporting ["check::emulation_forbidden"];
@@ -52,6 +54,8 @@ fixtures! {
     load_split: "load-split" exits 0 reporting ["check::load_split"];
     local_tag_undefined: "local-tag-undefined" exits 1 reporting ["plan::local_tag"];
     duplicate_tag: "duplicate-tag" exits 1 reporting ["plan::duplicate_tag"];
+    // Two tags written by the same two targets for two platforms: one error for the pair.
+    duplicate_tag_grouped: "duplicate-tag-grouped" exits 1 reporting ["plan::duplicate_tag"];
     context_missing: "context-missing" exits 1 reporting ["check::context_missing"];
     dockerfile_missing: "dockerfile-missing" exits 1 reporting ["check::dockerfile_missing"];
     stage_missing: "stage-missing" exits 1 reporting ["check::stage_missing"];
@@ -310,4 +314,18 @@ fn every_fixture_folder_has_a_test() {
     let mut listed: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
     listed.sort();
     assert_eq!(on_disk, listed, "add new fixture folders to `fixtures!`");
+}
+
+/// A diagnostic shared by many targets or platforms is reported once: twelve targets emulating
+/// one platform, two targets writing two tags for two platforms.
+#[test]
+fn grouped_diagnostics_appear_once() {
+    for (name, code) in [
+        ("emulated-grouped", "rbake::check::emulated"),
+        ("duplicate-tag-grouped", "rbake::plan::duplicate_tag"),
+    ] {
+        let run = run_fixture(name, &[]);
+        let count = run.stderr.lines().filter(|l| *l == code).count();
+        assert_eq!(count, 1, "{name}: {count} times `{code}`:\n{}", run.stderr);
+    }
 }

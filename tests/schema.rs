@@ -216,6 +216,22 @@ fn metadata_documents_validate() {
         platform: "linux/arm64".into(),
         image_id: digest,
     });
+    doc.results.insert(
+        "build:release:linux/arm64".into(),
+        metadata::NodeResult {
+            status: "done".into(),
+            milliseconds: Some(5120),
+            cached_percent: Some(75),
+        },
+    );
+    doc.results.insert(
+        "push:release".into(),
+        metadata::NodeResult {
+            status: "skipped".into(),
+            milliseconds: None,
+            cached_percent: None,
+        },
+    );
     let value: Value = serde_json::from_str(&doc.to_json()).expect("JSON");
     assert_eq!(errors(&s, &value), Vec::<String>::new());
 

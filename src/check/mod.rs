@@ -3,6 +3,7 @@
 //! the CLI from [`needs`].
 
 pub mod dockerfile;
+mod platforms;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -283,7 +284,7 @@ pub fn verify(
     diags: &mut Diags,
 ) {
     check_builders(builders, diags);
-    check_platforms(plan, def, diags);
+    platforms::check_platforms(plan, def, diags);
     check_outputs(plan, def, diags);
     let mut dockerfiles: BTreeMap<String, crate::source::FileId> = BTreeMap::new();
     let mut names: Vec<&String> = def.targets.keys().collect();
@@ -392,94 +393,6 @@ fn check_builders(builders: &[Builder], diags: &mut Diags) {
                 .help("write `unix:///var/run/docker.sock` or `tcp://HOST:PORT`"),
             );
         }
-    }
-}
-
-fn check_platforms(plan: &Plan, def: &Definition, diags: &mut Diags) {
-    let mut emulated: BTreeMap<&str, Vec<(String, String, Span)>> = BTreeMap::new();
-    for n in plan.graph.node_weights() {
-        let Node::Build(b) = n else { continue };
-        let t = &def.targets[&b.target];
-        match &b.builder {
-            None => {
-                let list: Vec<String> = plan
-                    .builders
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} [{}]",
-                            c.name,
-                            c.platforms
-                                .iter()
-                                .map(Platform::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    })
-                    .collect();
-                diags.push(
-                    Diag::error(
-                        "check::platform_unsupported",
-                        format!(
-                            "no builder can build `{}` for target `{}`",
-                            b.platform, b.target
-                        ),
-                    )
-                    .label(b.platform_span, "requested here")
-                    .help(format!(
-                        "add `{}` to a builder's `platforms` (builders: {}), or drop it here",
-                        b.platform,
-                        list.join("; ")
-                    )),
-                );
-            }
-            Some(builder) if b.emulated => {
-                emulated.entry(b.target.as_str()).or_default().push((
-                    b.platform.to_string(),
-                    builder.clone(),
-                    b.platform_span,
-                ));
-            }
-            Some(_) => {}
-        }
-        let _ = t;
-    }
-    for (target, list) in emulated {
-        let t = &def.targets[target];
-        let forbid = t.str("emulation") == Some("forbid");
-        let mut by_builder: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (p, b, _) in &list {
-            by_builder.entry(b.as_str()).or_default().push(p.as_str());
-        }
-        let platforms: Vec<String> = by_builder
-            .iter()
-            .map(|(b, ps)| format!("{} on `{b}`", ps.join(", ")))
-            .collect();
-        let mut d = if forbid {
-            Diag::error("check::emulation_forbidden", format!("target `{target}` forbids emulation but {} would run emulated", platforms.join(", ")))
-                .help("add a builder that builds these platforms natively (`native = [...]`), or allow emulation")
-        } else {
-            Diag::warning("check::emulated", format!("target `{target}` builds {} under emulation", platforms.join(", ")))
-                .help("emulated builds are slower; add a native builder for these platforms, or set `emulation = \"forbid\"` to make this an error")
-        };
-        for (_, _, span) in &list {
-            d = d.label(*span, "emulated");
-        }
-        diags.push(d);
-    }
-    if let Some(e) = def.targets.values().find_map(|t| {
-        t.get("emulation")
-            .filter(|_| !matches!(t.str("emulation"), Some("allow") | Some("forbid")))
-            .map(|a| (a.span, t.str("emulation").unwrap_or("").to_string()))
-    }) {
-        diags.push(
-            Diag::error(
-                "check::emulation_value",
-                format!("`emulation` must be `allow` or `forbid`, not `{}`", e.1),
-            )
-            .label(e.0, "unknown value")
-            .help("write `emulation = \"forbid\"` to refuse emulated builds"),
-        );
     }
 }
 

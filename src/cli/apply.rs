@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::plan::{self as planning};
 use super::settings::Settings;
-use super::{SpecArgs, emit, note, spec};
+use super::{PANIC_EXIT, SpecArgs, emit, note, spec};
 use crate::exec::apply::{self as run, Result_};
 use crate::exec::credentials::{Credentials, config_dir};
 use crate::exec::paths;
@@ -43,6 +43,10 @@ pub struct ApplyArgs {
     /// Run every node, even those whose outputs already hold a build of the same inputs
     #[arg(long)]
     pub rebuild: bool,
+    /// On a terminal, end with the table of every node instead of counts, failures and the
+    /// slowest nodes (`--progress plain` always prints the table)
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
@@ -133,14 +137,11 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
             interrupted.load(std::sync::atomic::Ordering::SeqCst),
         )
     });
-    // A scheduler that panicked has no report: that is a failure, never an empty success.
-    let report = match report {
+    let report = match finished(report) {
         Ok(r) => r,
-        Err(e) => {
-            let d = Diag::error("apply::internal", format!("the scheduler stopped: {e}"))
-                .help("this is a bug in rbake; please report it with the command you ran. Images built so far stay in the engine under rbake.local/");
+        Err(d) => {
             emit(&[d], &checked.loaded.sources);
-            return Err(101);
+            return Err(PANIC_EXIT);
         }
     };
     if args.progress == Mode::Json {
@@ -158,10 +159,19 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
             .collect();
         note(&serde_json::json!({ "event": "summary", "nodes": nodes }).to_string());
     } else {
-        note(&format!(
-            "\n{}",
-            report::progress::summary(&plan, &report).trim_end_matches('\n')
-        ));
+        // A terminal shows a summary that fits it; logs (plain) keep every node's row, which
+        // scripts and tests read.
+        let text = if progress.mode() == Mode::Tty && !args.verbose {
+            report::progress::brief(plan.graph.node_count(), &report, progress.elapsed())
+        } else {
+            report::progress::summary(&plan, &report)
+        };
+        note(&format!("\n{}", text.trim_end_matches('\n')));
+    }
+    // A node task that panicked inside the scheduler leaves a report that may look complete;
+    // nothing of such a run is trustworthy enough to record as a result.
+    if super::panicked() {
+        return Err(PANIC_EXIT);
     }
     if let Some(path) = &args.metadata_file {
         let text = report::metadata(&plan, &report).to_json();
@@ -202,6 +212,17 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
         return Err(1);
     }
     Ok(())
+}
+
+/// The scheduler's own result. A scheduler that panicked or was aborted has no report: that
+/// is a failure (no summary, no metadata, exit 101), never an empty success.
+fn finished(joined: Result<run::Report, tokio::task::JoinError>) -> Result<run::Report, Diag> {
+    joined.map_err(|e| {
+        Diag::error("apply::internal", format!("the scheduler stopped: {e}")).help(format!(
+            "{}. Images built so far stay in the engine under rbake.local/",
+            super::REPORT_BUG
+        ))
+    })
 }
 
 /// Exit codes after a signal: 128 + its number, as shells report them.
@@ -287,4 +308,38 @@ fn compare_saved(
             }));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// A scheduler task that panicked is an `apply::internal` failure, not an empty report.
+    #[test]
+    fn a_failed_scheduler_join_is_a_failure() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let joined = runtime.block_on(async {
+            tokio::spawn(async {
+                if true {
+                    panic!("deliberate, to test the join failure");
+                }
+                crate::exec::apply::Report::new()
+            })
+            .await
+        });
+        let d = super::finished(joined).expect_err("a panicked scheduler must not report");
+        assert_eq!(d.code, "apply::internal");
+        assert!(d.message.contains("the scheduler stopped"), "{}", d.message);
+    }
+
+    /// A scheduler that ends normally hands its report on unchanged.
+    #[test]
+    fn a_finished_scheduler_reports() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let joined = runtime
+            .block_on(async { tokio::spawn(async { crate::exec::apply::Report::new() }).await });
+        assert!(super::finished(joined).unwrap().is_empty());
+    }
 }

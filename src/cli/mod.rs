@@ -71,8 +71,13 @@ pub fn panicked() -> bool {
     PANICKED.load(Ordering::SeqCst)
 }
 
+/// What every internal error asks of the user. The README names no issue tracker, so the
+/// request names what a report needs instead of where to send it.
+pub const REPORT_BUG: &str = "this is a bug in rbake, not a problem with your input; please report it to the rbake maintainers with the command you ran and this message";
+
 /// Replaces Rust's panic message with a short request to report the bug, and records the
 /// panic so the process exits non-zero even when the panic was caught (a tokio task).
+/// `RUST_BACKTRACE=1` still adds the backtrace, as Rust's own hook does.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         PANICKED.store(true, Ordering::SeqCst);
@@ -82,19 +87,29 @@ pub fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown cause".to_string());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let _ = writeln!(
-            std::io::stderr(),
-            "rbake: internal error: {what}{at}\nthis is a bug in rbake, not a problem with your input; please report it with the command you ran and this message"
-        );
+        let at = info.location().map(|l| (l.file(), l.line()));
+        let mut text = panic_message(&what, at);
+        // `capture` reads RUST_BACKTRACE (and RUST_LIB_BACKTRACE) itself.
+        let trace = std::backtrace::Backtrace::capture();
+        if trace.status() == std::backtrace::BacktraceStatus::Captured {
+            text.push_str(&format!("\nstack backtrace:\n{trace}"));
+        }
+        let _ = writeln!(std::io::stderr(), "{text}");
     }));
 }
 
+/// The panic report: one line with the message and where it happened, then the request.
+fn panic_message(what: &str, at: Option<(&str, u32)>) -> String {
+    // A multi-line payload would push the request out of sight; its first line says enough.
+    let what = what.lines().next().unwrap_or("unknown cause");
+    let at = at
+        .map(|(file, line)| format!(" at {file}:{line}"))
+        .unwrap_or_default();
+    format!("rbake: internal error: {what}{at}\n{REPORT_BUG}")
+}
+
 /// Exit code of a run that panicked, as Rust's own.
-const PANIC_EXIT: u8 = 101;
+pub(crate) const PANIC_EXIT: u8 = 101;
 
 pub fn main() -> ExitCode {
     install_panic_hook();
@@ -106,6 +121,12 @@ pub fn main() -> ExitCode {
         }
     };
     let settings = settings::Settings::from_process();
+    // Debug builds panic on request, so `tests/cli.rs` can check the panic hook and the exit
+    // code through the binary; release builds have no such switch.
+    #[cfg(debug_assertions)]
+    if settings.env.contains_key("RBAKE_TEST_PANIC") {
+        panic!("RBAKE_TEST_PANIC is set");
+    }
     let result = match cli.command {
         Command::Print(args) => print::run(&settings, &args),
         Command::Plan(args) => plan::run(&settings, &args),
@@ -176,5 +197,18 @@ mod tests {
         let caught = std::panic::catch_unwind(|| panic!("deliberate, to test the hook"));
         assert!(caught.is_err());
         assert!(super::panicked());
+    }
+
+    /// One line says what and where; the next asks for a report.
+    #[test]
+    fn the_panic_message_asks_for_a_report() {
+        let text = super::panic_message("index out of bounds\nmore", Some(("src/plan/mod.rs", 12)));
+        assert_eq!(
+            text,
+            format!(
+                "rbake: internal error: index out of bounds at src/plan/mod.rs:12\n{}",
+                super::REPORT_BUG
+            )
+        );
     }
 }

@@ -168,11 +168,14 @@ pub async fn apply(
         let (n, r) = match joined {
             Ok(x) => x,
             Err(e) => {
-                // A panicked task is a bug; stop everything rather than publish anything.
+                // A panicked task is a bug; stop everything rather than publish anything. The
+                // report records it as a failure, so the run can never end as a success.
                 cancel.cancel();
+                let error = format!("internal error, please report it: {e}");
+                report.insert("internal".into(), Result_::Failed(error.clone()));
                 let _ = events.send(Event::Failed {
                     node: "internal".into(),
-                    error: format!("internal error, please report it: {e}"),
+                    error,
                     logs: Vec::new(),
                 });
                 continue;

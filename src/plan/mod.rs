@@ -2,6 +2,7 @@
 //! export nodes, in a petgraph graph whose edges run from a dependency to its dependent.
 //! `lower` is pure: it reads the resolved definition and the builders' capabilities.
 
+mod claims;
 mod local_tag;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +16,8 @@ use crate::model::output::{Output, OutputKind};
 use crate::model::reference::Reference;
 use crate::model::{Capabilities, Definition, Item, Platform, Target};
 use crate::source::{Diag, Diags, Span};
+
+use claims::Claims;
 
 // Build nodes are larger than the others, but a plan holds few nodes and boxing would only
 // add noise to every match.
@@ -307,12 +310,13 @@ pub fn lower(def: &Definition, builders: Vec<Capabilities>, diags: &mut Diags) -
         let nodes = build_nodes(t, &mut plan, diags);
         builds.insert(name.as_str(), nodes);
     }
-    let mut published: BTreeMap<String, (String, Span)> = BTreeMap::new();
+    let mut claims = Claims::default();
     for name in &names {
         let t = &def.targets[*name];
         wire_contexts(t, def, &builds, &mut plan, diags);
-        outputs(t, &builds[name.as_str()], &mut plan, &mut published, diags);
+        outputs(t, &builds[name.as_str()], &mut plan, &mut claims, diags);
     }
+    claims.report(diags);
     if let Err(cycle) = petgraph::algo::toposort(&plan.graph, None) {
         report_cycle(&plan, def, cycle.node_id(), diags);
         return plan;
@@ -623,7 +627,7 @@ fn outputs(
     t: &Target,
     builds: &[(Platform, NodeIndex)],
     plan: &mut Plan,
-    published: &mut BTreeMap<String, (String, Span)>,
+    claims: &mut Claims,
     diags: &mut Diags,
 ) {
     let mut specs: Vec<(Output, Span)> = Vec::new();
@@ -690,7 +694,7 @@ fn outputs(
                     );
                     continue;
                 }
-                claim(&tags, &t.name, published, diags);
+                claims.claim(&tags, &tags, &t.name, &platforms);
                 let push = Push {
                     id: format!("push:{}", t.name),
                     target: t.name.clone(),
@@ -703,7 +707,7 @@ fn outputs(
                     plan.graph.add_edge(*b, idx, ());
                 }
             }
-            OutputKind::Docker => load_nodes(t, builds, &tags, plan, published, diags),
+            OutputKind::Docker => load_nodes(t, builds, &tags, plan, claims, diags),
             OutputKind::Local | OutputKind::Tar | OutputKind::Oci => {
                 let kind = match o.kind {
                     OutputKind::Local => "local",
@@ -770,7 +774,7 @@ fn load_nodes(
     builds: &[(Platform, NodeIndex)],
     tags: &[(String, Span)],
     plan: &mut Plan,
-    published: &mut BTreeMap<String, (String, Span)>,
+    claims: &mut Claims,
     diags: &mut Diags,
 ) {
     let builder_of = |idx: NodeIndex, plan: &Plan| match &plan.graph[idx] {
@@ -787,7 +791,8 @@ fn load_nodes(
             .and_then(|b| plan.builder(b))
             .is_some_and(|c| c.image_store == ImageStore::Containerd);
     if builds.len() == 1 || one_store {
-        claim(tags, &t.name, published, diags);
+        let platforms: Vec<Platform> = builds.iter().map(|(p, _)| p.clone()).collect();
+        claims.claim(tags, tags, &t.name, &platforms);
         let load = Load {
             id: format!("load:{}", t.name),
             target: t.name.clone(),
@@ -820,7 +825,7 @@ fn load_nodes(
                 }
             }
         }
-        claim(&local, &t.name, published, diags);
+        claims.claim(&local, tags, &t.name, std::slice::from_ref(p));
         let load = Load {
             id: format!("load:{}:{p}", t.name),
             target: t.name.clone(),
@@ -830,30 +835,5 @@ fn load_nodes(
         };
         let idx = plan.graph.add_node(Node::Load(load));
         plan.graph.add_edge(*b, idx, ());
-    }
-}
-
-/// Records the references a target publishes; two targets writing one reference is an error.
-/// References compare normalised: `app:1` is `docker.io/library/app:1`.
-fn claim(
-    tags: &[(String, Span)],
-    target: &str,
-    published: &mut BTreeMap<String, (String, Span)>,
-    diags: &mut Diags,
-) {
-    for (tag, span) in tags {
-        let key = Reference::parse(tag).map_or_else(|_| tag.clone(), |r| r.normalized());
-        match published.get(&key) {
-            Some((other, other_span)) if other != target => diags.push(
-                Diag::error("plan::duplicate_tag", format!("targets `{other}` and `{target}` both write `{tag}`"))
-                    .label(*span, format!("`{target}` writes it here"))
-                    .related(Diag::error("plan::duplicate_tag", format!("`{other}` writes `{tag}` too")).label(*other_span, "first written here"))
-                    .help("give each target its own tags; the later write would silently replace the earlier"),
-            ),
-            Some(_) => {}
-            None => {
-                published.insert(key, (target.to_string(), *span));
-            }
-        }
     }
 }

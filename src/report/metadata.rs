@@ -25,6 +25,23 @@ pub struct Document {
     pub published: Vec<Published>,
     /// Images loaded into an engine: one entry per tag and platform.
     pub loaded: Vec<Loaded>,
+    /// How every node of the plan ended, by node id: the table `apply --verbose` prints, for
+    /// runs whose terminal showed only a summary.
+    #[serde(default)]
+    pub results: BTreeMap<String, NodeResult>,
+}
+
+/// How one node ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeResult {
+    /// `done`, `up to date`, `failed` or `skipped`.
+    pub status: String,
+    /// How long the node ran, in milliseconds (nodes that finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milliseconds: Option<u64>,
+    /// The share of build steps BuildKit answered from its cache, in percent (builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_percent: Option<u32>,
 }
 
 /// One build: a target for one platform.
@@ -105,6 +122,14 @@ mod tests {
                 digest: digest.clone(),
                 platform: "linux/arm64".into(),
                 target: "app".into(),
+            },
+        );
+        doc.results.insert(
+            "build:app:linux/arm64".into(),
+            NodeResult {
+                status: "done".into(),
+                milliseconds: Some(1200),
+                cached_percent: Some(50),
             },
         );
         doc.published.push(Published {

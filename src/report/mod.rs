@@ -1,6 +1,7 @@
 //! What users read: the resolved definition as bake's `--print` JSON, tables for `ls`, plans,
 //! the spec reference and JSON Schemas, and the metadata file `apply` writes.
 
+pub mod display;
 pub mod metadata;
 pub mod plan;
 pub mod print;
@@ -19,6 +20,9 @@ pub fn metadata(plan: &Plan, report: &Report) -> metadata::Document {
         Some(Result_::Done(o)) => Some(o.clone()),
         _ => None,
     };
+    for (id, r) in report {
+        doc.results.insert(id.clone(), result(r));
+    }
     let mut digests: std::collections::HashMap<String, String> = Default::default();
     for n in plan.order() {
         let node = &plan.graph[n];
@@ -68,4 +72,20 @@ pub fn metadata(plan: &Plan, report: &Report) -> metadata::Document {
         }
     }
     doc
+}
+
+/// A node's row in the metadata file. Errors and skip reasons stay out: they may quote
+/// commands and values from the build, and the metadata file holds no build argument.
+fn result(r: &Result_) -> metadata::NodeResult {
+    let (status, outcome) = match r {
+        Result_::Done(o) if o.up_to_date.is_some() => ("up to date", Some(o)),
+        Result_::Done(o) => ("done", Some(o)),
+        Result_::Failed(_) => ("failed", None),
+        Result_::Skipped(_) => ("skipped", None),
+    };
+    metadata::NodeResult {
+        status: status.to_string(),
+        milliseconds: outcome.map(|o| o.duration.as_millis() as u64),
+        cached_percent: outcome.and_then(|o| o.cached_percent()),
+    }
 }

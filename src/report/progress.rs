@@ -1,7 +1,7 @@
-//! Renders execution events: a live multi-line display on a terminal, plain lines for CI
-//! logs, JSON lines for machines; then a summary table.
+//! Renders execution events: a live display on a terminal (`display.rs`), plain lines for CI
+//! logs, JSON lines for machines; then a summary: the full table in plain mode and with
+//! `--verbose`, otherwise counts, failures and the slowest nodes, which fit any plan's size.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,8 @@ use serde_json::json;
 use crate::exec::apply::{Report, Result_};
 use crate::exec::events::Event;
 use crate::plan::{Node, Plan};
+
+use super::display::{self, Board, Screen};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -20,18 +22,10 @@ pub enum Mode {
     Json,
 }
 
-struct Line {
-    status: &'static str,
-    step: String,
-    started: Option<Instant>,
-    finished: Option<Duration>,
-}
-
 pub struct Progress {
     mode: Mode,
-    lines: BTreeMap<String, Line>,
-    order: Vec<String>,
-    drawn: usize,
+    board: Board,
+    screen: Screen,
     last_draw: Instant,
     out: Box<dyn Write + Send>,
 }
@@ -43,33 +37,22 @@ impl Progress {
             Mode::Auto => Mode::Plain,
             m => m,
         };
-        let order: Vec<String> = plan
+        let ids = plan
             .order()
             .into_iter()
-            .map(|n| plan.graph[n].id().to_string())
-            .collect();
-        let lines = order
-            .iter()
-            .map(|id| {
-                (
-                    id.clone(),
-                    Line {
-                        status: "waiting",
-                        step: String::new(),
-                        started: None,
-                        finished: None,
-                    },
-                )
-            })
-            .collect();
+            .map(|n| plan.graph[n].id().to_string());
         Progress {
             mode,
-            lines,
-            order,
-            drawn: 0,
+            board: Board::new(ids, Instant::now()),
+            screen: Screen::default(),
             last_draw: Instant::now(),
             out: Box::new(std::io::stderr()),
         }
+    }
+
+    /// The mode in force (`auto` decided).
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     pub fn event(&mut self, e: &Event) {
@@ -77,13 +60,10 @@ impl Progress {
             let _ = writeln!(self.out, "{}", event_json(e));
             return;
         }
+        self.board.apply(e, Instant::now());
         let plain = self.mode == Mode::Plain;
         match e {
             Event::Started { node } => {
-                if let Some(l) = self.lines.get_mut(node) {
-                    l.status = "running";
-                    l.started = Some(Instant::now());
-                }
                 if plain {
                     let _ = writeln!(self.out, "[{node}] started");
                 }
@@ -94,9 +74,6 @@ impl Progress {
                 cached,
                 done,
             } => {
-                if let Some(l) = self.lines.get_mut(node) {
-                    l.step = format!("{}{name}", if *cached { "CACHED " } else { "" });
-                }
                 if plain && (!done || *cached) {
                     let _ = writeln!(
                         self.out,
@@ -111,21 +88,13 @@ impl Progress {
                 }
             }
             Event::Retry { node, reason } => {
-                self.clear();
+                self.screen.clear(&mut self.out);
                 let _ = writeln!(
                     self.out,
                     "[{node}] transient engine error, retrying once: {reason}"
                 );
             }
             Event::Done { node, outcome } => {
-                if let Some(l) = self.lines.get_mut(node) {
-                    l.status = if outcome.up_to_date.is_some() {
-                        "up to date"
-                    } else {
-                        "done"
-                    };
-                    l.finished = l.started.map(|s| s.elapsed());
-                }
                 if plain && let Some(why) = &outcome.up_to_date {
                     let _ = writeln!(self.out, "[{node}] up to date: {why}");
                 } else if plain {
@@ -141,11 +110,9 @@ impl Progress {
                 }
             }
             Event::Failed { node, error, logs } => {
-                if let Some(l) = self.lines.get_mut(node) {
-                    l.status = "FAILED";
-                    l.finished = l.started.map(|s| s.elapsed());
-                }
-                self.clear();
+                // The failure and its last log lines scroll above the live display, which
+                // keeps only its first line.
+                self.screen.clear(&mut self.out);
                 let _ = writeln!(self.out, "[{node}] FAILED: {error}");
                 for line in logs
                     .iter()
@@ -159,10 +126,6 @@ impl Progress {
                 }
             }
             Event::Skipped { node, reason } => {
-                if let Some(l) = self.lines.get_mut(node) {
-                    l.status = "skipped";
-                    l.step = reason.clone();
-                }
                 if plain {
                     let _ = writeln!(self.out, "[{node}] skipped: {reason}");
                 }
@@ -180,41 +143,25 @@ impl Progress {
         }
     }
 
-    fn clear(&mut self) {
-        if self.mode == Mode::Tty && self.drawn > 0 {
-            let _ = write!(self.out, "\x1b[{}A\x1b[J", self.drawn);
-            self.drawn = 0;
-        }
-    }
-
     fn draw(&mut self) {
-        self.clear();
-        let width = 110;
-        let mut n = 0;
-        for id in &self.order {
-            let l = &self.lines[id];
-            let t = l
-                .finished
-                .or(l.started.map(|s| s.elapsed()))
-                .map(|d| format!("{:>6.1}s", d.as_secs_f64()))
-                .unwrap_or_else(|| "      ".into());
-            let mut text = format!("{:<8} {t} {id}  {}", l.status, l.step);
-            if text.chars().count() > width {
-                text = text.chars().take(width - 1).collect::<String>() + "…";
-            }
-            let _ = writeln!(self.out, "{text}");
-            n += 1;
-        }
-        self.drawn = n;
+        // Read each time: the user may resize the terminal during a long run.
+        let (width, height) = display::terminal_size();
+        let frame = self.board.frame(Instant::now(), width, height);
+        self.screen.draw(&mut self.out, &frame);
         self.last_draw = Instant::now();
-        let _ = self.out.flush();
     }
 
+    /// Draws the last frame and leaves it on screen.
     pub fn finish(&mut self) {
         if self.mode == Mode::Tty {
             self.draw();
-            self.drawn = 0;
+            self.screen.keep();
         }
+    }
+
+    /// How long the run has taken so far.
+    pub fn elapsed(&self) -> Duration {
+        self.board.elapsed(Instant::now())
     }
 }
 
@@ -320,7 +267,104 @@ pub fn summary(plan: &Plan, report: &Report) -> String {
     )
 }
 
+/// Nodes listed by name in the brief summary before the rest are counted.
+const LISTED: usize = 8;
+
+/// The summary on a terminal, whatever the plan's size: counts, the failed nodes and the
+/// slowest nodes that ran. `total` is the plan's node count.
+pub fn brief(total: usize, report: &Report, elapsed: Duration) -> String {
+    let (mut done, mut fresh, mut skipped) = (0, 0, 0);
+    let mut failed = Vec::new();
+    let mut ran = Vec::new();
+    for (id, r) in report {
+        match r {
+            Result_::Done(o) if o.up_to_date.is_some() => fresh += 1,
+            Result_::Done(o) => {
+                done += 1;
+                ran.push((o.duration, id.as_str()));
+            }
+            Result_::Failed(_) => failed.push(id.as_str()),
+            Result_::Skipped(_) => skipped += 1,
+        }
+    }
+    let mut text = format!(
+        "{total} nodes in {}: {done} done, {fresh} up to date, {} failed, {skipped} skipped\n",
+        super::display::elapsed(elapsed),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        text.push_str(&format!("failed: {}\n", listed(&failed)));
+    }
+    ran.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    if !ran.is_empty() {
+        text.push_str("slowest:\n");
+        for (d, id) in ran.iter().take(5) {
+            text.push_str(&format!("  {:>7}  {id}\n", super::display::elapsed(*d)));
+        }
+    }
+    text.push_str("every node: `rbake apply --verbose` or `--progress plain`\n");
+    text
+}
+
+/// Names up to `LISTED` ids, then counts the rest.
+fn listed(ids: &[&str]) -> String {
+    let mut text = ids
+        .iter()
+        .take(LISTED)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > LISTED {
+        text.push_str(&format!(" and {} more", ids.len() - LISTED));
+    }
+    text
+}
+
 fn short(d: &str) -> String {
     let hex = d.trim_start_matches("sha256:");
     format!("sha256:{}", &hex[..hex.len().min(12)])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::exec::apply::{Report, Result_};
+    use crate::exec::events::Outcome;
+
+    /// 128 nodes summarise in a few lines: counts, the failed nodes (eight named), the five
+    /// slowest.
+    #[test]
+    fn the_brief_summary_does_not_grow_with_the_plan() {
+        let mut report = Report::new();
+        for i in 0..128u64 {
+            let r = match i % 16 {
+                0 => Result_::Failed("exit code: 2".into()),
+                1 => Result_::Skipped("a dependency did not succeed".into()),
+                2 => Result_::Done(Outcome {
+                    up_to_date: Some("nothing changed".into()),
+                    ..Outcome::default()
+                }),
+                _ => Result_::Done(Outcome {
+                    duration: Duration::from_millis(100 * i),
+                    ..Outcome::default()
+                }),
+            };
+            report.insert(format!("build:s{i:03}:linux/amd64"), r);
+        }
+        let text = super::brief(128, &report, Duration::from_secs(125));
+        assert_eq!(
+            text,
+            "128 nodes in 2m05s: 104 done, 8 up to date, 8 failed, 8 skipped
+failed: build:s000:linux/amd64, build:s016:linux/amd64, build:s032:linux/amd64, build:s048:linux/amd64, build:s064:linux/amd64, build:s080:linux/amd64, build:s096:linux/amd64, build:s112:linux/amd64
+slowest:
+    12.7s  build:s127:linux/amd64
+    12.6s  build:s126:linux/amd64
+    12.5s  build:s125:linux/amd64
+    12.4s  build:s124:linux/amd64
+    12.3s  build:s123:linux/amd64
+every node: `rbake apply --verbose` or `--progress plain`
+"
+        );
+    }
 }
