@@ -115,14 +115,67 @@ pub fn write(def: &Definition, sink: &mut dyn std::io::Write) -> std::io::Result
     names.sort();
     w.key("target");
     w.open('{');
-    for name in names {
-        w.key(name);
-        write_target(&mut w, &def.targets[name]);
-        w.flush_some()?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if names.len() < PARALLEL_TARGETS || threads < 2 {
+        write_targets(&mut w, def, &names)?;
+    } else {
+        // The second half is rendered on another thread while this one writes the first.
+        let (first, second) = names.split_at(names.len() / 2);
+        let rest = std::thread::scope(|s| {
+            let other = s.spawn(|| {
+                // Kept in the writer's chunks: one growing buffer would copy itself (and
+                // hold twice its size) at every doubling.
+                let mut chunks = Chunks::default();
+                let mut part = Pretty::new(&mut chunks);
+                // Inside the root object and the `target` object, after a member.
+                part.empty = vec![false, false];
+                write_targets(&mut part, def, second)?;
+                part.flush_all()?;
+                drop(part);
+                Ok::<_, std::io::Error>(chunks.0)
+            });
+            let mine = write_targets(&mut w, def, first);
+            let theirs = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            mine.and(theirs)
+        })?;
+        w.flush_all()?;
+        for chunk in rest {
+            w.sink.write_all(&chunk)?;
+        }
     }
     w.close('}');
     w.close('}');
     w.finish()
+}
+
+/// Output kept as the pieces it was written in.
+#[derive(Default)]
+struct Chunks(Vec<Vec<u8>>);
+
+impl std::io::Write for Chunks {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.push(buf.to_vec());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// From this many targets on, [`write`] renders the second half on another thread.
+const PARALLEL_TARGETS: usize = 256;
+
+/// Each named target as a member of the `target` object, flushed as the buffer fills.
+fn write_targets(w: &mut Pretty, def: &Definition, names: &[&String]) -> std::io::Result<()> {
+    for name in names {
+        w.key(name);
+        write_target(w, &def.targets[*name]);
+        w.flush_some()?;
+    }
+    Ok(())
 }
 
 /// [`target`], written.
@@ -213,6 +266,12 @@ impl<'a> Pretty<'a> {
             self.sink.write_all(self.out.as_bytes())?;
             self.out.clear();
         }
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> std::io::Result<()> {
+        self.sink.write_all(self.out.as_bytes())?;
+        self.out.clear();
         Ok(())
     }
 
@@ -372,6 +431,31 @@ mod tests {
         set(&mut t, "labels", AttrValue::Map(only_null));
         def.targets.insert("b".into(), t);
         def.targets.insert("a".into(), Target::new("a", span));
+        check(&def);
+    }
+
+    /// Large definitions render their second half on another thread; the bytes are the same.
+    #[test]
+    fn large_definitions_match_serde_too() {
+        let mut def = Definition::default();
+        let span = Span::new(FileId(0), 0..0);
+        for i in (0..PARALLEL_TARGETS * 2 + 7).rev() {
+            let name = format!("t{i:04}");
+            let mut t = Target::new(name.clone(), span);
+            set(
+                &mut t,
+                "tags",
+                AttrValue::List(vec![item(&format!("r/{name}:1"))]),
+            );
+            if i % 3 == 0 {
+                let mut args = std::collections::BTreeMap::new();
+                args.insert("N".to_string(), Some(item(&i.to_string())));
+                set(&mut t, "args", AttrValue::Map(args));
+            }
+            def.targets.insert(name, t);
+        }
+        def.targets
+            .insert("empty".into(), Target::new("empty", span));
         check(&def);
     }
 }
