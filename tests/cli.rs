@@ -816,17 +816,22 @@ fn a_panic_asks_for_a_bug_report_and_exits_101() {
 /// `docker buildx bake --print ARGUMENTS`, byte for byte.
 #[test]
 fn bake_flags_and_groups_print_as_buildx() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bake-flags");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bake-flags");
     let dir = TempDir::copy_of(&fixtures, "bake-flags");
     let cases = std::fs::read_to_string(fixtures.join("cases")).expect("cases");
     let mut failed = Vec::new();
     let mut count = 0;
-    for line in cases.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in cases
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (name, args) = line.split_once('\t').expect("NAME<TAB>ARGUMENTS");
         let mut argv = vec!["print"];
         argv.extend(args.split(' '));
         let run = rbake(&dir.path, &argv, &[]);
-        let want = std::fs::read_to_string(fixtures.join(format!("{name}.json"))).expect("expected output");
+        let want = std::fs::read_to_string(fixtures.join(format!("{name}.json")))
+            .expect("expected output");
         count += 1;
         if run.code != Some(0) || run.stdout != want {
             failed.push(format!(
@@ -886,17 +891,37 @@ fn bake_build_flags_are_accepted_or_explained() {
     let dir = project("flags-misc", SPEC);
     let run = rbake(
         &dir.path,
-        &["print", "app", "--progress=plain", "--builder", "x", "--metadata-file=m.json", "--allow=fs.read=/"],
+        &[
+            "print",
+            "app",
+            "--progress=plain",
+            "--builder",
+            "x",
+            "--metadata-file=m.json",
+            "--allow=fs.read=/",
+        ],
         &[],
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.stderr, "");
-    let run = rbake(&dir.path, &["plan", "app", "--builder=x", "--progress", "plain"], &[]);
-    assert!(run.stderr.contains("rbake::cli::builder_ignored"), "{}", run.stderr);
+    let run = rbake(
+        &dir.path,
+        &["plan", "app", "--builder=x", "--progress", "plain"],
+        &[],
+    );
+    assert!(
+        run.stderr.contains("rbake::cli::builder_ignored"),
+        "{}",
+        run.stderr
+    );
     for flag in ["--check", "--call=outline"] {
         let run = rbake(&dir.path, &["print", "app", flag], &[]);
         assert_eq!(run.code, Some(1), "{flag}: {}", run.stderr);
-        assert!(run.stderr.contains("rbake::cli::call_unsupported"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("rbake::cli::call_unsupported"),
+            "{}",
+            run.stderr
+        );
         assert_eq!(run.stdout, "");
     }
     let run = rbake(&dir.path, &["print", "app", "--call=build"], &[]);
@@ -915,6 +940,14 @@ fn an_empty_group_asks_for_a_target_of_its_name() {
     );
     let run = rbake(&dir.path, &["print"], &[]);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
-    assert!(run.stderr.contains("rbake::resolve::empty_group"), "{}", run.stderr);
-    assert!(run.stderr.contains("group `e` yields no target"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::resolve::empty_group"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("group `e` yields no target"),
+        "{}",
+        run.stderr
+    );
 }
