@@ -877,7 +877,7 @@ fn bake_flags_reach_the_plan() {
         plan["request"]["set"],
         json!(["*.push=true", "*.no-cache=true"])
     );
-    assert!(plan.to_string().contains(r#""no-cache":true"#), "{plan}");
+    assert!(plan.to_string().contains(r#""no_cache":true"#), "{plan}");
     let (loaded, _) = kinds(&["plan", "app", "--format", "json", "--load"]);
     assert!(loaded.iter().any(|k| k == "load"), "{loaded:?}");
     assert!(!loaded.iter().any(|k| k == "push"), "{loaded:?}");
