@@ -318,6 +318,45 @@ fn dotenv(text: &str) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    /// The flags come out in bake 0.13's order whatever their order on the command line, and
+    /// `--sbom`/`--provenance` canonicalise as bake's `CanonicalizeAttest` does.
+    #[test]
+    fn shorthands_follow_bake() {
+        let args = super::SpecArgs {
+            provenance: Some("mode=max".into()),
+            sbom: Some("false".into()),
+            pull: Some(false),
+            no_cache: Some(true),
+            load: true,
+            push: true,
+            ..Default::default()
+        };
+        let got: Vec<String> = super::shorthands(&args)
+            .into_iter()
+            .map(|(flag, set)| format!("{flag} {set}"))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "--push *.push=true",
+                "--load *.output=type=docker",
+                "--no-cache *.no-cache=true",
+                "--pull *.pull=false",
+                "--sbom *.attest=type=sbom,disabled=true",
+                "--provenance *.attest=type=provenance,mode=max",
+            ]
+        );
+        let empty = super::SpecArgs {
+            sbom: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(super::shorthands(&empty).is_empty());
+        assert_eq!(
+            super::attest("provenance", "T"),
+            "type=provenance,disabled=false"
+        );
+    }
+
     #[test]
     fn reads_dotenv() {
         let got = super::dotenv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");
