@@ -928,6 +928,14 @@ fn bake_build_flags_are_accepted_or_explained() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let run = rbake(&dir.path, &["print", "app", "--no-cache=maybe"], &[]);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
+    // bake says `invalid value foo`; the caret is under the override `--sbom` stands for.
+    let run = rbake(&dir.path, &["print", "app", "--sbom=foo"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::resolve::attest_invalid") && run.stderr.contains("[--sbom:"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Compat: a group that yields no target stands for the target of its name, as in bake,

@@ -455,6 +455,17 @@ impl<'a> Resolver<'a> {
             attrs::target_attr("inherits").expect("inherits is an attribute"),
             None,
         );
+        if let Some(attest) =
+            t.get_def(attrs::target_attr("attest").expect("attest is an attribute"))
+        {
+            if let AttrValue::List(items) = &attest.value {
+                for it in items {
+                    if let Some(d) = attest_problem(it) {
+                        self.diags.push(d);
+                    }
+                }
+            }
+        }
         normalize(t);
     }
 
@@ -607,6 +618,41 @@ fn dedup(items: &mut Vec<Item>) {
     }
     let mut seen = std::collections::HashSet::new();
     items.retain(|x| !x.value.is_empty() && seen.insert(x.value.clone()));
+}
+
+/// Compat: bake 0.13 parses every attestation while resolving (`buildflags.ParseAttest`):
+/// each field is `KEY=VALUE`, and `disabled` is a boolean. `--sbom=VALUE` and
+/// `--provenance=VALUE` reach this as `type=sbom,VALUE`.
+fn attest_problem(it: &Item) -> Option<Diag> {
+    let fields = crate::base::csv_fields(&it.value, ',').unwrap_or_default();
+    let bad = fields.iter().find(|f| match f.split_once('=') {
+        None => true,
+        Some((k, v)) => {
+            k.eq_ignore_ascii_case("disabled")
+                && !matches!(
+                    v,
+                    "1" | "t"
+                        | "T"
+                        | "true"
+                        | "TRUE"
+                        | "True"
+                        | "0"
+                        | "f"
+                        | "F"
+                        | "false"
+                        | "FALSE"
+                        | "False"
+                )
+        }
+    })?;
+    Some(
+        Diag::error(
+            "resolve::attest_invalid",
+            format!("invalid attestation field `{bad}` in `{}`", it.value),
+        )
+        .label(it.span, "bake refuses this attestation")
+        .help("write `KEY=VALUE` fields, e.g. `type=provenance,mode=max` or `type=sbom,disabled=true`"),
+    )
 }
 
 /// Attestations are unique by type: a later one replaces an earlier one in place.
