@@ -455,15 +455,9 @@ impl<'a> Resolver<'a> {
             attrs::target_attr("inherits").expect("inherits is an attribute"),
             None,
         );
-        if let Some(attest) =
-            t.get_def(attrs::target_attr("attest").expect("attest is an attribute"))
-        {
-            if let AttrValue::List(items) = &attest.value {
-                for it in items {
-                    if let Some(d) = attest_problem(it) {
-                        self.diags.push(d);
-                    }
-                }
+        for it in t.list("attest") {
+            if let Some(d) = attest_problem(it) {
+                self.diags.push(d);
             }
         }
         normalize(t);
