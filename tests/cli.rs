@@ -810,3 +810,152 @@ fn a_panic_asks_for_a_bug_report_and_exits_101() {
     assert_eq!(lines.len(), 2, "{}", run.stderr);
     assert_eq!(run.stdout, "");
 }
+
+/// bake's shorthand flags and self-named groups print as buildx 0.13.1 prints them: each case
+/// of `tests/fixtures/bake-flags/cases` against the output `record.sh` recorded from
+/// `docker buildx bake --print ARGUMENTS`, byte for byte.
+#[test]
+fn bake_flags_and_groups_print_as_buildx() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bake-flags");
+    let dir = TempDir::copy_of(&fixtures, "bake-flags");
+    let cases = std::fs::read_to_string(fixtures.join("cases")).expect("cases");
+    let mut failed = Vec::new();
+    let mut count = 0;
+    for line in cases
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, args) = line.split_once('\t').expect("NAME<TAB>ARGUMENTS");
+        let mut argv = vec!["print"];
+        argv.extend(args.split(' '));
+        let run = rbake(&dir.path, &argv, &[]);
+        let want = std::fs::read_to_string(fixtures.join(format!("{name}.json")))
+            .expect("expected output");
+        count += 1;
+        if run.code != Some(0) || run.stdout != want {
+            failed.push(format!(
+                "{name}: rbake {}\nexit {:?}\n{}\n--- got\n{}--- want (buildx 0.13.1)\n{want}",
+                argv.join(" "),
+                run.code,
+                run.stderr,
+                run.stdout
+            ));
+        }
+    }
+    assert!(count >= 20, "only {count} cases");
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// `plan` resolves bake's shorthand flags as `print` does: `--push` gives a push node,
+/// `--load` a load node instead, `--no-cache` reaches the build; the plan's request records
+/// them as the `--set`s they stand for, so applying the saved plan repeats them.
+#[test]
+fn bake_flags_reach_the_plan() {
+    let dir = project(
+        "flags-plan",
+        "target \"app\" {\n  platforms = [\"linux/amd64\"]\n  tags = [\"127.0.0.1:5000/app:1\"]\n}\n",
+    );
+    dir.write("Dockerfile", "FROM scratch\n");
+    let kinds = |args: &[&str]| {
+        let run = rbake(&dir.path, args, &[]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let plan = json_of(&run);
+        let kinds: Vec<String> = plan["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap_or("").to_string())
+            .collect();
+        (kinds, plan)
+    };
+    let (plain, _) = kinds(&["plan", "app", "--format", "json"]);
+    assert!(!plain.iter().any(|k| k == "push"), "{plain:?}");
+    let (pushed, plan) = kinds(&["plan", "app", "--format", "json", "--push", "--no-cache"]);
+    assert!(pushed.iter().any(|k| k == "push"), "{pushed:?}");
+    assert_eq!(
+        plan["request"]["set"],
+        json!(["*.push=true", "*.no-cache=true"])
+    );
+    assert!(plan.to_string().contains(r#""no_cache":true"#), "{plan}");
+    let (loaded, _) = kinds(&["plan", "app", "--format", "json", "--load"]);
+    assert!(loaded.iter().any(|k| k == "load"), "{loaded:?}");
+    assert!(!loaded.iter().any(|k| k == "push"), "{loaded:?}");
+}
+
+/// bake's build-only flags are accepted where bake ignores them; `--builder` on `plan` says
+/// it changes nothing; `--call`/`--check` are refused rather than passing a build off as a
+/// check.
+#[test]
+fn bake_build_flags_are_accepted_or_explained() {
+    let dir = project("flags-misc", SPEC);
+    let run = rbake(
+        &dir.path,
+        &[
+            "print",
+            "app",
+            "--progress=plain",
+            "--builder",
+            "x",
+            "--metadata-file=m.json",
+            "--allow=fs.read=/",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+    let run = rbake(
+        &dir.path,
+        &["plan", "app", "--builder=x", "--progress", "plain"],
+        &[],
+    );
+    assert!(
+        run.stderr.contains("rbake::cli::builder_ignored"),
+        "{}",
+        run.stderr
+    );
+    for flag in ["--check", "--call=outline"] {
+        let run = rbake(&dir.path, &["print", "app", flag], &[]);
+        assert_eq!(run.code, Some(1), "{flag}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("rbake::cli::call_unsupported"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "");
+    }
+    let run = rbake(&dir.path, &["print", "app", "--call=build"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let run = rbake(&dir.path, &["print", "app", "--no-cache=maybe"], &[]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    // bake says `invalid value foo`; the caret is under the override `--sbom` stands for.
+    let run = rbake(&dir.path, &["print", "app", "--sbom=foo"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::resolve::attest_invalid") && run.stderr.contains("[--sbom:"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Compat: a group that yields no target stands for the target of its name, as in bake,
+/// which says `failed to find target e` when there is none.
+#[test]
+fn an_empty_group_asks_for_a_target_of_its_name() {
+    let dir = project(
+        "empty-group",
+        "group \"default\" {\n  targets = [\"e\", \"x\"]\n}\ngroup \"e\" {\n  targets = []\n}\ntarget \"x\" {}\n",
+    );
+    let run = rbake(&dir.path, &["print"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rbake::resolve::empty_group"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("group `e` yields no target"),
+        "{}",
+        run.stderr
+    );
+}

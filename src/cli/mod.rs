@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print the resolved definition as JSON, like `docker buildx bake --print`
-    Print(SpecArgs),
+    Print(print::PrintArgs),
     /// Show what `apply` would do: per-platform builds, pushes, loads, exports; check them
     Plan(plan::PlanArgs),
     /// Run the plan over BuildKit: build every platform, then push, load and export
@@ -61,6 +61,40 @@ pub struct SpecArgs {
     /// Targets or groups to resolve (default: the `default` group)
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// Push every image output, as bake's `--push` (shorthand for `--set=*.push=true`)
+    #[arg(long)]
+    pub push: bool,
+    /// Load every target into the local engine, as bake's `--load` (shorthand for
+    /// `--set=*.output=type=docker`)
+    #[arg(long)]
+    pub load: bool,
+    /// Build without cache (shorthand for `--set=*.no-cache=true`; `--no-cache=false` too)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = spec::go_bool)]
+    pub no_cache: Option<bool>,
+    /// Always pull base images (shorthand for `--set=*.pull=true`; `--pull=false` too)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = spec::go_bool)]
+    pub pull: Option<bool>,
+    /// Provenance attestation: `true`, `false` or options like `mode=max` (shorthand for
+    /// `--set=*.attest=type=provenance,...`)
+    #[arg(long, value_name = "VALUE")]
+    pub provenance: Option<String>,
+    /// SBOM attestation: `true`, `false` or options like `generator=IMAGE` (shorthand for
+    /// `--set=*.attest=type=sbom,...`)
+    #[arg(long, value_name = "VALUE")]
+    pub sbom: Option<String>,
+    /// Accepted for bake's command line; rbake uses the spec's `builder` blocks, or the
+    /// engine at DOCKER_HOST when there are none
+    #[arg(long, value_name = "NAME")]
+    pub builder: Option<String>,
+    /// Newer bake's build method (`build`, `check`, `outline`, `targets`); rbake only builds,
+    /// so anything but `build` is refused
+    #[arg(long, value_name = "METHOD")]
+    pub call: Option<String>,
+    /// Newer bake's shorthand for `--call=check`; refused, as rbake does not run build checks
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Set by the panic hook: a panic anywhere (a worker task included) fails the run.

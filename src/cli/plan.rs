@@ -30,6 +30,12 @@ pub struct PlanArgs {
     /// Ask each builder's engine what it really supports instead of trusting the spec
     #[arg(long)]
     pub probe: bool,
+    /// Accepted for bake's command line and ignored: planning shows no build progress
+    #[arg(long, value_name = "TYPE")]
+    pub progress: Option<String>,
+    /// Accepted for bake's command line and ignored: planning builds nothing to describe
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -98,6 +104,17 @@ pub fn build(
             return Err(1);
         }
     };
+    // bake's `--builder` picks a buildx instance; rbake's builders come from the spec, so
+    // ignoring the flag silently would build somewhere the user did not ask for.
+    if let Some(name) = &spec_args.builder {
+        loaded.warnings.push(
+            Diag::warning(
+                "cli::builder_ignored",
+                format!("`--builder {name}` is ignored: rbake builds with the spec's `builder` blocks"),
+            )
+            .help("declare the builder in a `builder` block, or set DOCKER_HOST to use another local engine"),
+        );
+    }
     let mut builders = capabilities(settings, &loaded);
     let mut diags = Diags::default();
     if probe {
@@ -110,7 +127,14 @@ pub fn build(
     let mut plan = plan::lower(&def, builders, &mut diags);
     plan.request = plan::Request {
         files: spec_args.files.clone(),
-        set: spec_args.set.clone(),
+        // The shorthand flags are recorded as the `--set`s they stand for, so applying the
+        // saved plan repeats them.
+        set: spec_args
+            .set
+            .iter()
+            .cloned()
+            .chain(spec::shorthands(spec_args).into_iter().map(|(_, s)| s))
+            .collect(),
         targets: spec_args.targets.clone(),
     };
     let facts = gather(settings, &def, allow);

@@ -1,10 +1,31 @@
 //! `rbake print`.
 
+use clap::Args;
+
 use super::settings::Settings;
 use super::{SpecArgs, emit, spec};
 use crate::report;
 
-pub fn run(settings: &Settings, args: &SpecArgs) -> Result<(), spec::Failed> {
+/// `print` takes bake's whole command line; like `bake --print`, it ignores the flags that
+/// only matter to a build.
+#[derive(Args, Debug)]
+pub struct PrintArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Accepted for bake's command line and ignored: printing builds nothing
+    #[arg(long, value_name = "TYPE")]
+    pub progress: Option<String>,
+    /// Accepted for bake's command line and ignored: printing builds nothing to describe
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<String>,
+    /// Accepted for bake's command line and ignored: printing reads no path (`rbake plan`
+    /// checks entitlements)
+    #[arg(long = "allow", value_name = "ENTITLEMENT")]
+    pub allow: Vec<String>,
+}
+
+pub fn run(settings: &Settings, args: &PrintArgs) -> Result<(), spec::Failed> {
+    let args = &args.spec;
     let mut loaded = match spec::load(settings, args) {
         Ok(l) => l,
         Err((sources, diags)) => {

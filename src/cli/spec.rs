@@ -152,6 +152,18 @@ pub fn resolve(
             Err(d) => diags.push(d),
         }
     }
+    // bake's shorthand flags are overrides too, applied after every `--set`, as bake appends
+    // them.
+    for (flag, text) in shorthands(args) {
+        match overrides::parse_from(flag, &text, &mut loaded.sources, &settings.env) {
+            Ok(Some(o)) => sets.push(o),
+            Ok(None) => {}
+            Err(d) => diags.push(d),
+        }
+    }
+    if let Some(d) = call_refused(args) {
+        diags.push(d);
+    }
     // Without names rbake resolves the `default` group; if there is none, say so rather
     // than point at a `default` the user never typed.
     let config = &loaded.config;
@@ -192,6 +204,70 @@ pub fn resolve(
         }
         _ => Err(diags),
     }
+}
+
+/// The overrides bake's shorthand flags stand for, each with its flag, in the order bake
+/// 0.13 appends them after the `--set`s: push, load, no-cache, pull, sbom, provenance.
+pub fn shorthands(args: &SpecArgs) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if args.push {
+        out.push(("--push", "*.push=true".to_string()));
+    }
+    // Compat: bake 0.13's `--load` replaces every output with `type=docker` (newer bake adds
+    // one with `*.load=true`); with `--push` too, the replaced outputs are what print shows.
+    if args.load {
+        out.push(("--load", "*.output=type=docker".to_string()));
+    }
+    if let Some(b) = args.no_cache {
+        out.push(("--no-cache", format!("*.no-cache={b}")));
+    }
+    if let Some(b) = args.pull {
+        out.push(("--pull", format!("*.pull={b}")));
+    }
+    for (flag, kind, value) in [
+        ("--sbom", "sbom", &args.sbom),
+        ("--provenance", "provenance", &args.provenance),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            out.push((flag, format!("*.attest={}", attest(kind, v))));
+        }
+    }
+    out
+}
+
+/// Compat: bake's `CanonicalizeAttest`: a boolean (as Go reads one) becomes
+/// `type=KIND,disabled=!b`; anything else is options for that attestation.
+fn attest(kind: &str, value: &str) -> String {
+    match go_bool(value) {
+        Ok(b) => format!("type={kind},disabled={}", !b),
+        Err(_) => format!("type={kind},{value}"),
+    }
+}
+
+/// A boolean as Go's `strconv.ParseBool` reads it, which is what bake's flags accept.
+pub fn go_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("`{text}` is not a boolean (true or false)")),
+    }
+}
+
+/// `--call` and `--check` select newer bake's other build methods (checks, outlines); rbake
+/// only builds, and printing or building anyway would pass off a build as a check.
+fn call_refused(args: &SpecArgs) -> Option<Diag> {
+    let method = match (&args.call, args.check) {
+        (_, true) => "check",
+        (Some(m), false) if m != "build" => m.as_str(),
+        _ => return None,
+    };
+    Some(
+        Diag::error(
+            "cli::call_unsupported",
+            format!("rbake does not run bake's `{method}` method"),
+        )
+        .help("drop `--call`/`--check`: rbake only builds (`--call=build`); `rbake plan` checks the spec against the builders and local files"),
+    )
 }
 
 /// The positional names as a source of their own, so an unknown name can be pointed at.
@@ -242,6 +318,45 @@ fn dotenv(text: &str) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    /// The flags come out in bake 0.13's order whatever their order on the command line, and
+    /// `--sbom`/`--provenance` canonicalise as bake's `CanonicalizeAttest` does.
+    #[test]
+    fn shorthands_follow_bake() {
+        let args = super::SpecArgs {
+            provenance: Some("mode=max".into()),
+            sbom: Some("false".into()),
+            pull: Some(false),
+            no_cache: Some(true),
+            load: true,
+            push: true,
+            ..Default::default()
+        };
+        let got: Vec<String> = super::shorthands(&args)
+            .into_iter()
+            .map(|(flag, set)| format!("{flag} {set}"))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "--push *.push=true",
+                "--load *.output=type=docker",
+                "--no-cache *.no-cache=true",
+                "--pull *.pull=false",
+                "--sbom *.attest=type=sbom,disabled=true",
+                "--provenance *.attest=type=provenance,mode=max",
+            ]
+        );
+        let empty = super::SpecArgs {
+            sbom: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(super::shorthands(&empty).is_empty());
+        assert_eq!(
+            super::attest("provenance", "T"),
+            "type=provenance,disabled=false"
+        );
+    }
+
     #[test]
     fn reads_dotenv() {
         let got = super::dotenv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");

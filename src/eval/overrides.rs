@@ -42,7 +42,18 @@ pub fn parse(
     sources: &mut SourceMap,
     env: &BTreeMap<String, String>,
 ) -> Result<Option<Override>, Diag> {
-    let file = sources.add("--set", format!("--set {text}"), Origin::Set);
+    parse_from("--set", text, sources, env)
+}
+
+/// Parses an override that a command-line flag stands for (`--push` is `--set=*.push=true`),
+/// as a source named after the flag, so a diagnostic says which flag wrote it.
+pub fn parse_from(
+    origin: &str,
+    text: &str,
+    sources: &mut SourceMap,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<Override>, Diag> {
+    let file = sources.add(origin, format!("--set {text}"), Origin::Set);
     let base = "--set ".len();
     let whole = Span::new(file, base..base + text.len());
     let (lhs, value) = match text.split_once('=') {
@@ -203,15 +214,29 @@ fn glob_regex(pattern: &str) -> Option<Regex> {
     Regex::new(&re).ok()
 }
 
-/// Applies the overrides for one target, in order. Repeated list `--set`s for the same key
-/// collect into one list, as bake does.
+/// Applies the overrides for one target.
+///
+/// Compat: bake 0.13 gathers a target's overrides in a map keyed by `KEY` (`output`,
+/// `args.A`, `push`): a repeated list key collects every value, any other key keeps its last
+/// value, and each key is applied once. Go iterates that small map in insertion order nearly
+/// always (a random rotation of it otherwise), so rbake applies each key at its first
+/// occurrence. The order shows where `push` meets `output`: `--set *.output=... --push`
+/// (what `--push` appends) pushes the new output, `--set *.push=true --set *.output=...`
+/// replaces the pushed one.
 pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
-    let mut lists: BTreeMap<&str, (Vec<Item>, bool, Span)> = BTreeMap::new();
-    for o in overrides {
-        let Some(value) = &o.value else { continue };
-        match &o.key {
-            Key::Push => push(t, value, o)?,
-            Key::Load => load(t, value, o)?,
+    let mut keys: Vec<(&str, Vec<&Override>)> = Vec::new();
+    for o in overrides.iter().filter(|o| o.value.is_some()) {
+        match keys.iter_mut().find(|(k, _)| *k == o.key_text) {
+            Some((_, same)) => same.push(o),
+            None => keys.push((&o.key_text, vec![o])),
+        }
+    }
+    for (_, same) in keys {
+        let (first, last) = (same[0], same[same.len() - 1]);
+        let Some(value) = &last.value else { continue };
+        match &last.key {
+            Key::Push => push(t, value, last)?,
+            Key::Load => load(t, value, last)?,
             Key::Attr { def, entry } => match def.set {
                 Set::Value => t.set_def(
                     def,
@@ -221,6 +246,10 @@ pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
                     }),
                 ),
                 Set::Bool => {
+                    // A bad value is an error wherever it stands, not only the last one.
+                    for o in &same {
+                        bool_value(o.value.as_ref().unwrap_or(value), def.key)?;
+                    }
                     let b = bool_value(value, def.key)?;
                     t.set_def(
                         def,
@@ -246,36 +275,35 @@ pub fn apply(t: &mut Target, overrides: &[&Override]) -> Result<(), Diag> {
                     );
                 }
                 Set::List | Set::AppendList => {
-                    let e = lists.entry(def.key).or_insert((
-                        Vec::new(),
-                        o.append || def.set == Set::AppendList,
-                        value.span,
-                    ));
-                    e.0.push(value.clone());
+                    let span = first.value.as_ref().map_or(value.span, |v| v.span);
+                    let mut list = if first.append || def.set == Set::AppendList {
+                        t.list(def.key).to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    list.extend(same.iter().filter_map(|o| o.value.clone()));
+                    t.set_def(
+                        def,
+                        Some(Attr {
+                            value: AttrValue::List(list),
+                            span,
+                        }),
+                    );
                 }
                 Set::Ignored | Set::Never => {}
             },
         }
     }
-    for (key, (items, append, span)) in lists {
-        let def = attrs::target_attr(key).expect("keys come from the table");
-        let mut list = if append {
-            t.list(key).to_vec()
-        } else {
-            Vec::new()
-        };
-        list.extend(items);
-        t.set_def(
-            def,
-            Some(Attr {
-                value: AttrValue::List(list),
-                span,
-            }),
-        );
-    }
     Ok(())
 }
 
+/// `push=BOOL` (what `--push` stands for) rewrites the outputs.
+///
+/// Compat: bake 0.13.1 appends `,push=BOOL` to every `image`/`registry` output without
+/// looking for one already there, and applies overrides to each parent as well as to the
+/// target, so a target inheriting `type=image,name=x` prints `type=image,name=x,push=true,
+/// push=true` under `--push`. rbake prints the same (recorded in
+/// `tests/fixtures/bake-flags/push.json`); BuildKit reads the repeated key as one.
 fn push(t: &mut Target, value: &Item, o: &Override) -> Result<(), Diag> {
     bool_value(value, "push")?;
     let def = attrs::target_attr("output").expect("output is a target attribute");

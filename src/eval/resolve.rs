@@ -20,6 +20,9 @@ pub struct Request {
 /// The requested targets that no target inherits from are moved out of `config` into the
 /// definition when the request resolves cleanly (their entries stay, emptied): nothing
 /// reads a target's own block after it is resolved, and copying them cost time and memory.
+/// A group's expansion: its targets in order, and the groups it went through.
+type Expanded = (Vec<Item>, Vec<String>);
+
 pub fn resolve(
     config: &mut Config,
     req: &Request,
@@ -279,45 +282,46 @@ impl<'a> Resolver<'a> {
 
     /// A name's targets (groups expanded depth-first, deduplicated) and the groups visited.
     fn expand_group(&self, name: &Spanned<String>) -> (Vec<Item>, Vec<String>) {
-        let mut targets = Vec::new();
-        let mut groups = Vec::new();
-        self.walk(
-            &name.value,
-            name.span,
-            &mut Vec::new(),
-            &mut targets,
-            &mut groups,
-        );
+        let (mut targets, mut groups) = self.walk(&name.value, name.span, &mut HashMap::new());
         let mut seen = std::collections::HashSet::new();
         targets.retain(|t| seen.insert(t.value.clone()));
-        groups.dedup();
+        let mut seen = std::collections::HashSet::new();
+        groups.retain(|g| seen.insert(g.clone()));
         (targets, groups)
     }
 
-    fn walk(
-        &self,
-        name: &str,
-        span: Span,
-        visiting: &mut Vec<String>,
-        targets: &mut Vec<Item>,
-        groups: &mut Vec<String>,
-    ) {
+    /// Compat: bake's group expansion (`Config.group` in bake.go). Each group is expanded
+    /// once per requested name: met again, it gives what it gave the first time; met inside
+    /// itself, it gives nothing. A member that gives nothing stands for the target of that
+    /// name, so `group "app" { targets = ["app"] }` builds target `app`, and an empty group
+    /// (or one only reached through itself) asks for a target named like it.
+    fn walk(&self, name: &str, span: Span, memo: &mut HashMap<String, Expanded>) -> Expanded {
+        if let Some(done) = memo.get(name) {
+            return done.clone();
+        }
         let Some(g) = self.config.groups.get(name) else {
-            targets.push(Item {
+            let item = Item {
                 value: name.to_string(),
                 span,
-            });
-            return;
+            };
+            return (vec![item], Vec::new());
         };
-        if visiting.iter().any(|v| v == name) {
-            return;
-        }
-        visiting.push(name.to_string());
-        groups.push(name.to_string());
+        // In progress: a group reached through itself gives nothing.
+        memo.insert(name.to_string(), Expanded::default());
+        let mut targets = Vec::new();
+        let mut groups = vec![name.to_string()];
         for t in &g.targets {
-            self.walk(&t.value, t.span, visiting, targets, groups);
+            let (member_targets, member_groups) = self.walk(&t.value, t.span, memo);
+            if member_targets.is_empty() {
+                targets.push(t.clone());
+            } else {
+                targets.extend(member_targets);
+            }
+            groups.extend(member_groups);
         }
-        visiting.pop();
+        let expanded = (targets, groups);
+        memo.insert(name.to_string(), expanded.clone());
+        expanded
     }
 
     /// A target nothing inherits from, resolved from its own block (moved, not copied):
@@ -366,14 +370,25 @@ impl<'a> Resolver<'a> {
             return None;
         }
         let Some(own) = self.config.targets.get(name) else {
-            self.diags.push(
+            self.diags.push(if self.config.groups.contains_key(name) {
+                // Compat: bake reads a group that yields no target (empty, or reached only
+                // through itself) as a target of the same name.
+                Diag::error(
+                    "resolve::empty_group",
+                    format!("group `{name}` yields no target, and there is no target `{name}`"),
+                )
+                .label(at, "requested here")
+                .help(format!(
+                    "list targets in group `{name}`, or add a target named `{name}`; bake reads a group that yields nothing as a target of the same name"
+                ))
+            } else {
                 Diag::error(
                     "resolve::unknown_target",
                     format!("there is no target or group named `{name}`"),
                 )
                 .label(at, "requested here")
-                .help(known_targets_help(name, self.config)),
-            );
+                .help(known_targets_help(name, self.config))
+            });
             return None;
         };
         self.cache.insert(name.to_string(), None);
@@ -440,6 +455,11 @@ impl<'a> Resolver<'a> {
             attrs::target_attr("inherits").expect("inherits is an attribute"),
             None,
         );
+        for it in t.list("attest") {
+            if let Some(d) = attest_problem(it) {
+                self.diags.push(d);
+            }
+        }
         normalize(t);
     }
 
@@ -592,6 +612,41 @@ fn dedup(items: &mut Vec<Item>) {
     }
     let mut seen = std::collections::HashSet::new();
     items.retain(|x| !x.value.is_empty() && seen.insert(x.value.clone()));
+}
+
+/// Compat: bake 0.13 parses every attestation while resolving (`buildflags.ParseAttest`):
+/// each field is `KEY=VALUE`, and `disabled` is a boolean. `--sbom=VALUE` and
+/// `--provenance=VALUE` reach this as `type=sbom,VALUE`.
+fn attest_problem(it: &Item) -> Option<Diag> {
+    let fields = crate::base::csv_fields(&it.value, ',').unwrap_or_default();
+    let bad = fields.iter().find(|f| match f.split_once('=') {
+        None => true,
+        Some((k, v)) => {
+            k.eq_ignore_ascii_case("disabled")
+                && !matches!(
+                    v,
+                    "1" | "t"
+                        | "T"
+                        | "true"
+                        | "TRUE"
+                        | "True"
+                        | "0"
+                        | "f"
+                        | "F"
+                        | "false"
+                        | "FALSE"
+                        | "False"
+                )
+        }
+    })?;
+    Some(
+        Diag::error(
+            "resolve::attest_invalid",
+            format!("invalid attestation field `{bad}` in `{}`", it.value),
+        )
+        .label(it.span, "bake refuses this attestation")
+        .help("write `KEY=VALUE` fields, e.g. `type=provenance,mode=max` or `type=sbom,disabled=true`"),
+    )
 }
 
 /// Attestations are unique by type: a later one replaces an earlier one in place.
