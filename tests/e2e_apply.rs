@@ -850,14 +850,11 @@ fn e2e_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The context arrives exactly as buildx sends it: `.dockerignore` with an exception and
-/// `**`, symlinks to a file, a directory and nowhere, an empty directory, modes 600 and 755,
-/// names with spaces and non-ASCII, a hard link and a file over 100 MiB. rbake's image and
-/// buildx's (same engine, same Dockerfile) hold the same tree under `/data`.
-fn context_tree_matches_buildx(engine: &Engine) {
+/// Fills `app` with a context of edge cases: names the fixtures' `.dockerignore` excludes,
+/// names with spaces and non-ASCII, modes 755 and 600, symlinks to a file, a directory and
+/// nowhere, an empty directory, a hard link and a file of `big_mib` MiB.
+fn edge_case_context(app: &std::path::Path, big_mib: u32) {
     use std::os::unix::fs::PermissionsExt;
-    let ws = Workspace::new("tree", engine);
-    let app = ws.dir.join("app");
     for d in ["logs", "sub/empty", "sub/deep/er", "x"] {
         std::fs::create_dir_all(app.join(d)).unwrap();
     }
@@ -884,8 +881,17 @@ fn context_tree_matches_buildx(engine: &Engine) {
     std::os::unix::fs::symlink("sub/deep", app.join("link-to-dir")).unwrap();
     std::os::unix::fs::symlink("nowhere", app.join("dangling")).unwrap();
     std::fs::hard_link(app.join("run.sh"), app.join("x/hardlink.sh")).unwrap();
-    let big: Vec<u8> = (0..(101u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..(big_mib << 20)).map(|i| (i % 251) as u8).collect();
     std::fs::write(app.join("big.bin"), big).unwrap();
+}
+
+/// The context arrives exactly as buildx sends it: `.dockerignore` with an exception and
+/// `**`, symlinks to a file, a directory and nowhere, an empty directory, modes 600 and 755,
+/// names with spaces and non-ASCII, a hard link and a file over 100 MiB. rbake's image and
+/// buildx's (same engine, same Dockerfile) hold the same tree under `/data`.
+fn context_tree_matches_buildx(engine: &Engine) {
+    let ws = Workspace::new("tree", engine);
+    edge_case_context(&ws.dir.join("app"), 101);
 
     let mine = format!("{}:rbake", ws.local_repo("tree"));
     let theirs = format!("{}:buildx", ws.local_repo("tree"));
@@ -1090,37 +1096,8 @@ fn buildx_export(ws: &Workspace, engine: &Engine, target: &str, output: &str) {
 /// with spaces and non-ASCII, a hard link, a 20 MiB file) is copied into a `FROM scratch`
 /// image and exported by rbake and by buildx: both listings are equal, entry for entry.
 fn export_matches_buildx(engine: &Engine) {
-    use std::os::unix::fs::PermissionsExt;
     let ws = Workspace::new("export", engine);
-    let app = ws.dir.join("app");
-    for d in ["logs", "sub/empty", "sub/deep/er", "x"] {
-        std::fs::create_dir_all(app.join(d)).unwrap();
-    }
-    for (f, text) in [
-        ("secret.txt", "excluded"),
-        ("logs/a.log", "excluded"),
-        ("logs/keep.log", "kept"),
-        ("sub/deep/er/x.tmp", "excluded"),
-        ("sub/deep/er/y.txt", "kept"),
-        ("name with spaces.txt", "spaces"),
-        ("naïve-日本.txt", "unicode"),
-        ("run.sh", "#!/bin/sh\necho hi\n"),
-        ("private.txt", "600"),
-    ] {
-        std::fs::write(app.join(f), text).unwrap();
-    }
-    std::fs::set_permissions(app.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(
-        app.join("private.txt"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink("run.sh", app.join("link-to-file")).unwrap();
-    std::os::unix::fs::symlink("sub/deep", app.join("link-to-dir")).unwrap();
-    std::os::unix::fs::symlink("nowhere", app.join("dangling")).unwrap();
-    std::fs::hard_link(app.join("run.sh"), app.join("x/hardlink.sh")).unwrap();
-    let big: Vec<u8> = (0..(20u32 << 20)).map(|i| (i % 251) as u8).collect();
-    std::fs::write(app.join("big.bin"), big).unwrap();
+    edge_case_context(&ws.dir.join("app"), 20);
 
     let applied = ws.apply(&["tree"], &["--progress", "plain"]);
     applied.run.assert_success();

@@ -14,3 +14,13 @@ pub use suggest::did_you_mean;
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// From this many targets on, the stages that can (evaluation, resolution, `print`) split
+/// their work over two threads.
+const SPLIT_FROM: usize = 256;
+
+/// Whether work on `items` targets is worth a second thread: enough of them, and a second
+/// core to run it on.
+pub fn worth_two_threads(items: usize) -> bool {
+    items >= SPLIT_FROM && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}

@@ -165,9 +165,6 @@ pub fn collect(
     config
 }
 
-/// From this many target instances on, [`targets_of`] evaluates in two threads.
-const PARALLEL_INSTANCES: usize = 256;
-
 /// Each target block's instances evaluated, with the block's diagnostics, in block order.
 ///
 /// Large documents (generated monorepo files) are split in two at the middle instance and
@@ -193,8 +190,7 @@ fn targets_of(
         (targets, d)
     };
     let total: usize = expanded.iter().map(|(_, x)| x.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if total < PARALLEL_INSTANCES || threads < 2 {
+    if !crate::base::worth_two_threads(total) {
         return expanded.iter().map(|b| one(ctx, b)).collect();
     }
     let mut seen = 0;

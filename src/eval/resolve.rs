@@ -202,9 +202,6 @@ fn resolves_cleanly(config: &Config, order: &[Item]) -> bool {
         .all(|t| height(config, &t.value, &mut seen).is_some())
 }
 
-/// From this many requested targets on, [`resolve_targets`] works in two threads.
-const PARALLEL_TARGETS: usize = 256;
-
 /// The requested targets resolved, in order (`None` where a diagnostic says why). `own`
 /// holds, where it could be taken, a target's own block, which is then merged by move.
 ///
@@ -227,8 +224,7 @@ fn resolve_targets(
             })
             .collect()
     }
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if !clean || order.len() < PARALLEL_TARGETS || threads < 2 {
+    if !clean || !crate::base::worth_two_threads(order.len()) {
         return run(r, order, own);
     }
     let (first, second) = order.split_at(order.len() / 2);

@@ -23,17 +23,10 @@ use std::path::{Path, PathBuf};
 
 use bollard_buildkit_proto::fsutil::types::Stat;
 
-// Go's os.FileMode bits, as fsutil sends them.
-const MODE_DIR: u32 = 1 << 31;
-const MODE_SYMLINK: u32 = 1 << 27;
-const MODE_DEVICE: u32 = 1 << 26;
-const MODE_NAMED_PIPE: u32 = 1 << 25;
-const MODE_SOCKET: u32 = 1 << 24;
-const MODE_SETUID: u32 = 1 << 23;
-const MODE_SETGID: u32 = 1 << 22;
-const MODE_CHAR_DEVICE: u32 = 1 << 21;
-const MODE_STICKY: u32 = 1 << 20;
-const MODE_IRREGULAR: u32 = 1 << 19;
+use super::fswalk::{
+    MODE_CHAR_DEVICE, MODE_DEVICE, MODE_DIR, MODE_IRREGULAR, MODE_NAMED_PIPE, MODE_SETGID,
+    MODE_SETUID, MODE_SOCKET, MODE_STICKY, MODE_SYMLINK,
+};
 
 /// A file whose content was asked for and has not fully arrived.
 struct Pending {

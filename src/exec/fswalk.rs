@@ -20,17 +20,17 @@ use bollard_buildkit_proto::fsutil::types::Stat;
 
 use crate::base::patterns::{MatchInfo, Matcher, PatternError};
 
-// Go's os.FileMode type bits.
+// Go's os.FileMode bits, as fsutil sends and receives them (also `fsreceive`).
 pub const MODE_DIR: u32 = 1 << 31;
 pub const MODE_SYMLINK: u32 = 1 << 27;
-const MODE_DEVICE: u32 = 1 << 26;
-const MODE_NAMED_PIPE: u32 = 1 << 25;
-const MODE_SETUID: u32 = 1 << 23;
-const MODE_SETGID: u32 = 1 << 22;
-const MODE_CHAR_DEVICE: u32 = 1 << 21;
-const MODE_STICKY: u32 = 1 << 20;
-const MODE_IRREGULAR: u32 = 1 << 19;
-const MODE_SOCKET: u32 = 1 << 24;
+pub const MODE_DEVICE: u32 = 1 << 26;
+pub const MODE_NAMED_PIPE: u32 = 1 << 25;
+pub const MODE_SETUID: u32 = 1 << 23;
+pub const MODE_SETGID: u32 = 1 << 22;
+pub const MODE_CHAR_DEVICE: u32 = 1 << 21;
+pub const MODE_STICKY: u32 = 1 << 20;
+pub const MODE_IRREGULAR: u32 = 1 << 19;
+pub const MODE_SOCKET: u32 = 1 << 24;
 const MODE_TYPE: u32 = MODE_DIR
     | MODE_SYMLINK
     | MODE_NAMED_PIPE

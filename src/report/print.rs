@@ -115,8 +115,7 @@ pub fn write(def: &Definition, sink: &mut dyn std::io::Write) -> std::io::Result
     names.sort();
     w.key("target");
     w.open('{');
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if names.len() < PARALLEL_TARGETS || threads < 2 {
+    if !crate::base::worth_two_threads(names.len()) {
         write_targets(&mut w, def, &names)?;
     } else {
         // The second half is rendered on another thread while this one writes the first.
@@ -164,9 +163,6 @@ impl std::io::Write for Chunks {
         Ok(())
     }
 }
-
-/// From this many targets on, [`write`] renders the second half on another thread.
-const PARALLEL_TARGETS: usize = 256;
 
 /// Each named target as a member of the `target` object, flushed as the buffer fills.
 fn write_targets(w: &mut Pretty, def: &Definition, names: &[&String]) -> std::io::Result<()> {
@@ -439,7 +435,7 @@ mod tests {
     fn large_definitions_match_serde_too() {
         let mut def = Definition::default();
         let span = Span::new(FileId(0), 0..0);
-        for i in (0..PARALLEL_TARGETS * 2 + 7).rev() {
+        for i in (0..519).rev() {
             let name = format!("t{i:04}");
             let mut t = Target::new(name.clone(), span);
             set(
