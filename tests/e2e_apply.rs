@@ -10,7 +10,7 @@ mod e2e;
 
 use std::collections::BTreeSet;
 
-use e2e::registry::{self, ACCEPT_INDEX, INDEX_TYPES};
+use e2e::registry::{self, ACCEPT_INDEX, ACCEPT_MANIFEST, INDEX_TYPES};
 use e2e::{ALL_PLATFORMS, Applied, Engine, ImageContent, Workspace, export_ref, slug, uname_of};
 use serde_json::Value;
 
@@ -1289,3 +1289,155 @@ fn export_without_platform_split(engine: &Engine) {
     assert!(left.is_empty(), "{left:?}");
 }
 e2e::on_both_engines!(export_without_platform_split);
+
+/// `rbake verify` and `apply --verify` read a release back from the registry: a correct
+/// one passes; a tag moved by hand to another image, an index missing a platform and a
+/// manifest whose config says the wrong architecture (each made here through the registry
+/// API) are each reported with their diagnostic, pointed at the tag in the plan file.
+fn verify_reads_a_release_back(engine: &Engine) {
+    let ws = Workspace::new("multiarch", engine);
+    let repo_ref = ws.registry_repo("verify");
+    ws.set_env("REPO", &repo_ref);
+    let label = "e2e-push.labels.org.example.checked=yes";
+    let applied = ws.apply(
+        &["e2e-push"],
+        &[
+            "--set",
+            label,
+            "--progress",
+            "plain",
+            "--verify",
+            "--metadata-file",
+            "meta.json",
+        ],
+    );
+    applied.run.assert_success();
+    let tag = format!("{repo_ref}:v1");
+    assert!(
+        applied
+            .run
+            .stdout
+            .contains(&format!("verified  {tag}  sha256:")),
+        "{}",
+        applied.run.output()
+    );
+    let saved = ws.rbake(&[
+        "plan",
+        "--probe",
+        "--out",
+        "plan.json",
+        "--set",
+        label,
+        "e2e-push",
+    ]);
+    saved.assert_success();
+    let verify = |what: &str| {
+        let run = ws.rbake(&[
+            "verify",
+            "--plan",
+            "plan.json",
+            "--metadata-file",
+            "meta.json",
+        ]);
+        eprintln!("[verify after {what}]\n{}", run.output());
+        run
+    };
+    let ok = verify("the push");
+    ok.assert_success();
+    assert!(ok.stdout.contains(&tag), "{}", ok.output());
+
+    let (_, repo, _) = registry::split_reference(&tag);
+    let index = ws.registry.manifest(&repo, "v1", ACCEPT_INDEX);
+    let entries = e2e::image::descriptors(&index.json);
+    let entry = |platform: &str| {
+        entries
+            .iter()
+            .find(|d| e2e::image::descriptor_platform(d).as_deref() == Some(platform))
+            .unwrap_or_else(|| panic!("no {platform} in {}", index.json))
+            .clone()
+    };
+    let restore = || {
+        ws.registry
+            .put_manifest(&repo, "v1", &index.media_type, &index.bytes)
+    };
+    let expect = |run: &e2e::Run, codes: &[&str]| {
+        assert_eq!(run.code, Some(1), "{}", run.output());
+        for c in codes {
+            assert!(run.stderr.contains(c), "no {c}:\n{}", run.output());
+        }
+        assert!(
+            run.stderr.contains("plan.json"),
+            "points into the plan:\n{}",
+            run.output()
+        );
+    };
+
+    // 1. The tag moved by hand to one platform's manifest.
+    let arm = entry("linux/arm64");
+    let arm_manifest =
+        ws.registry
+            .manifest(&repo, arm["digest"].as_str().unwrap(), ACCEPT_MANIFEST);
+    ws.registry
+        .put_manifest(&repo, "v1", &arm_manifest.media_type, &arm_manifest.bytes);
+    expect(
+        &verify("moving the tag"),
+        &["verify::moved", "verify::not_an_index"],
+    );
+    restore();
+    verify("restoring").assert_success();
+
+    // 2. An index without linux/arm/v7.
+    let mut partial = index.json.clone();
+    partial["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|d| e2e::image::descriptor_platform(d).as_deref() != Some("linux/arm/v7"));
+    let bytes = serde_json::to_vec(&partial).unwrap();
+    ws.registry
+        .put_manifest(&repo, "v1", &index.media_type, &bytes);
+    let run = verify("dropping a platform");
+    expect(&run, &["verify::platform_missing", "linux/arm/v7"]);
+    restore();
+
+    // 3. The amd64 entry pointing at a manifest whose config says arm64.
+    let amd = entry("linux/amd64");
+    let amd_manifest =
+        ws.registry
+            .manifest(&repo, amd["digest"].as_str().unwrap(), ACCEPT_MANIFEST);
+    let config_digest = amd_manifest.json["config"]["digest"].as_str().unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&ws.registry.blob(&repo, config_digest)).unwrap();
+    config["architecture"] = "arm64".into();
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let new_config = ws.registry.put_blob(&repo, &config_bytes);
+    let mut manifest = amd_manifest.json.clone();
+    manifest["config"]["digest"] = new_config.clone().into();
+    manifest["config"]["size"] = config_bytes.len().into();
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let new_manifest = ws.registry.put_manifest(
+        &repo,
+        &e2e::image::sha256(&manifest_bytes),
+        &amd_manifest.media_type,
+        &manifest_bytes,
+    );
+    let mut wrong = index.json.clone();
+    for d in wrong["manifests"].as_array_mut().unwrap() {
+        if e2e::image::descriptor_platform(d).as_deref() == Some("linux/amd64") {
+            d["digest"] = new_manifest.clone().into();
+            d["size"] = manifest_bytes.len().into();
+        }
+    }
+    let bytes = serde_json::to_vec(&wrong).unwrap();
+    ws.registry
+        .put_manifest(&repo, "v1", &index.media_type, &bytes);
+    let run = verify("a wrong config");
+    expect(&run, &["verify::wrong_platform", "linux/amd64"]);
+    assert!(
+        run.stderr.contains("config for linux/arm64"),
+        "{}",
+        run.output()
+    );
+    restore();
+    verify("restoring").assert_success();
+}
+e2e::on_both_engines!(verify_reads_a_release_back);

@@ -43,6 +43,10 @@ pub struct ApplyArgs {
     /// Run every node, even those whose outputs already hold a build of the same inputs
     #[arg(long)]
     pub rebuild: bool,
+    /// After a successful run, read every pushed tag back from its registry and check it
+    /// against the plan (as `rbake verify` does)
+    #[arg(long)]
+    pub verify: bool,
     /// On a terminal, end with the table of every node instead of counts, failures and the
     /// slowest nodes (`--progress plain` always prints the table)
     #[arg(long, short = 'v')]
@@ -66,7 +70,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     let mut saved_sources = SourceMap::new();
     let saved_doc = match &saved {
         Some(path) => match read_saved(settings, path, &mut saved_sources) {
-            Ok(doc) => Some(doc),
+            Ok((doc, _)) => Some(doc),
             Err(d) => {
                 emit(&[d], &saved_sources);
                 return Err(1);
@@ -212,7 +216,54 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     if !failed.is_empty() || report.values().any(|r| matches!(r, Result_::Skipped(_))) {
         return Err(1);
     }
+    if args.verify {
+        return verify_pushed(settings, &plan, &report, &checked.loaded.sources);
+    }
     Ok(())
+}
+
+/// `--verify`: every tag this run pushed (or found up to date) read back and checked,
+/// each difference pointed at the spec line that names the tag.
+fn verify_pushed(
+    settings: &Settings,
+    plan: &crate::plan::Plan,
+    report: &run::Report,
+    sources: &SourceMap,
+) -> Result<(), spec::Failed> {
+    let recorded: std::collections::BTreeMap<String, String> = report::metadata(plan, report)
+        .published
+        .into_iter()
+        .map(|p| (p.tag, p.digest))
+        .collect();
+    let doc = report::plan::to_json(plan);
+    let nodes = doc["nodes"].as_array().cloned().unwrap_or_default();
+    let expected = super::verify::expectations(&nodes, &recorded);
+    let spans: std::collections::HashMap<(&str, &str), Span> = plan
+        .graph
+        .node_weights()
+        .filter_map(|n| match n {
+            crate::plan::Node::Push(p) => Some(p),
+            _ => None,
+        })
+        .flat_map(|p| {
+            p.tags
+                .iter()
+                .zip(&p.tag_spans)
+                .map(move |(t, s)| ((p.id.as_str(), t.as_str()), *s))
+        })
+        .collect();
+    let fallback = plan.graph.node_weights().find_map(|n| match n {
+        crate::plan::Node::Build(b) => Some(b.platform_span),
+        _ => None,
+    });
+    let locate = |id: &str, tag: &str| {
+        spans
+            .get(&(id, tag))
+            .copied()
+            .or(fallback)
+            .unwrap_or_default()
+    };
+    super::verify::check(settings, expected, &locate, sources)
 }
 
 /// The scheduler's own result. A scheduler that panicked or was aborted has no report: that
@@ -249,11 +300,11 @@ async fn stop_signal() -> Option<u8> {
 /// Reads a saved plan and checks its fingerprint against its own builders, nodes and
 /// summary: the fingerprint covers exactly those, so any edit to them (a `dest`, a tag)
 /// shows as a mismatch.
-fn read_saved(
+pub(super) fn read_saved(
     settings: &Settings,
     path: &str,
     sources: &mut SourceMap,
-) -> Result<report::plan::Document, Diag> {
+) -> Result<(report::plan::Document, String), Diag> {
     let not_a_plan = |why: String| {
         Diag::error(
             "apply::saved_plan",
@@ -289,7 +340,7 @@ fn read_saved(
         .label(Span::new(file, at), "does not match the plan's content")
         .help("rbake applies a saved plan only as it was written: change the spec instead, then run `rbake plan --probe --out FILE` again and review it"));
     }
-    Ok(doc)
+    Ok((doc, text))
 }
 
 /// Re-planning must give the saved plan's fingerprint: same spec, same builders.

@@ -7,6 +7,7 @@ mod print;
 pub mod schema;
 pub mod settings;
 mod spec;
+mod verify;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -40,6 +41,9 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Run the plan over BuildKit: build every platform, then push, load and export
     Apply(apply::ApplyArgs),
+    /// Read every tag a saved plan pushes back from its registry and check it against the
+    /// plan: platforms, image configs, labels, annotations, digests
+    Verify(verify::VerifyArgs),
     /// List targets, groups or variables
     Ls(ls::LsArgs),
     /// Print a JSON Schema rbake publishes (e.g. for the plan file)
@@ -165,6 +169,7 @@ pub fn main() -> ExitCode {
         Command::Print(args) => print::run(&settings, &args),
         Command::Plan(args) => plan::run(&settings, &args),
         Command::Apply(args) => apply::run(&settings, &args),
+        Command::Verify(args) => verify::run(&settings, &args),
         Command::Ls(args) => ls::run(&settings, &args),
         Command::Schema(args) => schema::run(&args),
     };

@@ -22,3 +22,4 @@ pub mod registry;
 pub mod session;
 pub mod solve;
 pub mod uptodate;
+pub mod verify;

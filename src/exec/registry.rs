@@ -393,6 +393,43 @@ impl Registry {
         Ok(Some(reply.body))
     }
 
+    /// A blob by digest (used for image configs, which are small), or `None` if the
+    /// registry has none. The bytes are checked against the digest.
+    pub async fn get_blob(&self, r: &Reference, digest: &str) -> Result<Option<Bytes>, String> {
+        let url = format!("{}/v2/{}/blobs/{digest}", r.base(), r.repo);
+        let mut reply = self.send(r, Method::GET, &url, &[], Bytes::new()).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        // Registries backed by object storage answer with a redirect to it, which takes no
+        // registry credentials.
+        if reply.status.is_redirection()
+            && let Some(to) = reply
+                .headers
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        {
+            let to = if to.starts_with("http") {
+                to
+            } else {
+                format!("{}{to}", r.base())
+            };
+            reply = self
+                .send_once(&Method::GET, &to, &[], &Bytes::new(), None)
+                .await?;
+        }
+        let reply = reply.expect(StatusCode::OK, &r.host, &format!("blob {digest}"))?;
+        let got = super::image::digest(&reply.body);
+        if got != digest {
+            return Err(format!(
+                "{} served {got} when asked for blob {digest}",
+                r.host
+            ));
+        }
+        Ok(Some(reply.body))
+    }
+
     /// Pushes one platform's image by digest: layers and config, then its manifest. No tag.
     pub async fn push_image(&self, r: &Reference, image: &Image) -> Result<(), String> {
         for b in image.layers.iter().chain(std::iter::once(&image.config)) {

@@ -134,6 +134,11 @@ pub struct Push {
     /// `manifest[PLATFORM]:...`), written into the pushed manifests and index.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub annotations: Vec<String>,
+    /// Where each tag was written, in the order of `tags` (for diagnostics about what the
+    /// registry serves under it; not part of the plan document).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub tag_spans: Vec<Span>,
 }
 
 /// Loads images into the builder's engine: one per platform on a classic store, one
@@ -698,6 +703,7 @@ fn outputs(
                 let push = Push {
                     id: format!("push:{}", t.name),
                     target: t.name.clone(),
+                    tag_spans: tags.iter().map(|t| t.1).collect(),
                     tags: tags.into_iter().map(|t| t.0).collect(),
                     platforms: platforms.clone(),
                     annotations: strings(t.list("annotations")),

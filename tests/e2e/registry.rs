@@ -138,6 +138,73 @@ impl Registry {
         )
     }
 
+    /// `PUT /v2/<repo>/manifests/<reference>`: what a person with push rights can do by
+    /// hand, for tests that tamper with a pushed tag. Returns the manifest's digest.
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> String {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let r = http::request(
+            &Addr::Tcp(self.host.clone()),
+            "PUT",
+            &path,
+            &[("Content-Type", media_type)],
+            Some(bytes),
+        )
+        .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
+        assert_eq!(
+            r.status,
+            201,
+            "PUT {path} answered {}: {}",
+            r.status,
+            r.text()
+        );
+        image::sha256(bytes)
+    }
+
+    /// Uploads a blob (monolithic POST then PUT); returns its digest.
+    pub fn put_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let digest = image::sha256(bytes);
+        let addr = Addr::Tcp(self.host.clone());
+        let start = format!("/v2/{repo}/blobs/uploads/");
+        let r = http::request(&addr, "POST", &start, &[], Some(&[]))
+            .unwrap_or_else(|e| panic!("POST {start}: {e}"));
+        assert_eq!(
+            r.status,
+            202,
+            "POST {start} answered {}: {}",
+            r.status,
+            r.text()
+        );
+        let location = r.header("Location").expect("upload location").to_string();
+        let path = location
+            .strip_prefix(&format!("http://{}", self.host))
+            .unwrap_or(&location)
+            .to_string();
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let put = format!("{path}{sep}digest={}", digest.replace(':', "%3A"));
+        let r = http::request(
+            &addr,
+            "PUT",
+            &put,
+            &[("Content-Type", "application/octet-stream")],
+            Some(bytes),
+        )
+        .unwrap_or_else(|e| panic!("PUT {put}: {e}"));
+        assert_eq!(
+            r.status,
+            201,
+            "PUT {put} answered {}: {}",
+            r.status,
+            r.text()
+        );
+        digest
+    }
+
     /// Best-effort `DELETE /v2/<repo>/manifests/<digest>` (the registry has delete enabled).
     pub fn delete(&self, repo: &str, digest: &str) {
         let _ = http::request(
