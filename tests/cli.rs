@@ -959,3 +959,137 @@ fn an_empty_group_asks_for_a_target_of_its_name() {
         run.stderr
     );
 }
+
+/// `plan --shard K/N` splits the builds of a plan into N disjoint parts that together are
+/// the whole plan, keeps builds linked by `target:` contexts in one part, and turns each
+/// push into a push by digest of the part's platforms; `platform=P` takes P's builds.
+#[test]
+fn shards_split_a_plan_without_cutting_target_links() {
+    let spec = r#"
+group "default" { targets = ["base", "api", "web", "cli", "docs"] }
+target "_p" { platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"] }
+target "base" { inherits = ["_p"] }
+target "api" {
+  inherits = ["_p"]
+  args     = { WHAT = "api" }
+  contexts = { base = "target:base" }
+  tags     = ["127.0.0.1:5000/t/api:1"]
+  output   = ["type=registry"]
+}
+target "web" {
+  inherits = ["_p"]
+  args     = { WHAT = "web" }
+  contexts = { base = "target:base" }
+  tags     = ["127.0.0.1:5000/t/web:1"]
+  output   = ["type=registry"]
+}
+target "cli" {
+  inherits = ["_p"]
+  args     = { WHAT = "cli" }
+  tags     = ["127.0.0.1:5000/t/cli:1"]
+  output   = ["type=registry"]
+}
+target "docs" {
+  platforms = ["linux/amd64"]
+  args      = { WHAT = "docs" }
+  tags      = ["127.0.0.1:5000/t/docs:1"]
+  output    = ["type=registry"]
+}
+"#;
+    let dir = project("shards", spec);
+    dir.write("Dockerfile", "FROM scratch\n");
+    let builds_of = |doc: &Value| -> Vec<String> {
+        doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "build")
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let whole = rbake(&dir.path, &["plan", "--format", "json"], &[]);
+    assert_eq!(whole.code, Some(0), "{}", whole.stderr);
+    let mut all = builds_of(&json_of(&whole));
+    all.sort();
+    assert_eq!(all.len(), 13);
+    let mut union = Vec::new();
+    let mut sizes = Vec::new();
+    for k in 1..=3 {
+        let run = rbake(
+            &dir.path,
+            &["plan", "--format", "json", "--shard", &format!("{k}/3")],
+            &[],
+        );
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let doc = json_of(&run);
+        let mine = builds_of(&doc);
+        // A `target:` link never crosses parts: each api/web build has its base here.
+        for b in &mine {
+            if b.starts_with("build:api:") || b.starts_with("build:web:") {
+                let platform = b.splitn(3, ':').nth(2).unwrap();
+                assert!(
+                    mine.contains(&format!("build:base:{platform}")),
+                    "{k}/3: {mine:?}"
+                );
+            }
+        }
+        for n in doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "push")
+        {
+            let id = n["id"].as_str().unwrap();
+            for p in n["platforms"].as_array().unwrap() {
+                let target = &id["push:".len()..];
+                assert!(
+                    mine.contains(&format!("build:{target}:{}", p.as_str().unwrap())),
+                    "{n}"
+                );
+            }
+        }
+        sizes.push(mine.len());
+        union.extend(mine);
+    }
+    union.sort();
+    assert_eq!(union, all, "the parts are disjoint and cover the plan");
+    // base+api+web for a platform is 3 builds, cli 1 per platform, docs 1: 9 + 3 + 1 over 3.
+    assert!(
+        sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 3,
+        "{sizes:?}"
+    );
+
+    let arm = rbake(
+        &dir.path,
+        &[
+            "plan",
+            "--format",
+            "json",
+            "--shard",
+            "platform=linux/arm64",
+        ],
+        &[],
+    );
+    assert_eq!(arm.code, Some(0), "{}", arm.stderr);
+    let mine = builds_of(&json_of(&arm));
+    assert_eq!(mine.len(), 4, "{mine:?}");
+    assert!(mine.iter().all(|b| b.ends_with(":linux/arm64")), "{mine:?}");
+    let tree = rbake(&dir.path, &["plan", "--shard", "platform=linux/arm64"], &[]);
+    assert!(
+        tree.stdout
+            .contains("push by digest to 127.0.0.1:5000/t/api:1 (linux/arm64"),
+        "{}",
+        tree.stdout
+    );
+
+    let bad = rbake(&dir.path, &["plan", "--shard", "4/3"], &[]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("plan::shard"), "{}", bad.stderr);
+    let no_plan = rbake(&dir.path, &["apply", "--shard", "1/2"], &[]);
+    assert_eq!(no_plan.code, Some(2), "{}", no_plan.stderr);
+    assert!(
+        no_plan.stderr.contains("apply::shard"),
+        "{}",
+        no_plan.stderr
+    );
+}

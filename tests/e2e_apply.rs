@@ -1441,3 +1441,161 @@ fn verify_reads_a_release_back(engine: &Engine) {
     verify("restoring").assert_success();
 }
 e2e::on_both_engines!(verify_reads_a_release_back);
+
+/// A sharded release: one frozen plan of 4 targets x 3 platforms (a `target:` dependency
+/// included) built as three platform shards, amd64 on Docker 20.10 and arm64 and arm/v7 on
+/// Docker 26, each pushing by digest only; before `publish` no tag exists, a missing shard
+/// or a result of another plan makes `publish` refuse with nothing tagged, and after it every
+/// index is complete and `rbake verify` agrees. Re-running a shard and `publish` changes
+/// nothing.
+#[test]
+fn sharded_release() {
+    let d20 = Engine::docker20();
+    let d26 = Engine::docker26();
+    let ws = Workspace::new("shards", &d20);
+    let repo_ref = ws.registry_repo("shards");
+    ws.set_env("REPO", &repo_ref);
+    ws.set_env("E2E_NONCE", &format!("nonce-{}", e2e::random_id()));
+    let plan = ws.plan(&[]);
+    let saved = ws.rbake(&["plan", "--probe", "--out", "plan.json"]);
+    saved.assert_success();
+    let targets = ["base", "app", "tool", "docs"];
+    assert_eq!(plan.nodes("push").len(), targets.len());
+    let tag = |t: &str| format!("{repo_ref}/{t}:v1");
+    let repo = |t: &str| registry::split_reference(&tag(t)).1;
+    let no_tags = |when: &str| {
+        for t in targets {
+            assert!(
+                !ws.registry.has_manifest(&repo(t), "v1"),
+                "{} exists {when}",
+                tag(t)
+            );
+        }
+    };
+
+    let shard = |engine: &Engine, platform: &str, result: &str| {
+        ws.write("build.hcl", &e2e::builder_hcl(engine));
+        let run = ws.rbake(&[
+            "apply",
+            "--plan",
+            "plan.json",
+            "--shard",
+            &format!("platform={platform}"),
+            "--result",
+            result,
+            "--progress",
+            "plain",
+        ]);
+        run.assert_success();
+        serde_json::from_slice::<Value>(&ws.read(result)).unwrap()
+    };
+    let a = shard(&d20, "linux/amd64", "a.json");
+    assert_eq!(a["pushes"].as_object().unwrap().len(), targets.len(), "{a}");
+    for p in a["pushes"].as_object().unwrap().values() {
+        assert_eq!(p["manifests"].as_array().unwrap().len(), 1, "{p}");
+        assert_eq!(p["manifests"][0]["platform"], "linux/amd64");
+    }
+    shard(&d26, "linux/arm64", "b.json");
+    no_tags("after two shards");
+
+    // A missing shard: refused, nothing tagged.
+    let publish = |results: &[&str]| {
+        let mut args = vec!["publish", "--plan", "plan.json"];
+        args.extend_from_slice(results);
+        ws.rbake(&args)
+    };
+    let partial = publish(&["a.json", "b.json"]);
+    assert_eq!(partial.code, Some(1), "{}", partial.output());
+    assert!(
+        partial.stderr.contains("publish::missing_platform"),
+        "{}",
+        partial.output()
+    );
+    assert!(
+        partial.stderr.contains("linux/arm/v7"),
+        "{}",
+        partial.output()
+    );
+    no_tags("after a refused publish");
+
+    let c = shard(&d26, "linux/arm/v7", "c.json");
+    no_tags("after three shards");
+    // A result of another plan: refused.
+    let mut other = c.clone();
+    other["fingerprint"] =
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000".into();
+    ws.write("other.json", &other.to_string());
+    let wrong = publish(&["a.json", "b.json", "other.json"]);
+    assert_eq!(wrong.code, Some(1), "{}", wrong.output());
+    assert!(
+        wrong.stderr.contains("publish::other_plan"),
+        "{}",
+        wrong.output()
+    );
+    no_tags("after publishing a result of another plan");
+
+    let done = publish(&["a.json", "b.json", "c.json"]);
+    done.assert_success();
+    let mut digests = Vec::new();
+    for t in targets {
+        let index = ws.registry.manifest(&repo(t), "v1", ACCEPT_INDEX);
+        assert!(
+            INDEX_TYPES.contains(&index.media_type.as_str()),
+            "{t}: {}",
+            index.media_type
+        );
+        let entries = e2e::image::descriptors(&index.json);
+        let platforms: Vec<String> = entries
+            .iter()
+            .map(|d| e2e::image::descriptor_platform(d).unwrap())
+            .collect();
+        // In the plan's order (targets linked by `target:` list their platforms sorted).
+        let planned = e2e::strings(&plan.nodes_of("push", t)[0]["platforms"]);
+        assert_eq!(platforms, planned, "{t}");
+        let unique: BTreeSet<&String> = platforms.iter().collect();
+        assert_eq!(unique.len(), ALL_PLATFORMS.len(), "{t}: {platforms:?}");
+        for (d, platform) in entries.iter().zip(&platforms) {
+            let img = ws.registry.image(&repo(t), d);
+            let (os, arch, variant) = split_platform(platform);
+            assert_eq!(
+                (
+                    img.config["os"].as_str(),
+                    img.config["architecture"].as_str()
+                ),
+                (Some(os), Some(arch)),
+                "{t} {platform}"
+            );
+            if let Some(v) = variant {
+                assert_eq!(img.config["variant"].as_str(), Some(v), "{t} {platform}");
+            }
+        }
+        digests.push(index.digest);
+    }
+    let app = ws.registry.manifest(&repo("app"), "v1", ACCEPT_INDEX);
+    assert_eq!(
+        app.json["annotations"]["org.opencontainers.image.title"],
+        "app"
+    );
+    let verify = ws.rbake(&["verify", "--plan", "plan.json"]);
+    verify.assert_success();
+    assert_eq!(
+        verify
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("verified"))
+            .count(),
+        4
+    );
+
+    // Again: the same shard and the same publish write the same bytes.
+    let c2 = shard(&d26, "linux/arm/v7", "c.json");
+    assert_eq!(
+        c2["pushes"], c["pushes"],
+        "a re-run shard pushes the same manifests"
+    );
+    publish(&["a.json", "b.json", "c.json"]).assert_success();
+    for (t, before) in targets.iter().zip(&digests) {
+        let after = ws.registry.manifest(&repo(t), "v1", ACCEPT_INDEX).digest;
+        assert_eq!(&after, before, "{t} moved on a second publish");
+    }
+}

@@ -12,6 +12,7 @@ use super::{PANIC_EXIT, SpecArgs, emit, note, spec};
 use crate::exec::apply::{self as run, Result_};
 use crate::exec::credentials::{Credentials, config_dir};
 use crate::exec::paths;
+use crate::plan::shard::Shard;
 use crate::report;
 use crate::report::progress::{Mode, Progress};
 use crate::source::{Diag, Origin, SourceMap, Span};
@@ -43,6 +44,14 @@ pub struct ApplyArgs {
     /// Run every node, even those whose outputs already hold a build of the same inputs
     #[arg(long)]
     pub rebuild: bool,
+    /// Run only part of a saved plan (needs `--plan`): `platform=OS/ARCH[/VARIANT]` or
+    /// `K/N`. Pushes go up by digest only; `rbake publish` writes indexes and tags
+    #[arg(long, value_name = "SELECTOR")]
+    pub shard: Option<String>,
+    /// With `--shard`: write what the shard pushed (plan fingerprint, per-platform manifest
+    /// digests and sizes) as JSON to FILE, for `rbake publish`
+    #[arg(long, value_name = "FILE", requires = "shard")]
+    pub result: Option<String>,
     /// After a successful run, read every pushed tag back from its registry and check it
     /// against the plan (as `rbake verify` does)
     #[arg(long)]
@@ -89,13 +98,48 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
         spec_args.set = doc.request.set.clone();
         spec_args.targets = doc.request.targets.clone();
     }
+    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(s) => s,
+        Err(why) => {
+            emit(
+                &[Diag::error("apply::shard", why)
+                    .help("e.g. `--shard platform=linux/arm64` on a native arm64 runner, or `--shard 2/3` for the second of three equal parts")],
+                &saved_sources,
+            );
+            return Err(2);
+        }
+    };
+    if shard.is_some() && saved_doc.is_none() {
+        emit(
+            &[Diag::error("apply::shard", "`--shard` runs part of a saved plan, and none was given")
+                .help("plan once with `rbake plan --probe --out plan.json`, then run `rbake apply --plan plan.json --shard ...` on each runner and `rbake publish --plan plan.json RESULT...` at the end")],
+            &saved_sources,
+        );
+        return Err(2);
+    }
     let checked = planning::build(settings, &spec_args, &args.allow, true)?;
-    let plan = checked.plan;
-    if let (Some(path), Some(doc)) = (&saved, &saved_doc)
-        && let Err(d) = compare_saved(path, doc, &plan)
-    {
-        emit(&[d], &checked.loaded.sources);
-        return Err(1);
+    let mut plan = checked.plan;
+    if let (Some(path), Some(doc)) = (&saved, &saved_doc) {
+        // A shard runs on its own runner, with its own engine: its builds and pushes must
+        // be the saved plan's; which builder runs them is this machine's business.
+        let same = match &shard {
+            Some(_) => compare_release(path, doc, &plan),
+            None => compare_saved(path, doc, &plan),
+        };
+        if let Err(d) = same {
+            emit(&[d], &checked.loaded.sources);
+            return Err(1);
+        }
+    }
+    if let Some(s) = &shard {
+        plan = plan.shard(s);
+        note(&format!(
+            "shard {s}: {} build(s), {} push(es) by digest, {} load(s), {} export(s)",
+            plan.counts().builds,
+            plan.counts().pushes,
+            plan.counts().loads,
+            plan.counts().exports
+        ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -109,7 +153,9 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
         cwd: settings.cwd.clone(),
         env: Arc::new(settings.env.clone()),
         credentials,
-        rebuild: args.rebuild,
+        // A shard's result must name every manifest it is responsible for, so its pushes
+        // always run (BuildKit's cache still answers unchanged builds).
+        rebuild: args.rebuild || shard.is_some(),
     };
     let mut progress = Progress::new(args.progress, &plan);
     let cancel = CancellationToken::new();
@@ -216,8 +262,90 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     if !failed.is_empty() || report.values().any(|r| matches!(r, Result_::Skipped(_))) {
         return Err(1);
     }
+    if let (Some(s), Some(path), Some(doc)) = (&shard, &args.result, &saved_doc) {
+        let result = shard_result(s, doc, &report);
+        let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+        if let Err(e) = std::fs::write(settings.cwd.join(path), format!("{text}\n")) {
+            emit(
+                &[
+                    Diag::error("cli::write_result", format!("cannot write `{path}`: {e}"))
+                        .help("check that the directory exists and is writable"),
+                ],
+                &checked.loaded.sources,
+            );
+            return Err(1);
+        }
+    }
     if args.verify {
         return verify_pushed(settings, &plan, &report, &checked.loaded.sources);
+    }
+    Ok(())
+}
+
+/// What a finished shard hands to `rbake publish`.
+fn shard_result(
+    shard: &Shard,
+    saved: &report::plan::Document,
+    report: &run::Report,
+) -> report::shard::ShardResult {
+    let mut result = report::shard::ShardResult {
+        schema: report::shard::SCHEMA.to_string(),
+        fingerprint: report::shard::release_fingerprint(&saved.nodes),
+        shard: shard.to_string(),
+        ..Default::default()
+    };
+    for (id, r) in report {
+        let Result_::Done(o) = r else {
+            continue;
+        };
+        if id.starts_with("build:") {
+            result.builds.insert(id.clone(), "done".to_string());
+        }
+        if !o.manifests.is_empty() {
+            let target = saved
+                .nodes
+                .iter()
+                .find(|n| n["id"] == id.as_str())
+                .and_then(|n| n["target"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            result.pushes.insert(
+                id.clone(),
+                report::shard::ShardPush {
+                    target,
+                    manifests: o
+                        .manifests
+                        .iter()
+                        .map(|m| report::shard::ShardManifest {
+                            platform: m.platform.clone(),
+                            digest: m.digest.clone(),
+                            size: m.size,
+                            media_type: m.media_type.clone(),
+                        })
+                        .collect(),
+                },
+            );
+        }
+    }
+    result
+}
+
+/// A shard's own plan must have the saved plan's builds and pushes (builders aside).
+fn compare_release(
+    path: &str,
+    saved: &report::plan::Document,
+    plan: &crate::plan::Plan,
+) -> Result<(), Diag> {
+    let now = report::plan::to_json(plan);
+    let nodes = now["nodes"].as_array().cloned().unwrap_or_default();
+    if report::shard::release_fingerprint(&nodes)
+        != report::shard::release_fingerprint(&saved.nodes)
+    {
+        return Err(Diag::error(
+            "apply::stale_plan",
+            format!("`{path}` no longer matches the spec: this runner plans other builds or pushes"),
+        )
+        .help("every shard must see the same spec, `--set`s and environment as the planning job: check out the same commit and pass the same variables, or plan again"));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ mod apply;
 mod ls;
 mod plan;
 mod print;
+mod publish;
 pub mod schema;
 pub mod settings;
 mod spec;
@@ -41,6 +42,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Run the plan over BuildKit: build every platform, then push, load and export
     Apply(apply::ApplyArgs),
+    /// Write the indexes and tags of a sharded release, once every shard's result is in
+    Publish(publish::PublishArgs),
     /// Read every tag a saved plan pushes back from its registry and check it against the
     /// plan: platforms, image configs, labels, annotations, digests
     Verify(verify::VerifyArgs),
@@ -170,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&settings, &args),
         Command::Apply(args) => apply::run(&settings, &args),
         Command::Verify(args) => verify::run(&settings, &args),
+        Command::Publish(args) => publish::run(&settings, &args),
         Command::Ls(args) => ls::run(&settings, &args),
         Command::Schema(args) => schema::run(&args),
     };

@@ -30,6 +30,10 @@ pub struct PlanArgs {
     /// Ask each builder's engine what it really supports instead of trusting the spec
     #[arg(long)]
     pub probe: bool,
+    /// Show only what one shard would run (`platform=OS/ARCH[/VARIANT]` or `K/N`), as
+    /// `rbake apply --plan FILE --shard` splits the plan; not with `--out`
+    #[arg(long, value_name = "SELECTOR", conflicts_with = "out")]
+    pub shard: Option<String>,
     /// Accepted for bake's command line and ignored: planning shows no build progress
     #[arg(long, value_name = "TYPE")]
     pub progress: Option<String>,
@@ -52,7 +56,27 @@ pub struct Checked {
 }
 
 pub fn run(settings: &Settings, args: &PlanArgs) -> Result<(), spec::Failed> {
-    let checked = build(settings, &args.spec, &args.allow, args.probe)?;
+    let shard = match args
+        .shard
+        .as_deref()
+        .map(crate::plan::shard::Shard::parse)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(why) => {
+            super::emit(
+                &[Diag::error("plan::shard", why).help(
+                    "e.g. `--shard platform=linux/arm64`, or `--shard 2/3` for the second of three equal parts",
+                )],
+                &crate::source::SourceMap::new(),
+            );
+            return Err(2);
+        }
+    };
+    let mut checked = build(settings, &args.spec, &args.allow, args.probe)?;
+    if let Some(s) = &shard {
+        checked.plan = checked.plan.shard(s);
+    }
     let plan = &checked.plan;
     // The JSON document (fingerprint included) is built once for `--out` and `--format json`.
     let json = (args.out.is_some() || args.format == Format::Json)

@@ -22,6 +22,8 @@ pub enum Which {
     Plan,
     /// The file `rbake apply --metadata-file` writes (schema/metadata.v1.json)
     Metadata,
+    /// The file `rbake apply --shard S --result FILE` writes (schema/shard-result.v1.json)
+    ShardResult,
 }
 
 impl Which {
@@ -31,6 +33,7 @@ impl Which {
         (Which::BakeJson, "bake-json.v1.json"),
         (Which::Plan, "plan.v1.json"),
         (Which::Metadata, "metadata.v1.json"),
+        (Which::ShardResult, "shard-result.v1.json"),
     ];
 }
 
@@ -41,6 +44,7 @@ pub fn text(which: Which) -> String {
         Which::BakeJson => report::reference::bake_json_schema(),
         Which::Plan => report::plan::schema(),
         Which::Metadata => report::metadata::schema(),
+        Which::ShardResult => report::shard::schema(),
     };
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

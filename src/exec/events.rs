@@ -52,6 +52,17 @@ pub struct Outcome {
     pub published: Vec<String>,
     /// Set when nothing had to run: why the node is up to date.
     pub up_to_date: Option<String>,
+    /// A push by digest only (a shard's): each platform's manifest as pushed.
+    pub manifests: Vec<Pushed>,
+}
+
+/// One platform's manifest, pushed by digest to every repository of a push.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pushed {
+    pub platform: String,
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
 }
 
 impl Outcome {

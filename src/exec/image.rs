@@ -209,6 +209,33 @@ pub fn index(images: &[&Image]) -> Blob {
     Blob::new(INDEX, serde_json::to_vec(&idx).unwrap_or_default())
 }
 
+/// An OCI image index over manifests already in a registry (a shard's, for `rbake
+/// publish`): `(descriptor, platform)` pairs, with `index:` annotations.
+pub fn index_of(entries: &[(Blob, crate::model::Platform)], annotations: &[Annotation]) -> Blob {
+    let manifests: Vec<J> = entries
+        .iter()
+        .map(|(m, p)| {
+            let mut d = m.descriptor();
+            let mut platform = json!({ "architecture": p.arch, "os": p.os });
+            if let Some(v) = &p.variant {
+                platform["variant"] = J::String(v.clone());
+            }
+            d["platform"] = platform;
+            d
+        })
+        .collect();
+    let mut idx = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": manifests });
+    let mine: serde_json::Map<String, J> = annotations
+        .iter()
+        .filter(|a| a.on_index)
+        .map(|a| (a.key.clone(), J::String(a.value.clone())))
+        .collect();
+    if !mine.is_empty() {
+        idx["annotations"] = J::Object(mine);
+    }
+    Blob::new(INDEX, serde_json::to_vec(&idx).unwrap_or_default())
+}
+
 /// A reference as the engine normalises it: `app` is `docker.io/library/app:latest`,
 /// `org/app:1` is `docker.io/org/app:1`; a first part with a `.` or `:` (or `localhost`)
 /// is a registry host and stays.

@@ -101,7 +101,10 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
         .collect::<Result<Vec<_>, _>>()?;
     // The input key goes on the top manifest, so a later run (on any machine) sees that the
     // registry already holds this build.
-    if let Some(k) = ctx.assessment.keys.get(&p.id) {
+    // A shard pushes part of the platforms: the key is the whole push's, so it is left off.
+    if !p.by_digest
+        && let Some(k) = ctx.assessment.keys.get(&p.id)
+    {
         annotations.push(image::Annotation {
             on_index: builds.len() > 1,
             platform: None,
@@ -138,9 +141,26 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
                 )
             })?;
         }
-        if images.len() > 1 {
+        if images.len() > 1 && !p.by_digest {
             registry.put_manifest(r, &top.digest, &top).await?;
         }
+    }
+    // A shard stops here: `rbake publish` writes the index and the tags once every shard
+    // has pushed its platforms.
+    if p.by_digest {
+        return Ok(Outcome {
+            manifests: images
+                .iter()
+                .zip(&p.platforms)
+                .map(|(img, platform)| super::events::Pushed {
+                    platform: platform.to_string(),
+                    digest: img.manifest.digest.clone(),
+                    size: img.manifest.data.len() as u64,
+                    media_type: img.manifest.media_type.clone(),
+                })
+                .collect(),
+            ..Outcome::default()
+        });
     }
     // ...and only then are the tags written.
     for t in &p.tags {

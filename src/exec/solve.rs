@@ -200,8 +200,7 @@ pub async fn solve(
                 digest,
                 steps: steps_total,
                 cached_steps: cached,
-                published: Vec::new(),
-                up_to_date: None,
+                ..Outcome::default()
             })
         }
         Err(status) => {

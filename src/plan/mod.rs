@@ -4,6 +4,7 @@
 
 mod claims;
 mod local_tag;
+pub mod shard;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -139,6 +140,11 @@ pub struct Push {
     #[serde(skip)]
     #[schemars(skip)]
     pub tag_spans: Vec<Span>,
+    /// Set when a shard of a saved plan runs this push (`apply --shard`): each platform's
+    /// image goes up by digest and nothing else; `rbake publish` writes the index and tags.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub by_digest: bool,
 }
 
 /// Loads images into the builder's engine: one per platform on a classic store, one
@@ -707,6 +713,7 @@ fn outputs(
                     tags: tags.into_iter().map(|t| t.0).collect(),
                     platforms: platforms.clone(),
                     annotations: strings(t.list("annotations")),
+                    by_digest: false,
                 };
                 let idx = plan.graph.add_node(Node::Push(push));
                 for (_, b) in builds {

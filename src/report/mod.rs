@@ -7,6 +7,7 @@ pub mod plan;
 pub mod print;
 pub mod progress;
 pub mod reference;
+pub mod shard;
 pub mod table;
 
 use crate::exec::apply::{Report, Result_};

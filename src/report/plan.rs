@@ -219,6 +219,11 @@ pub fn tree(plan: &Plan) -> String {
                         lines.push(format!("inputs {}", inputs.join("; ")));
                     }
                 }
+                Node::Push(p) if p.by_digest => lines.push(format!(
+                    "push by digest to {} ({}; `rbake publish` writes the index and tags)",
+                    p.tags.join(", "),
+                    list(p.platforms.iter().map(ToString::to_string))
+                )),
                 Node::Push(p) => lines.push(format!(
                     "push {} ({} of {})",
                     p.tags.join(", "),

@@ -166,6 +166,16 @@ impl Registry {
         image::sha256(bytes)
     }
 
+    /// Whether `GET /v2/<repo>/manifests/<reference>` finds anything.
+    pub fn has_manifest(&self, repo: &str, reference: &str) -> bool {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let accept = format!("{ACCEPT_INDEX}, {ACCEPT_MANIFEST}");
+        match self.get(&path, Some(&accept)) {
+            Ok(r) => r.status == 200,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// Uploads a blob (monolithic POST then PUT); returns its digest.
     pub fn put_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = image::sha256(bytes);
