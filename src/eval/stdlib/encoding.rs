@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use super::super::value::format_number;
 use super::args::{arg_str, quote};
 use super::{Env, Value};
 
@@ -30,10 +29,10 @@ fn write_json(v: &Value, out: &mut String) -> Result<(), String> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) if !n.is_finite() => {
+        Value::Number(n) if n.is_inf() => {
             return Err("cannot serialize infinity as JSON".into());
         }
-        Value::Number(n) => out.push_str(&format_number(*n)),
+        Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) => out.push_str(&json_quote(s)),
         Value::List(items) => {
             out.push('[');
@@ -203,9 +202,9 @@ mod tests {
         assert_eq!(call("base64decode", &[s("cmJha2U=")]), Ok(s("rbake")));
         let obj = map(&[
             ("name", s("x")),
-            ("n", Value::Number(3.0)),
+            ("n", Value::num(3.0)),
             ("ok", Value::Bool(true)),
-            ("list", Value::List(vec![Value::Number(1.0), s("two")])),
+            ("list", Value::List(vec![Value::num(1.0), s("two")])),
         ]);
         assert_eq!(
             call("jsonencode", &[obj]),
@@ -244,17 +243,14 @@ mod tests {
             call("jsonencode", &[s("\u{1}\u{8}\t")]),
             Ok(s(r#""\u0001\b\t""#))
         );
+        assert_eq!(call("jsonencode", &[Value::num(1e-7)]), Ok(s("0.0000001")));
         assert_eq!(
-            call("jsonencode", &[Value::Number(1e-7)]),
-            Ok(s("0.0000001"))
-        );
-        assert_eq!(
-            call("jsonencode", &[Value::Number(1e21)]),
+            call("jsonencode", &[Value::num(1e21)]),
             Ok(s("1000000000000000000000"))
         );
         assert_eq!(call("jsonencode", &[Value::Null]), Ok(s("null")));
         assert_eq!(
-            call("jsonencode", &[Value::Number(f64::INFINITY)]),
+            call("jsonencode", &[Value::num(f64::INFINITY)]),
             Err("cannot serialize infinity as JSON".into())
         );
     }
@@ -265,7 +261,7 @@ mod tests {
         assert_eq!(
             call("jsondecode", &[s("[1, true, null]")]),
             Ok(Value::List(vec![
-                Value::Number(1.0),
+                Value::num(1.0),
                 Value::Bool(true),
                 Value::Null
             ]))
