@@ -1,9 +1,10 @@
 //! The values that bake expressions evaluate to.
 //!
 //! Bake evaluates HCL with go-cty. rbake keeps cty's observable behaviour (automatic
-//! string/number/bool conversion, objects iterated in key order, numbers printed without
-//! exponent) with a small dynamic type: lists and tuples share `List`, maps and objects share
-//! `Map`, and a `BTreeMap` gives cty's sorted attribute order for free.
+//! string/number/bool conversion, objects iterated in key order, numbers as cty's big floats,
+//! `base::Number`) with a small dynamic type: lists, tuples and sets share `List` (sets in
+//! set order), maps and objects share `Map`, and a `BTreeMap` gives cty's sorted attribute
+//! order for free.
 
 use std::collections::BTreeMap;
 use std::fmt;
