@@ -616,8 +616,10 @@ impl Number {
         )))
     }
 
-    /// `big.Float.SetInt` of a big integer: at its bit length, at least 64.
+    /// `big.Float.SetInt` of a big integer: at its bit length, at least 64. A `big.Int` has
+    /// no -0, so zero is +0 whatever the sign.
     pub fn big_int(neg: bool, magnitude: BigUint) -> Number {
+        let neg = neg && !magnitude.is_zero();
         let prec = (magnitude.bits() as u32).max(64);
         Number::from_float(Float::round(neg, magnitude, 0, false, prec))
     }

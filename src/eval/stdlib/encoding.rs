@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::args::{arg_str, quote};
-use super::{Env, Value};
+use super::{Env, Number, Value};
 
 pub(super) fn jsonencode(_: &Env, args: &[Value]) -> Result<Value, String> {
     // cty accepts a null here and encodes it as `null`.
@@ -84,10 +84,48 @@ pub(super) fn json_quote(s: &str) -> String {
     out
 }
 
+/// cty reads JSON numbers at 512 bits from their text, so the text must survive parsing:
+/// jsonc-parser, with every extension to JSON turned off, keeps it (serde_json would round
+/// to an f64). Its messages are less familiar, so a failure is reported in serde_json's words.
 pub(super) fn jsondecode(_: &Env, args: &[Value]) -> Result<Value, String> {
     let s = arg_str(args, 0, "str")?;
-    let json: serde_json::Value = serde_json::from_str(&s).map_err(|e| e.to_string())?;
-    Ok(Value::from_json(&json))
+    let strict = jsonc_parser::ParseOptions {
+        allow_comments: false,
+        allow_loose_object_property_names: false,
+        allow_trailing_commas: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    match jsonc_parser::parse_to_value(&s, &strict) {
+        Ok(Some(json)) => Ok(from_json_text(json)),
+        _ => serde_json::from_str::<serde_json::Value>(&s)
+            .map(|json| Value::from_json(&json))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn from_json_text(json: jsonc_parser::JsonValue<'_>) -> Value {
+    use jsonc_parser::JsonValue as J;
+    match json {
+        J::Null => Value::Null,
+        J::Boolean(b) => Value::Bool(b),
+        J::Number(text) => Number::parse(text).map_or(Value::Null, Value::Number),
+        J::String(s) => Value::String(s.into_owned()),
+        J::Array(items) => {
+            Value::List(items.take_inner().into_iter().map(from_json_text).collect())
+        }
+        J::Object(m) => Value::Map(
+            m.take_inner()
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), from_json_text(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// Decodes CSV with a header row into a list of objects, one per data row.
@@ -266,6 +304,20 @@ mod tests {
                 Value::Null
             ]))
         );
+    }
+
+    /// As `docker buildx bake --print` (0.13.1) prints `jsonencode(jsondecode(...))` of it.
+    #[test]
+    fn jsondecode_keeps_numbers_exact() {
+        let text = "[0.1,12345678901234567890123,-0,1e400]";
+        let back = call("jsondecode", &[s(text)]).and_then(|v| call("jsonencode", &[v]));
+        let want = format!("[0.1,12345678901234567890123,-0,1{}]", "0".repeat(400));
+        assert_eq!(back, Ok(s(&want)));
+        for lax in [
+            "[1,]", "// c\n1", "0x10", "+1", ".5", "NaN", "{a: 1}", "'a'",
+        ] {
+            assert!(call("jsondecode", &[s(lax)]).is_err(), "{lax} is not JSON");
+        }
     }
 
     #[test]

@@ -271,6 +271,7 @@ mod tests {
             ("signum", &[big("0")], "0"),
             ("parseint", &[s("-zz"), big("36")], "-1295"),
             ("parseint", &[s("1"), big("2")], "1"),
+            ("parseint", &[s("-0"), big("10")], "0"),
         ];
         for (name, args, want) in cases {
             assert_eq!(&text(name, args), want, "{name}({args:?})");
