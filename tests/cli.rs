@@ -180,6 +180,77 @@ fn print_applies_env_and_set_overrides() {
     );
 }
 
+/// Numbers as go-cty computes and prints them. Every expected text here is what
+/// `docker buildx bake --print` (0.13.1) printed for the same file.
+#[test]
+fn print_computes_numbers_as_bake_does() {
+    let spec = r#"
+variable "V" { default = 1.5 }
+target "n" {
+  args = {
+    SUM      = 0.1 + 0.2
+    THIRD    = 1 / 3
+    POW      = pow(2, 60)
+    POW_SUM  = pow(2, 60) + 1
+    ROOT     = pow(2, 0.5)
+    LOG      = log(10, 3)
+    FLOOR    = floor(-4.1)
+    CEIL     = ceil(-0.5)
+    NEG_ZERO = -0
+    PRODUCT  = 0 * -5
+    INF      = 1 / 0
+    NEG_INF  = -1 / 0
+    MOD_ZERO = 5 % 0
+    MOD      = 10.5 % 3
+    BIG      = 123456789012345678901234567890 * 123456789012345678901234567890
+    PARSED   = parseint("ffffffffffffffffffffffffffffffffff", 16)
+    TINY     = 1e-7
+    HUGE     = 1024 * 1024 * 1024 * 1024 * 1024 * 1024 * 1024
+    DIV      = 100000000000000000000000 / 3
+    VAR      = V * 3
+    JSON     = jsonencode([0.1 + 0.2, pow(2, 60)])
+    SET      = join(",", false ? setunion(["b"], ["a"]) : ["c", "a", "c"])
+  }
+}
+"#;
+    let dir = project("print-numbers", spec);
+    let run = rbake(&dir.path, &["print", "n"], &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let args = &json_of(&run)["target"]["n"]["args"];
+    let third = format!("0.{}5", "3".repeat(154));
+    let div = format!("33333333333333333333333.{}4", "3".repeat(131));
+    let want = [
+        ("SUM", "0.3"),
+        ("THIRD", third.as_str()),
+        ("POW", "1152921504606847000"),
+        ("POW_SUM", "1152921504606846977"),
+        ("ROOT", "1.4142135623730951"),
+        ("LOG", "2.095903274289385"),
+        ("FLOOR", "-5"),
+        ("CEIL", "0"),
+        ("NEG_ZERO", "-0"),
+        ("PRODUCT", "-0"),
+        ("INF", "+Inf"),
+        ("NEG_INF", "-Inf"),
+        ("MOD_ZERO", "5"),
+        ("MOD", "1.5"),
+        (
+            "BIG",
+            "15241578753238836750495351562536198787501905199875019052100",
+        ),
+        ("PARSED", "87112285931760246646623899502532662132735"),
+        ("TINY", "0.0000001"),
+        ("HUGE", "1180591620717411303424"),
+        ("DIV", div.as_str()),
+        ("VAR", "4.5"),
+        ("JSON", "[0.3,1152921504606847000]"),
+        ("SET", "a,c"),
+    ];
+    for (key, text) in want {
+        assert_eq!(args[key], json!(text), "{key}");
+    }
+}
+
 #[test]
 fn print_reads_the_file_named_with_f() {
     let dir = TempDir::new("print-f");

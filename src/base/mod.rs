@@ -2,11 +2,13 @@
 //! Everything here sits below `source` in the layering (ARCHITECTURE.md).
 
 pub mod csv;
+pub mod number;
 pub mod path;
 pub mod patterns;
 pub mod suggest;
 
 pub use csv::csv_fields;
+pub use number::Number;
 pub use path::{clean_path, is_remote};
 pub use suggest::did_you_mean;
 

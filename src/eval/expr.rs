@@ -124,7 +124,7 @@ impl<'a> Evaluator<'a> {
         match &e.kind {
             ExprKind::Null => Ok(Value::Null),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
-            ExprKind::Number(n) => Ok(Value::Number(*n)),
+            ExprKind::Number(n) => Ok(Value::Number(n.clone())),
             ExprKind::Template(parts) => self.template(parts),
             ExprKind::Array(items) => items
                 .iter()
@@ -154,10 +154,29 @@ impl<'a> Evaluator<'a> {
             ExprKind::Call(c) => self.call(&c.name, c.name_span, &c.args, c.expand_final, e.span),
             ExprKind::Cond(c, t, f) => {
                 let cv = self.eval(c)?;
-                match cv.to_bool() {
-                    Some(true) => self.eval(t),
-                    Some(false) => self.eval(f),
-                    None => Err(type_error(c.span, "condition", Kind::Bool, &cv)),
+                let (chosen, other) = match cv.to_bool() {
+                    Some(true) => (t, f),
+                    Some(false) => (f, t),
+                    None => return Err(type_error(c.span, "condition", Kind::Bool, &cv)),
+                };
+                let v = self.eval(chosen)?;
+                // Compat: HCL unifies the two branches' types, and a set on one side makes
+                // a list or tuple on the other a set too (deduplicated, in set order). rbake
+                // holds sets as lists, so a branch is a set when it is written as a call of
+                // a set function.
+                match v {
+                    Value::List(items) if !yields_set(chosen) && yields_set(other) => {
+                        stdlib::as_set(&items).map(Value::List).ok_or_else(|| {
+                            Diag::error(
+                                "eval::inconsistent_conditional",
+                                "the conditional's branches have inconsistent types",
+                            )
+                            .label(chosen.span, "a list whose elements cannot form a set")
+                            .label(other.span, "a set")
+                            .help("make both branches sets of one element type")
+                        })
+                    }
+                    v => Ok(v),
                 }
             }
             ExprKind::Unary(op, x) => {
@@ -165,7 +184,7 @@ impl<'a> Evaluator<'a> {
                 match op {
                     UnaryOp::Neg => v
                         .to_number()
-                        .map(|n| Value::Number(-n))
+                        .map(|n| Value::Number(n.neg()))
                         .ok_or_else(|| type_error(x.span, "operand", Kind::Number, &v)),
                     UnaryOp::Not => v
                         .to_bool()
@@ -386,26 +405,38 @@ impl<'a> Evaluator<'a> {
                 let b = rv
                     .to_number()
                     .ok_or_else(|| type_error(r.span, "operand", Kind::Number, &rv))?;
+                let nan = |what: &str| {
+                    Diag::error("eval::not_a_number", format!("can't {what}"))
+                        .label(l.span.to(r.span), "the result is not a number")
+                        .help("guard the operation with a condition")
+                };
                 Ok(match op {
-                    Add => Value::Number(a + b),
-                    Sub => Value::Number(a - b),
-                    Mul => Value::Number(a * b),
+                    Add => Value::Number(
+                        a.add(&b)
+                            .map_err(|_| nan("compute sum of opposing infinities"))?,
+                    ),
+                    Sub => Value::Number(
+                        a.sub(&b)
+                            .map_err(|_| nan("subtract infinity from itself"))?,
+                    ),
+                    Mul => Value::Number(a.mul(&b).map_err(|_| nan("multiply zero by infinity"))?),
+                    // Compat: cty divides by zero to an infinity and takes the dividend as
+                    // the remainder of a division by zero; only 0/0 has no value.
                     Div => {
-                        if b == 0.0 {
-                            return Err(Diag::error("eval::divide_by_zero", "division by zero")
-                                .label(r.span, "this is zero")
-                                .help("guard the division with a condition"));
+                        if b.is_zero() && a.is_zero() {
+                            return Err(Diag::error(
+                                "eval::divide_by_zero",
+                                "can't divide zero by zero",
+                            )
+                            .label(r.span, "this is zero")
+                            .help("guard the division with a condition"));
                         }
-                        Value::Number(a / b)
+                        Value::Number(a.div(&b).map_err(|_| nan("divide infinity by infinity"))?)
                     }
-                    Mod => {
-                        if b == 0.0 {
-                            return Err(Diag::error("eval::divide_by_zero", "modulo by zero")
-                                .label(r.span, "this is zero")
-                                .help("guard the operation with a condition"));
-                        }
-                        Value::Number(a % b)
-                    }
+                    Mod => Value::Number(
+                        a.rem(&b)
+                            .map_err(|_| nan("use modulo with zero and infinity"))?,
+                    ),
                     Lt => Value::Bool(a < b),
                     Le => Value::Bool(a <= b),
                     Gt => Value::Bool(a > b),
@@ -612,7 +643,7 @@ fn iterate(v: &Value, at: Span) -> Result<Vec<(Value, Value)>, Diag> {
         Value::List(items) => Ok(items
             .iter()
             .enumerate()
-            .map(|(i, x)| (Value::Number(i as f64), x.clone()))
+            .map(|(i, x)| (Value::int(i), x.clone()))
             .collect()),
         Value::Map(m) => Ok(m
             .iter()
@@ -652,7 +683,8 @@ fn index(v: Value, key: &Value, at: Span) -> R {
             let Some(n) = key.to_number() else {
                 return Err(type_error(at, "list index", Kind::Number, key));
             };
-            if n < 0.0 || n.fract() != 0.0 || n as usize >= items.len() {
+            let n = n.to_i64().and_then(|n| usize::try_from(n).ok());
+            let Some(n) = n.filter(|n| *n < items.len()) else {
                 return Err(Diag::error(
                     "eval::invalid_index",
                     format!(
@@ -662,8 +694,8 @@ fn index(v: Value, key: &Value, at: Span) -> R {
                 )
                 .label(at, "out of range")
                 .help("use `length(list)` to guard the index, or `try(list[i], default)`"));
-            }
-            Ok(items.swap_remove(n as usize))
+            };
+            Ok(items.swap_remove(n))
         }
         Value::Map(_) => {
             let Some(k) = key.to_str() else {
@@ -680,6 +712,17 @@ fn index(v: Value, key: &Value, at: Span) -> R {
         )
         .label(at, "not a list or object")
         .help("only lists and objects can be indexed")),
+    }
+}
+
+/// Whether an expression is written as a set: a call of a set function, perhaps in
+/// parentheses or in either branch of a conditional.
+fn yields_set(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Call(c) => stdlib::returns_set(&c.name),
+        ExprKind::Paren(x) => yields_set(x),
+        ExprKind::Cond(_, a, b) => yields_set(a) || yields_set(b),
+        _ => false,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::value::{Value, format_number};
+use super::value::{Number, Value};
 use crate::base::csv_fields;
 use crate::syntax::ast::{Expr, ExprKind, ObjectKey};
 
@@ -223,6 +223,9 @@ pub fn parse_primitive(text: &str, t: &Type) -> Result<Value, String> {
             .parse::<f64>()
             .ok()
             .filter(|n| n.is_finite())
+            // Compat: bake reads the text as a float64 (`cty.NumberFloatVal`), so the value
+            // carries 53 bits, not the 512 of a literal.
+            .and_then(|n| Number::float(n).ok())
             .map(Value::Number)
             .ok_or_else(|| format!("`{text}` is not a number")),
         _ => Ok(Value::String(text.to_string())),
@@ -232,7 +235,7 @@ pub fn parse_primitive(text: &str, t: &Type) -> Result<Value, String> {
 /// For messages: the number formatting cty uses.
 pub fn show(v: &Value) -> String {
     match v {
-        Value::Number(n) => format_number(*n),
+        Value::Number(n) => n.to_string(),
         other => other.to_string(),
     }
 }

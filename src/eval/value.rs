@@ -1,19 +1,22 @@
 //! The values that bake expressions evaluate to.
 //!
 //! Bake evaluates HCL with go-cty. rbake keeps cty's observable behaviour (automatic
-//! string/number/bool conversion, objects iterated in key order, numbers printed without
-//! exponent) with a small dynamic type: lists and tuples share `List`, maps and objects share
-//! `Map`, and a `BTreeMap` gives cty's sorted attribute order for free.
+//! string/number/bool conversion, objects iterated in key order, numbers as cty's big floats,
+//! `base::Number`) with a small dynamic type: lists, tuples and sets share `List` (sets in
+//! set order), maps and objects share `Map`, and a `BTreeMap` gives cty's sorted attribute
+//! order for free.
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+pub use crate::base::Number;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     #[default]
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     String(String),
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
@@ -59,6 +62,17 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// A count or index: cty's `NumberIntVal`.
+    pub fn int(v: impl Into<Number>) -> Value {
+        Value::Number(v.into())
+    }
+
+    /// A number written as a literal would be (tests write numbers as f64).
+    #[cfg(test)]
+    pub fn num(f: f64) -> Value {
+        Value::Number(Number::parse(&f.to_string()).expect("a finite test number"))
+    }
+
     pub fn string(s: impl Into<String>) -> Value {
         Value::String(s.into())
     }
@@ -67,17 +81,17 @@ impl Value {
     pub fn to_str(&self) -> Option<String> {
         match self {
             Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(format_number(*n)),
+            Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
         }
     }
 
     /// cty's conversion to number: numbers, and strings that parse as decimal numbers.
-    pub fn to_number(&self) -> Option<f64> {
+    pub fn to_number(&self) -> Option<Number> {
         match self {
-            Value::Number(n) => Some(*n),
-            Value::String(s) => parse_number(s),
+            Value::Number(n) => Some(n.clone()),
+            Value::String(s) => Number::parse(s),
             _ => None,
         }
     }
@@ -111,7 +125,7 @@ impl Value {
         match self {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
+            Value::Number(n) => number_to_json(n),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
@@ -127,7 +141,11 @@ impl Value {
         match json {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+            // serde_json keeps the shortest text that reads back as the same f64 (or an exact
+            // integer), which cty then parses at 512 bits.
+            serde_json::Value::Number(n) => {
+                Number::parse(&n.to_string()).map_or(Value::Null, Value::Number)
+            }
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(items) => {
                 Value::List(items.iter().map(Value::from_json).collect())
@@ -141,49 +159,14 @@ impl Value {
     }
 }
 
-/// Formats a number as cty does (`big.Float.Text('f', -1)`): the shortest decimal form that
-/// round-trips, never with an exponent.
-pub fn format_number(n: f64) -> String {
-    if n.is_nan() {
-        return "NaN".into();
+fn number_to_json(n: &Number) -> serde_json::Value {
+    // serde_json holds no arbitrary precision: integers exactly, others as the nearest f64.
+    if let Some(i) = n.is_int().then(|| n.to_i64()).flatten() {
+        return serde_json::Value::Number(i.into());
     }
-    if n.is_infinite() {
-        return if n > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if n == 0.0 {
-        return "0".into();
-    }
-    format!("{n}")
-}
-
-fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-        serde_json::Value::Number((n as i64).into())
-    } else {
-        serde_json::Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// Parses a decimal number the way cty's string-to-number conversion accepts it.
-pub fn parse_number(s: &str) -> Option<f64> {
-    let t = s.trim();
-    if t.is_empty() || t.starts_with('+') && t.len() == 1 {
-        return None;
-    }
-    // cty rejects hex, "inf", "nan" and the like; Rust's parser accepts the latter two.
-    if !t
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-    {
-        return None;
-    }
-    t.parse::<f64>().ok().filter(|n| n.is_finite())
+    serde_json::Number::from_f64(n.to_f64())
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
 }
 
 impl fmt::Display for Value {
@@ -204,18 +187,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_format_like_cty() {
-        assert_eq!(format_number(10.0), "10");
-        assert_eq!(format_number(1.5), "1.5");
-        assert_eq!(format_number(-0.25), "-0.25");
-        assert_eq!(format_number(1e20), "100000000000000000000");
-    }
-
-    #[test]
     fn strings_convert_to_numbers_and_bools() {
-        assert_eq!(Value::string("42").to_number(), Some(42.0));
+        assert_eq!(Value::string("42").to_number(), Some(Number::int(42)));
         assert_eq!(Value::string("0x10").to_number(), None);
-        assert_eq!(Value::string("inf").to_number(), None);
+        assert_eq!(Value::string(" 1").to_number(), None);
         assert_eq!(Value::string("true").to_bool(), Some(true));
         assert_eq!(Value::string("yes").to_bool(), None);
     }

@@ -2,6 +2,7 @@
 //! `x-bake`/`build:` parts of compose files and `build.toml`. It knows bodies, attributes and
 //! expressions, not targets or groups.
 
+use crate::base::Number;
 use crate::source::Span;
 
 #[derive(Clone, Debug, Default)]
@@ -47,7 +48,7 @@ pub struct Expr {
 pub enum ExprKind {
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     /// A template: a quoted string or heredoc (a literal string is a template of one part).
     Template(Vec<Part>),
     Array(Vec<Expr>),

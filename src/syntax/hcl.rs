@@ -5,6 +5,7 @@ use hcl_edit::structure::{self as hs, BlockLabel, Structure};
 use hcl_edit::template::{self as ht, Element};
 
 use super::ast::*;
+use crate::base::Number;
 use crate::source::{Diag, FileId, Span};
 
 /// Parses one HCL file. A syntax error is one diagnostic at the parser's position.
@@ -20,7 +21,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Body, Diag> {
 /// hcl-edit's parse, lowered: every form and every syntax error.
 pub fn parse_with_hcl_edit(file: FileId, text: &str) -> Result<Body, Diag> {
     match hcl_edit::parser::parse_body(text) {
-        Ok(body) => Ok(Lower { file }.body(&body)),
+        Ok(body) => Ok(Lower { file, text }.body(&body)),
         Err(e) => {
             let loc = e.location();
             let at = loc.offset().min(text.len());
@@ -132,7 +133,10 @@ fn heredoc_end(text: &str, at: usize) -> Option<usize> {
 pub fn parse_template(base: Span, text: &str) -> Result<Vec<Part>, Diag> {
     match text.parse::<ht::Template>() {
         Ok(t) => {
-            let lower = Lower { file: base.file };
+            let lower = Lower {
+                file: base.file,
+                text,
+            };
             let mut parts = lower.template(&t);
             shift_parts(&mut parts, base.start as usize);
             Ok(parts)
@@ -154,11 +158,26 @@ fn next_char_boundary(text: &str, at: usize) -> usize {
     end
 }
 
-struct Lower {
+struct Lower<'a> {
     file: FileId,
+    text: &'a str,
 }
 
-impl Lower {
+impl Lower<'_> {
+    /// A number literal read from its source text, as HCL reads it (`cty.ParseNumberVal`);
+    /// hcl-edit's own value is an f64. hcl-edit folds a leading `-` into the literal, and
+    /// HCL negates the literal then, which is what parsing the signed text gives (`-0`
+    /// included).
+    fn number(&self, span: &Span) -> ExprKind {
+        let text: String = self
+            .text
+            .get(span.range())
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        Number::parse(&text).map_or(ExprKind::Null, ExprKind::Number)
+    }
+
     fn span(&self, s: &impl hcl_edit::Span) -> Span {
         let r = s.span().unwrap_or(0..0);
         Span::new(self.file, r)
@@ -198,7 +217,7 @@ impl Lower {
         let kind = match e {
             Expression::Null(_) => ExprKind::Null,
             Expression::Bool(b) => ExprKind::Bool(*b.value()),
-            Expression::Number(n) => ExprKind::Number(n.value().as_f64().unwrap_or(f64::NAN)),
+            Expression::Number(_) => self.number(&span),
             Expression::String(s) => ExprKind::Template(vec![Part::Lit(s.value().to_string())]),
             Expression::Array(a) => ExprKind::Array(a.iter().map(|x| self.expr(x)).collect()),
             Expression::Object(o) => ExprKind::Object(
@@ -251,7 +270,7 @@ impl Lower {
                             }
                             TraversalOperator::Index(x) => Traverse::Index(self.expr(x)),
                             TraversalOperator::LegacyIndex(n) => Traverse::Index(Expr::new(
-                                ExprKind::Number(*n.value() as f64),
+                                ExprKind::Number(Number::from(*n.value())),
                                 self.span(n),
                             )),
                         }

@@ -7,6 +7,7 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 
 use super::ast::*;
 use super::hcl::parse_template;
+use crate::base::Number;
 use crate::source::{Diag, Diags, FileId, Span};
 
 /// Block types of the bake language: their JSON objects map labels to bodies.
@@ -175,7 +176,8 @@ impl Lower {
         let kind = match v {
             J::NullKeyword(_) => ExprKind::Null,
             J::BooleanLit(b) => ExprKind::Bool(b.value),
-            J::NumberLit(n) => ExprKind::Number(n.value.parse().unwrap_or(f64::NAN)),
+            // JSON's number grammar is a subset of the one HCL's JSON parser reads at 512 bits.
+            J::NumberLit(n) => Number::parse(n.value).map_or(ExprKind::Null, ExprKind::Number),
             J::StringLit(s) => return self.template(&s.value, span, diags),
             J::Array(a) => {
                 ExprKind::Array(a.elements.iter().map(|x| self.expr(x, diags)).collect())

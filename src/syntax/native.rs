@@ -12,6 +12,7 @@
 //! and example both ways and requires the same tree.
 
 use super::ast::*;
+use crate::base::Number;
 use crate::source::{FileId, Span};
 
 /// Nesting deeper than this is left to hcl-edit, which rejects it at 64 levels.
@@ -487,9 +488,11 @@ impl<'a> Parser<'a> {
             return None;
         }
         let (n, _) = self.number_value()?;
-        // hcl-edit's negated zero is zero, never -0.
-        let n = if n == 0.0 { 0.0 } else { -n };
-        Some(Expr::new(ExprKind::Number(n), self.span(start, self.pos)))
+        // HCL negates the literal, so `-0` is cty's negative zero (printed `-0`).
+        Some(Expr::new(
+            ExprKind::Number(n.neg()),
+            self.span(start, self.pos),
+        ))
     }
 
     fn number(&mut self) -> Option<Expr> {
@@ -499,7 +502,7 @@ impl<'a> Parser<'a> {
     }
 
     /// hcl-edit's number: a float (fraction and/or exponent) or an integer.
-    fn number_value(&mut self) -> Option<(f64, bool)> {
+    fn number_value(&mut self) -> Option<(Number, bool)> {
         let start = self.pos;
         let digits = |p: &mut Self| {
             let s = p.pos;
@@ -531,21 +534,9 @@ impl<'a> Parser<'a> {
         }
         if !float {
             self.pos = int_end;
-            let text = &self.src[start..int_end];
-            return match text.parse::<u64>() {
-                Ok(n) => Some((n as f64, true)),
-                Err(_) => text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite())
-                    .map(|n| (n, false)),
-            };
         }
-        self.src[start..self.pos]
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite())
-            .map(|n| (n, false))
+        // Read as HCL reads a literal: `cty.ParseNumberVal`, at 512 bits.
+        Number::parse(&self.src[start..self.pos]).map(|n| (n, !float))
     }
 
     fn parenthesis(&mut self) -> Option<Expr> {

@@ -9,6 +9,7 @@ use std::ops::Range;
 use toml_edit::{Document, Item, Key, TableLike, Value};
 
 use super::ast::*;
+use crate::base::Number;
 use crate::source::{Diag, Diags, FileId, Span};
 
 const CODE: &str = "syntax::toml";
@@ -254,8 +255,9 @@ impl Lower<'_> {
         let span = self.span(v.span());
         let kind = match v {
             Value::String(s) => return self.string(s.value(), span, literal),
-            Value::Integer(i) => ExprKind::Number(*i.value() as f64),
-            Value::Float(f) => ExprKind::Number(*f.value()),
+            Value::Integer(i) => ExprKind::Number(Number::int(*i.value())),
+            // TOML floats are float64s; a NaN has no cty number, so it is null.
+            Value::Float(f) => Number::float(*f.value()).map_or(ExprKind::Null, ExprKind::Number),
             Value::Boolean(b) => ExprKind::Bool(*b.value()),
             // bake has no date type: a TOML date is the text it was written as.
             Value::Datetime(d) => ExprKind::Template(vec![Part::Lit(d.value().to_string())]),

@@ -16,7 +16,7 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as J};
 use super::{Evaluator, R};
 use crate::base::did_you_mean;
 use crate::eval::stdlib;
-use crate::eval::value::{Kind, Value, format_number};
+use crate::eval::value::{Kind, Number, Value};
 use crate::source::{Diag, FileId, Span};
 use crate::syntax::ast::Jinja;
 
@@ -258,7 +258,7 @@ fn environment<'s>() -> Environment<'s> {
             ValueKind::String => v.as_str().unwrap_or_default().to_string(),
             ValueKind::Bool => v.is_true().to_string(),
             ValueKind::Number => match from_jinja(v) {
-                Value::Number(n) => format_number(n),
+                Value::Number(n) => n.to_string(),
                 _ => v.to_string(),
             },
             ValueKind::None | ValueKind::Undefined => return Err(interpolated(Kind::Null)),
@@ -387,8 +387,10 @@ pub fn to_jinja(v: &Value) -> J {
     match v {
         Value::Null => J::from(()),
         Value::Bool(b) => J::from(*b),
-        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => J::from(*n as i64),
-        Value::Number(n) => J::from(*n),
+        Value::Number(n) => match n.to_i64() {
+            Some(i) => J::from(i),
+            None => J::from(n.to_f64()),
+        },
         Value::String(s) => J::from(s.as_str()),
         Value::List(items) => J::from(items.iter().map(to_jinja).collect::<Vec<_>>()),
         Value::Map(m) => J::from_pairs(m.iter().map(|(k, v)| (k.as_str(), to_jinja(v)))),
@@ -401,8 +403,11 @@ pub fn from_jinja(v: &J) -> Value {
         ValueKind::Undefined | ValueKind::None => Value::Null,
         ValueKind::Bool => Value::Bool(v.is_true()),
         ValueKind::Number => match v.as_i64() {
-            Some(i) => Value::Number(i as f64),
-            None => f64::try_from(v.clone()).map_or(Value::Null, Value::Number),
+            Some(i) => Value::int(i),
+            None => f64::try_from(v.clone())
+                .ok()
+                .and_then(|f| Number::float(f).ok())
+                .map_or(Value::Null, Value::Number),
         },
         ValueKind::String => Value::String(v.as_str().unwrap_or_default().to_string()),
         ValueKind::Seq | ValueKind::Iterable => Value::List(

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Display;
 
-use super::super::value::Kind;
+use super::super::value::{Kind, Number};
 use super::Value;
 
 /// The largest string or list a builtin may build. Calls such as `indent(1e9, s)` or a huge
@@ -85,7 +85,7 @@ pub(super) fn arg_str(args: &[Value], i: usize, name: &str) -> Result<String, St
 }
 
 /// The argument at `i` converted to a number.
-pub(super) fn arg_num(args: &[Value], i: usize, name: &str) -> Result<f64, String> {
+pub(super) fn arg_num(args: &[Value], i: usize, name: &str) -> Result<Number, String> {
     to_number(arg(args, i, name)?).map_err(|e| arg_error(name, e))
 }
 
@@ -98,7 +98,7 @@ pub(super) fn arg_bool(args: &[Value], i: usize, name: &str) -> Result<bool, Str
 /// functions read counts and indices. The conversion error is not tied to the parameter,
 /// as in cty, where it comes from the function body rather than from HCL.
 pub(super) fn arg_int(args: &[Value], i: usize, name: &str) -> Result<i64, String> {
-    whole(arg_num(args, i, name)?)
+    whole(&arg_num(args, i, name)?)
 }
 
 /// The argument at `i`, which must be a list or tuple; `msg` is the function's own wording.
@@ -176,12 +176,12 @@ pub(super) fn to_string(v: &Value) -> Result<String, String> {
 
 /// cty's conversion to number, with its messages for strings that are not numbers and for
 /// values of the wrong type.
-pub(super) fn to_number(v: &Value) -> Result<f64, String> {
+pub(super) fn to_number(v: &Value) -> Result<Number, String> {
     match v {
         Value::String(_) => v
             .to_number()
             .ok_or_else(|| "a number is required".to_string()),
-        Value::Number(n) => Ok(*n),
+        Value::Number(n) => Ok(n.clone()),
         other => Err(format!("number required, but have {}", type_name(other))),
     }
 }
@@ -205,18 +205,14 @@ pub(super) fn to_bool(v: &Value) -> Result<bool, String> {
 
 /// Converts a number to a Go `int` the way cty's `gocty` does, rejecting fractions and
 /// values outside the 64-bit range.
-pub(super) fn whole(n: f64) -> Result<i64, String> {
-    // 2^63 is exactly representable, and every f64 below it in magnitude fits in an i64.
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n) {
-        Ok(n as i64)
-    } else {
-        Err(format!(
+pub(super) fn whole(n: &Number) -> Result<i64, String> {
+    n.to_i64().ok_or_else(|| {
+        format!(
             "value must be a whole number, between {} and {}",
             i64::MIN,
             i64::MAX
-        ))
-    }
+        )
+    })
 }
 
 /// Unifies the elements of a collection to one type, as cty does when a tuple becomes a list
@@ -267,7 +263,7 @@ mod tests {
 
     #[test]
     fn conversions_follow_cty() {
-        assert_eq!(to_string(&Value::Number(1.5)), Ok("1.5".into()));
+        assert_eq!(to_string(&Value::num(1.5)), Ok("1.5".into()));
         assert_eq!(
             to_string(&Value::List(vec![])),
             Err("string required, but have tuple".into())
@@ -289,10 +285,12 @@ mod tests {
 
     #[test]
     fn whole_numbers_only() {
-        assert_eq!(whole(3.0), Ok(3));
-        assert!(whole(3.5).is_err());
-        assert!(whole(f64::INFINITY).is_err());
-        assert!(whole(1e19).is_err());
+        let n = |s: &str| Number::parse(s).expect("parses");
+        assert_eq!(whole(&n("3")), Ok(3));
+        assert!(whole(&n("3.5")).is_err());
+        assert!(whole(&n("inf")).is_err());
+        assert!(whole(&n("1e19")).is_err());
+        assert_eq!(whole(&n("-9223372036854775808")), Ok(i64::MIN));
     }
 
     #[test]
@@ -306,12 +304,12 @@ mod tests {
 
     #[test]
     fn unification_prefers_strings() {
-        let mixed = [Value::string("a"), Value::Number(1.0), Value::Null];
+        let mixed = [Value::string("a"), Value::num(1.0), Value::Null];
         assert_eq!(
             unify(&mixed),
             Some(vec![Value::string("a"), Value::string("1"), Value::Null])
         );
-        assert_eq!(unify(&[Value::Number(1.0), Value::Bool(true)]), None);
+        assert_eq!(unify(&[Value::num(1.0), Value::Bool(true)]), None);
     }
 
     #[test]

@@ -172,12 +172,12 @@ pub(super) fn cidrsubnets(_: &Env, args: &[Value]) -> Result<Value, String> {
     if args.len() < 2 {
         return Ok(Value::List(vec![]));
     }
-    let first = whole(arg_num(args, 1, "newbits")?).map_err(|e| arg_error("newbits", e))?;
+    let first = whole(&arg_num(args, 1, "newbits")?).map_err(|e| arg_error("newbits", e))?;
     let first_len = u32::try_from(first.clamp(0, 128)).unwrap_or(0) + net.prefix;
     let mut current = previous_subnet(net, first_len.min(net.bits));
     let mut out = Vec::with_capacity(args.len() - 1);
     for i in 1..args.len() {
-        let length = whole(arg_num(args, i, "newbits")?).map_err(|e| arg_error("newbits", e))?;
+        let length = whole(&arg_num(args, i, "newbits")?).map_err(|e| arg_error("newbits", e))?;
         if length < 1 {
             return Err(arg_error(
                 "newbits",

@@ -15,8 +15,8 @@ use super::{Env, Value};
 pub(super) fn length(_: &Env, args: &[Value]) -> Result<Value, String> {
     // cty's `length` counts collections only; strings have `strlen`.
     match arg(args, 0, "collection")? {
-        Value::List(items) => Ok(Value::Number(items.len() as f64)),
-        Value::Map(m) => Ok(Value::Number(m.len() as f64)),
+        Value::List(items) => Ok(Value::int(items.len())),
+        Value::Map(m) => Ok(Value::int(m.len())),
         _ => Err("collection must be a list, a map or a tuple".into()),
     }
 }
@@ -28,7 +28,7 @@ pub(super) fn element(_: &Env, args: &[Value]) -> Result<Value, String> {
         other => return Err(format!("cannot read elements from {}", type_name(other))),
     };
     let index = to_number(arg(args, 1, "index")?).map_err(|e| arg_error("index", e))?;
-    let index = whole(index).map_err(|e| format!("invalid index: {e}"))?;
+    let index = whole(&index).map_err(|e| format!("invalid index: {e}"))?;
     if list.is_empty() {
         return Err("cannot use element function with an empty list".into());
     }
@@ -66,7 +66,7 @@ pub(super) fn hasindex(_: &Env, args: &[Value]) -> Result<Value, String> {
 fn get_index<'a>(collection: &'a Value, key: &Value) -> Option<&'a Value> {
     match (collection, key) {
         (Value::List(items), Value::Number(n)) => {
-            let i = whole(*n).ok()?;
+            let i = whole(n).ok()?;
             items.get(usize::try_from(i).ok()?)
         }
         (Value::Map(m), Value::String(k)) => m.get(k),
@@ -85,7 +85,7 @@ pub(super) fn indexof(_: &Env, args: &[Value]) -> Result<Value, String> {
     }
     list.iter()
         .position(|item| item == value)
-        .map(|i| Value::Number(i as f64))
+        .map(Value::int)
         .ok_or_else(|| "item not found".into())
 }
 

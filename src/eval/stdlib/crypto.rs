@@ -43,7 +43,7 @@ pub(super) fn bcrypt(_: &Env, args: &[Value]) -> Result<Value, String> {
         return Err("bcrypt() takes no more than two arguments".into());
     }
     let cost = match args.get(1) {
-        Some(_) => whole(arg_num(args, 1, "cost")?)?,
+        Some(_) => whole(&arg_num(args, 1, "cost")?)?,
         None => 10,
     };
     let failed = |e: &str| format!("error occured generating password {e}");
@@ -129,29 +129,29 @@ mod tests {
                 "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"
             ))
         );
-        assert_eq!(call("md5", &[Value::Number(1.0)]), call("md5", &[s("1")]));
+        assert_eq!(call("md5", &[Value::num(1.0)]), call("md5", &[s("1")]));
         assert!(call("sha1", &[Value::Null]).is_err());
     }
 
     #[test]
     fn bcrypt_hashes_verify() {
-        let Ok(Value::String(hash)) = call("bcrypt", &[s("secret"), Value::Number(4.0)]) else {
+        let Ok(Value::String(hash)) = call("bcrypt", &[s("secret"), Value::num(4.0)]) else {
             panic!("bcrypt failed");
         };
         assert!(hash.starts_with("$2a$04$"));
         assert!(matches!(::bcrypt::verify("secret", &hash), Ok(true)));
         assert_eq!(
-            call("bcrypt", &[s("x"), Value::Number(32.0)]),
+            call("bcrypt", &[s("x"), Value::num(32.0)]),
             Err("error occured generating password crypto/bcrypt: cost 32 is outside allowed inclusive range 4..31".into())
         );
         assert_eq!(
-            call("bcrypt", &[s(&"x".repeat(73)), Value::Number(4.0)]),
+            call("bcrypt", &[s(&"x".repeat(73)), Value::num(4.0)]),
             Err(
                 "error occured generating password bcrypt: password length exceeds 72 bytes".into()
             )
         );
         assert_eq!(
-            call("bcrypt", &[s("x"), Value::Number(4.0), Value::Number(4.0)]),
+            call("bcrypt", &[s("x"), Value::num(4.0), Value::num(4.0)]),
             Err("bcrypt() takes no more than two arguments".into())
         );
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeDelta, Timelike};
 
 use super::args::{arg, arg_error, arg_num, arg_str, quote, whole};
-use super::{Env, Value};
+use super::{Env, Number, Value};
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -41,7 +41,7 @@ const WEEKDAYS: [&str; 7] = [
 type Time = DateTime<FixedOffset>;
 
 pub(super) fn timestamp(env: &Env, _: &[Value]) -> Result<Value, String> {
-    let now = unix_time(env.now_unix as f64)?;
+    let now = unix_time(&Number::int(env.now_unix))?;
     Ok(Value::String(rfc3339(&now)))
 }
 
@@ -61,7 +61,7 @@ pub(super) fn formattimestamp(_: &Env, args: &[Value]) -> Result<Value, String> 
             parse_rfc3339(s).map_err(|_| arg_error("time", "timestamp string must be RFC3339"))?
         }
         Value::String(s) => parse_rfc3339(s).map_err(|e| arg_error("time", e))?,
-        Value::Number(n) => unix_time(*n).map_err(|e| arg_error("time", e))?,
+        Value::Number(n) => unix_time(n).map_err(|e| arg_error("time", e))?,
         _ => {
             return Err(arg_error(
                 "time",
@@ -89,8 +89,8 @@ pub(super) fn timeadd(_: &Env, args: &[Value]) -> Result<Value, String> {
 /// The parts of a Unix timestamp, in UTC.
 pub(super) fn unixtimestampparse(_: &Env, args: &[Value]) -> Result<Value, String> {
     let n = arg_num(args, 0, "unix_timestamp")?;
-    let t = unix_time(n).map_err(|e| arg_error("unix_timestamp", e))?;
-    let num = |v: i64| Value::Number(v as f64);
+    let t = unix_time(&n).map_err(|e| arg_error("unix_timestamp", e))?;
+    let num = |v: i64| Value::int(v);
     let iso = t.iso_week();
     let fields = [
         ("year", num(t.year().into())),
@@ -117,7 +117,7 @@ pub(super) fn unixtimestampparse(_: &Env, args: &[Value]) -> Result<Value, Strin
     Ok(Value::Map(map))
 }
 
-fn unix_time(n: f64) -> Result<Time, String> {
+fn unix_time(n: &Number) -> Result<Time, String> {
     let secs = whole(n).map_err(|_| "unix timestamp must be an integer")?;
     DateTime::from_timestamp(secs, 0)
         .map(|t| t.fixed_offset())

@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use super::super::value::format_number;
 use super::args::{arg_str, quote};
-use super::{Env, Value};
+use super::{Env, Number, Value};
 
 pub(super) fn jsonencode(_: &Env, args: &[Value]) -> Result<Value, String> {
     // cty accepts a null here and encodes it as `null`.
@@ -30,10 +29,10 @@ fn write_json(v: &Value, out: &mut String) -> Result<(), String> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) if !n.is_finite() => {
+        Value::Number(n) if n.is_inf() => {
             return Err("cannot serialize infinity as JSON".into());
         }
-        Value::Number(n) => out.push_str(&format_number(*n)),
+        Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) => out.push_str(&json_quote(s)),
         Value::List(items) => {
             out.push('[');
@@ -85,10 +84,48 @@ pub(super) fn json_quote(s: &str) -> String {
     out
 }
 
+/// cty reads JSON numbers at 512 bits from their text, so the text must survive parsing:
+/// jsonc-parser, with every extension to JSON turned off, keeps it (serde_json would round
+/// to an f64). Its messages are less familiar, so a failure is reported in serde_json's words.
 pub(super) fn jsondecode(_: &Env, args: &[Value]) -> Result<Value, String> {
     let s = arg_str(args, 0, "str")?;
-    let json: serde_json::Value = serde_json::from_str(&s).map_err(|e| e.to_string())?;
-    Ok(Value::from_json(&json))
+    let strict = jsonc_parser::ParseOptions {
+        allow_comments: false,
+        allow_loose_object_property_names: false,
+        allow_trailing_commas: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    match jsonc_parser::parse_to_value(&s, &strict) {
+        Ok(Some(json)) => Ok(from_json_text(json)),
+        _ => serde_json::from_str::<serde_json::Value>(&s)
+            .map(|json| Value::from_json(&json))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn from_json_text(json: jsonc_parser::JsonValue<'_>) -> Value {
+    use jsonc_parser::JsonValue as J;
+    match json {
+        J::Null => Value::Null,
+        J::Boolean(b) => Value::Bool(b),
+        J::Number(text) => Number::parse(text).map_or(Value::Null, Value::Number),
+        J::String(s) => Value::String(s.into_owned()),
+        J::Array(items) => {
+            Value::List(items.take_inner().into_iter().map(from_json_text).collect())
+        }
+        J::Object(m) => Value::Map(
+            m.take_inner()
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), from_json_text(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// Decodes CSV with a header row into a list of objects, one per data row.
@@ -203,9 +240,9 @@ mod tests {
         assert_eq!(call("base64decode", &[s("cmJha2U=")]), Ok(s("rbake")));
         let obj = map(&[
             ("name", s("x")),
-            ("n", Value::Number(3.0)),
+            ("n", Value::num(3.0)),
             ("ok", Value::Bool(true)),
-            ("list", Value::List(vec![Value::Number(1.0), s("two")])),
+            ("list", Value::List(vec![Value::num(1.0), s("two")])),
         ]);
         assert_eq!(
             call("jsonencode", &[obj]),
@@ -244,17 +281,14 @@ mod tests {
             call("jsonencode", &[s("\u{1}\u{8}\t")]),
             Ok(s(r#""\u0001\b\t""#))
         );
+        assert_eq!(call("jsonencode", &[Value::num(1e-7)]), Ok(s("0.0000001")));
         assert_eq!(
-            call("jsonencode", &[Value::Number(1e-7)]),
-            Ok(s("0.0000001"))
-        );
-        assert_eq!(
-            call("jsonencode", &[Value::Number(1e21)]),
+            call("jsonencode", &[Value::num(1e21)]),
             Ok(s("1000000000000000000000"))
         );
         assert_eq!(call("jsonencode", &[Value::Null]), Ok(s("null")));
         assert_eq!(
-            call("jsonencode", &[Value::Number(f64::INFINITY)]),
+            call("jsonencode", &[Value::num(f64::INFINITY)]),
             Err("cannot serialize infinity as JSON".into())
         );
     }
@@ -265,11 +299,25 @@ mod tests {
         assert_eq!(
             call("jsondecode", &[s("[1, true, null]")]),
             Ok(Value::List(vec![
-                Value::Number(1.0),
+                Value::num(1.0),
                 Value::Bool(true),
                 Value::Null
             ]))
         );
+    }
+
+    /// As `docker buildx bake --print` (0.13.1) prints `jsonencode(jsondecode(...))` of it.
+    #[test]
+    fn jsondecode_keeps_numbers_exact() {
+        let text = "[0.1,12345678901234567890123,-0,1e400]";
+        let back = call("jsondecode", &[s(text)]).and_then(|v| call("jsonencode", &[v]));
+        let want = format!("[0.1,12345678901234567890123,-0,1{}]", "0".repeat(400));
+        assert_eq!(back, Ok(s(&want)));
+        for lax in [
+            "[1,]", "// c\n1", "0x10", "+1", ".5", "NaN", "{a: 1}", "'a'",
+        ] {
+            assert!(call("jsondecode", &[s(lax)]).is_err(), "{lax} is not JSON");
+        }
     }
 
     #[test]

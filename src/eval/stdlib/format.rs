@@ -259,8 +259,12 @@ fn append_verb(v: &Verb, args: &[Value], out: &mut String) -> Result<(), FormatE
     let text = match v.mode {
         'v' => as_is(v, arg)?,
         't' => to_bool(arg).map_err(|e| v.unsupported(e))?.to_string(),
-        'b' | 'd' | 'o' | 'x' | 'X' => integer(v, to_number(arg).map_err(|e| v.unsupported(e))?)?,
-        'e' | 'E' | 'f' | 'g' | 'G' => float(v, to_number(arg).map_err(|e| v.unsupported(e))?),
+        'b' | 'd' | 'o' | 'x' | 'X' => {
+            integer(v, to_number(arg).map_err(|e| v.unsupported(e))?.to_f64())?
+        }
+        'e' | 'E' | 'f' | 'g' | 'G' => {
+            float(v, to_number(arg).map_err(|e| v.unsupported(e))?.to_f64())
+        }
         's' | 'q' => string(v, to_string(arg).map_err(|e| v.unsupported(e))?),
         mode => {
             return Err(FormatError::Other(format!(
@@ -280,7 +284,7 @@ fn append_verb(v: &Verb, args: &[Value], out: &mut String) -> Result<(), FormatE
 fn as_is(v: &Verb, arg: &Value) -> Result<String, FormatError> {
     let text = match arg {
         Value::String(s) if !v.sharp => s.clone(),
-        Value::Number(n) if !v.sharp => shortest_g(*n),
+        Value::Number(n) if !v.sharp => shortest_g(n.to_f64()),
         other => json_encode(other).map_err(|e| v.unsupported(e))?,
     };
     Ok(pad(v, text))

@@ -55,7 +55,7 @@ mod tests {
             Err("invalid value for \"b\" parameter: argument must not be null".into())
         );
         assert_eq!(
-            call("not", &[Value::Number(1.0)]),
+            call("not", &[Value::num(1.0)]),
             Err("invalid value for \"val\" parameter: bool required, but have number".into())
         );
         assert_eq!(
@@ -66,11 +66,8 @@ mod tests {
 
     #[test]
     fn equality_is_type_strict() {
-        let one = Value::Number(1.0);
-        assert_eq!(
-            call("equal", &[one.clone(), Value::Number(1.0)]),
-            Ok(b(true))
-        );
+        let one = Value::num(1.0);
+        assert_eq!(call("equal", &[one.clone(), Value::num(1.0)]), Ok(b(true)));
         assert_eq!(
             call("equal", &[one.clone(), Value::string("1")]),
             Ok(b(false))

@@ -22,7 +22,7 @@ mod sets;
 mod strings;
 mod uuid;
 
-use super::value::Value;
+use super::value::{Number, Value};
 
 /// What a function may read from the world. Filled once in `cli::settings`, so evaluation
 /// itself does no I/O and stays deterministic under test.
@@ -58,6 +58,20 @@ pub fn lookup(name: &str) -> Option<&'static Func> {
 }
 
 /// Every builtin's name, for "did you mean" help.
+/// The builtins whose result is a set (returned as a list in cty's set order).
+pub fn returns_set(name: &str) -> bool {
+    matches!(
+        name,
+        "setunion" | "setintersection" | "setsubtract" | "setsymmetricdifference"
+    )
+}
+
+/// A list converted to a set as cty converts it: elements unified to one type, duplicates
+/// removed, in set order. None when the elements have no common type.
+pub fn as_set(items: &[Value]) -> Option<Vec<Value>> {
+    sets::to_set_unified(items)
+}
+
 pub fn names() -> impl Iterator<Item = &'static str> {
     FUNCS.iter().map(|f| f.name)
 }
@@ -207,7 +221,7 @@ pub(crate) mod testing {
     }
 
     pub fn n(v: f64) -> Value {
-        Value::Number(v)
+        Value::num(v)
     }
 
     pub fn list(items: &[&str]) -> Value {
@@ -241,16 +255,16 @@ mod tests {
         let samples = [
             Value::Null,
             Value::Bool(true),
-            Value::Number(-1.0),
-            Value::Number(0.5),
-            Value::Number(1e300),
-            Value::Number(f64::NAN),
+            Value::num(-1.0),
+            Value::num(0.5),
+            Value::num(1e300),
+            Value::Number(crate::base::Number::parse("-inf").expect("parses")),
             Value::string(""),
             Value::string("é%[9]d"),
             Value::List(vec![]),
             Value::List(vec![
                 Value::string("a"),
-                Value::Number(1.0),
+                Value::num(1.0),
                 Value::List(vec![]),
             ]),
             Value::Map(Default::default()),
@@ -294,7 +308,7 @@ mod conformance {
     }
 
     fn n(v: f64) -> Value {
-        Value::Number(v)
+        Value::num(v)
     }
 
     fn list(items: &[&str]) -> Value {

@@ -1,58 +1,48 @@
-//! Number builtins: arithmetic, rounding, comparison and integer parsing.
-//!
-//! cty computes with arbitrary-precision decimals; rbake's numbers are f64, so results agree
-//! with buildx wherever the values are representable, which covers integers up to 2^53 and
-//! the usual short decimals.
+//! Number builtins: arithmetic, rounding, comparison and integer parsing, computed as cty
+//! computes them (`function/stdlib/number.go`): arithmetic, `ceil`, `floor`, `int`, `min`,
+//! `max` and `parseint` on big floats at the operands' precision; `pow` and `log` through Go's
+//! float64 `math` package, as cty does, so their results carry 53 bits.
+
+use num_bigint::BigUint;
 
 use super::args::{arg, arg_error, arg_int, arg_num, quote, type_name, whole};
-use super::{Env, Value};
+use super::{Env, Number, Value};
 
-/// cty rejects NaN results where Go's big.Float would panic; a message is kinder.
-fn number(n: f64, what: &str) -> Result<Value, String> {
-    if n.is_nan() {
-        Err(format!("can't {what}"))
-    } else {
-        Ok(Value::Number(n))
-    }
+/// cty turns Go's `big.ErrNaN` panic into a message.
+fn number(n: Result<Number, crate::base::number::NaN>, what: &str) -> Result<Value, String> {
+    n.map(Value::Number).map_err(|_| format!("can't {what}"))
 }
 
-fn pair(args: &[Value]) -> Result<(f64, f64), String> {
+fn pair(args: &[Value]) -> Result<(Number, Number), String> {
     Ok((arg_num(args, 0, "a")?, arg_num(args, 1, "b")?))
 }
 
 pub(super) fn add(_: &Env, args: &[Value]) -> Result<Value, String> {
     let (a, b) = pair(args)?;
-    number(a + b, "compute sum of opposing infinities")
+    number(a.add(&b), "compute sum of opposing infinities")
 }
 
 pub(super) fn subtract(_: &Env, args: &[Value]) -> Result<Value, String> {
     let (a, b) = pair(args)?;
-    number(a - b, "subtract infinity from itself")
+    number(a.sub(&b), "subtract infinity from itself")
 }
 
 pub(super) fn multiply(_: &Env, args: &[Value]) -> Result<Value, String> {
     let (a, b) = pair(args)?;
-    number(a * b, "multiply zero by infinity")
+    number(a.mul(&b), "multiply zero by infinity")
 }
 
 /// Dividing a non-zero number by zero gives an infinity, as in cty.
 pub(super) fn divide(_: &Env, args: &[Value]) -> Result<Value, String> {
     let (a, b) = pair(args)?;
-    number(a / b, "divide zero by zero or infinity by infinity")
+    number(a.div(&b), "divide zero by zero or infinity by infinity")
 }
 
 /// cty's remainder keeps the dividend's sign, returns the dividend for a zero divisor, and
 /// lets infinities through as multiplication would.
 pub(super) fn modulo(_: &Env, args: &[Value]) -> Result<Value, String> {
     let (a, b) = pair(args)?;
-    let result = if a.is_infinite() || b.is_infinite() {
-        a * b
-    } else if b == 0.0 {
-        a
-    } else {
-        a % b
-    };
-    number(result, "use modulo with zero and infinity")
+    number(a.rem(&b), "use modulo with zero and infinity")
 }
 
 pub(super) fn absolute(_: &Env, args: &[Value]) -> Result<Value, String> {
@@ -60,63 +50,85 @@ pub(super) fn absolute(_: &Env, args: &[Value]) -> Result<Value, String> {
 }
 
 pub(super) fn negate(_: &Env, args: &[Value]) -> Result<Value, String> {
-    Ok(Value::Number(-arg_num(args, 0, "num")?))
+    Ok(Value::Number(arg_num(args, 0, "num")?.neg()))
 }
 
 pub(super) fn ceil(_: &Env, args: &[Value]) -> Result<Value, String> {
-    Ok(Value::Number(arg_num(args, 0, "num")?.ceil()))
+    Ok(Value::Number(arg_num(args, 0, "num")?.round_toward(true)))
 }
 
 pub(super) fn floor(_: &Env, args: &[Value]) -> Result<Value, String> {
-    Ok(Value::Number(arg_num(args, 0, "num")?.floor()))
+    Ok(Value::Number(arg_num(args, 0, "num")?.round_toward(false)))
 }
 
 /// Truncates toward zero.
 pub(super) fn int(_: &Env, args: &[Value]) -> Result<Value, String> {
-    let n = arg_num(args, 0, "num")?;
-    if n.is_infinite() {
-        return Err("can't truncate infinity to an integer".into());
+    arg_num(args, 0, "num")?
+        .trunc()
+        .map(Value::Number)
+        .ok_or_else(|| "can't truncate infinity to an integer".into())
+}
+
+/// gocty's conversion to float64: out of range is refused rather than made infinite.
+fn float_arg(args: &[Value], i: usize, name: &str) -> Result<f64, String> {
+    let n = arg_num(args, i, name)?;
+    let f = n.to_f64();
+    if f.is_infinite() && !n.is_inf() {
+        return Err(format!(
+            "value must be between {:.6} and {:.6} inclusive",
+            -f64::MAX,
+            f64::MAX
+        ));
     }
-    Ok(Value::Number(n.trunc()))
+    Ok(f)
 }
 
 pub(super) fn log(_: &Env, args: &[Value]) -> Result<Value, String> {
-    let n = arg_num(args, 0, "num")?;
-    let base = arg_num(args, 1, "base")?;
+    let n = float_arg(args, 0, "num")?;
+    let base = float_arg(args, 1, "base")?;
     number(
-        n.ln() / base.ln(),
+        Number::float(n.ln() / base.ln()),
         "compute a logarithm that is not a number",
     )
 }
 
 pub(super) fn pow(_: &Env, args: &[Value]) -> Result<Value, String> {
-    let n = arg_num(args, 0, "num")?;
-    let power = arg_num(args, 1, "power")?;
-    number(n.powf(power), "compute a power that is not a number")
+    let n = float_arg(args, 0, "num")?;
+    let power = float_arg(args, 1, "power")?;
+    number(
+        Number::float(n.powf(power)),
+        "compute a power that is not a number",
+    )
 }
 
 /// cty reads the argument as a Go int, so fractions are refused rather than signed.
 pub(super) fn signum(_: &Env, args: &[Value]) -> Result<Value, String> {
     let n = arg_int(args, 0, "num")?;
-    Ok(Value::Number(n.signum() as f64))
+    Ok(Value::int(n.signum()))
 }
 
 pub(super) fn max(_: &Env, args: &[Value]) -> Result<Value, String> {
-    extreme(args, f64::max)
+    extreme(args, std::cmp::Ordering::Greater)
 }
 
 pub(super) fn min(_: &Env, args: &[Value]) -> Result<Value, String> {
-    extreme(args, f64::min)
+    extreme(args, std::cmp::Ordering::Less)
 }
 
-fn extreme(args: &[Value], pick: fn(f64, f64) -> f64) -> Result<Value, String> {
+/// The first number that beats every earlier one, so among equal values the first is kept
+/// (with its own precision), as cty's loop does.
+fn extreme(args: &[Value], wins: std::cmp::Ordering) -> Result<Value, String> {
     if args.is_empty() {
         return Err("must pass at least one number".into());
     }
-    let mut nums = (0..args.len()).map(|i| arg_num(args, i, "numbers"));
-    let first = nums.next().unwrap_or(Ok(0.0))?;
-    nums.try_fold(first, |acc, n| Ok(pick(acc, n?)))
-        .map(Value::Number)
+    let mut best: Option<Number> = None;
+    for i in 0..args.len() {
+        let n = arg_num(args, i, "numbers")?;
+        if best.as_ref().is_none_or(|b| n.cmp(b) == wins) {
+            best = Some(n);
+        }
+    }
+    Ok(best.map_or(Value::Null, Value::Number))
 }
 
 pub(super) fn greaterthan(_: &Env, args: &[Value]) -> Result<Value, String> {
@@ -140,7 +152,8 @@ pub(super) fn lessthanorequalto(_: &Env, args: &[Value]) -> Result<Value, String
 }
 
 /// Go's `big.Int.SetString` for a given base: an optional sign, then digits `0-9a-z`
-/// (case-insensitive up to base 36) and `A-Z` as 36–61 above it, with no underscores.
+/// (case-insensitive up to base 36) and `A-Z` as 36–61 above it, with no underscores. The
+/// integer is exact, at its own bit length (at least 64), as `big.Float.SetInt` keeps it.
 pub(super) fn parseint(_: &Env, args: &[Value]) -> Result<Value, String> {
     let text = match arg(args, 0, "number")? {
         Value::String(s) => s,
@@ -149,7 +162,7 @@ pub(super) fn parseint(_: &Env, args: &[Value]) -> Result<Value, String> {
             return Err(arg_error("number", msg));
         }
     };
-    let base = whole(arg_num(args, 1, "base")?).map_err(|e| arg_error("base", e))?;
+    let base = whole(&arg_num(args, 1, "base")?).map_err(|e| arg_error("base", e))?;
     if !(2..=62).contains(&base) {
         return Err(arg_error(
             "base",
@@ -166,7 +179,7 @@ pub(super) fn parseint(_: &Env, args: &[Value]) -> Result<Value, String> {
         })
 }
 
-fn parse_in_base(text: &str, base: u32) -> Option<f64> {
+fn parse_in_base(text: &str, base: u32) -> Option<Number> {
     let (negative, digits) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -175,16 +188,12 @@ fn parse_in_base(text: &str, base: u32) -> Option<f64> {
     if digits.is_empty() {
         return None;
     }
-    // Exact while it fits in 128 bits, then approximate: rbake's numbers are f64 anyway.
-    let mut exact: Option<u128> = Some(0);
-    let mut approx = 0.0_f64;
-    for c in digits.chars() {
-        let d = digit_value(c, base)?;
-        exact = exact.and_then(|e| e.checked_mul(u128::from(base))?.checked_add(u128::from(d)));
-        approx = approx * f64::from(base) + f64::from(d);
-    }
-    let magnitude = exact.map_or(approx, |e| e as f64);
-    Some(if negative { -magnitude } else { magnitude })
+    let digits: Vec<u8> = digits
+        .chars()
+        .map(|c| digit_value(c, base).map(|d| d as u8))
+        .collect::<Option<_>>()?;
+    let magnitude = BigUint::from_radix_be(&digits, base)?;
+    Some(Number::big_int(negative, magnitude))
 }
 
 fn digit_value(c: char, base: u32) -> Option<u32> {
@@ -202,6 +211,72 @@ fn digit_value(c: char, base: u32) -> Option<u32> {
 mod tests {
     use super::super::testing::{call, n, s};
     use super::*;
+
+    fn big(text: &str) -> Value {
+        Value::Number(Number::parse(text).expect("parses"))
+    }
+
+    /// The text bake prints for a call's result.
+    fn text(name: &str, args: &[Value]) -> String {
+        call(name, args).map_or_else(
+            |e| format!("error: {e}"),
+            |v| v.to_str().unwrap_or_default(),
+        )
+    }
+
+    /// Results as `docker buildx bake --print` (0.13.1) printed them for the same calls.
+    #[test]
+    fn results_print_as_cty_prints_them() {
+        let cases: &[(&str, &[Value], &str)] = &[
+            ("add", &[big("0.1"), big("0.2")], "0.3"),
+            ("subtract", &[big("0.5"), big("0.25")], "0.25"),
+            ("multiply", &[big("0.1"), big("3")], "0.3"),
+            (
+                "divide",
+                &[big("1"), big("3")],
+                &format!("0.{}5", "3".repeat(154)),
+            ),
+            (
+                "divide",
+                &[big("2"), big("3")],
+                &format!("0.{}7", "6".repeat(153)),
+            ),
+            ("modulo", &[big("10.5"), big("3")], "1.5"),
+            ("pow", &[big("2"), big("60")], "1152921504606847000"),
+            ("pow", &[big("10"), big("-2")], "0.01"),
+            ("pow", &[big("2"), big("0.5")], "1.4142135623730951"),
+            ("log", &[big("8"), big("2")], "3"),
+            ("log", &[big("10"), big("3")], "2.095903274289385"),
+            ("floor", &[big("-4.1")], "-5"),
+            ("ceil", &[big("-4.9")], "-4"),
+            ("ceil", &[big("-0.5")], "0"),
+            (
+                "floor",
+                &[big("123456789012345678901234567890.5")],
+                "123456789012345678901234567890",
+            ),
+            ("int", &[big("-0.5")], "0"),
+            ("absolute", &[big("-0.000001")], "0.000001"),
+            ("negate", &[big("0")], "-0"),
+            (
+                "max",
+                &[big("1"), big("1.0000000000000000000001")],
+                "1.0000000000000000000001",
+            ),
+            (
+                "min",
+                &[big("-1e30"), big("2")],
+                "-1000000000000000000000000000000",
+            ),
+            ("signum", &[big("0")], "0"),
+            ("parseint", &[s("-zz"), big("36")], "-1295"),
+            ("parseint", &[s("1"), big("2")], "1"),
+            ("parseint", &[s("-0"), big("10")], "0"),
+        ];
+        for (name, args, want) in cases {
+            assert_eq!(&text(name, args), want, "{name}({args:?})");
+        }
+    }
 
     #[test]
     fn conformance_016_math() {
@@ -316,7 +391,7 @@ mod tests {
                 "parseint",
                 &[s("ffffffffffffffffffffffffffffffffff"), n(16.0)]
             ),
-            Ok(n(8.711228593176025e40))
+            Ok(big("87112285931760246646623899502532662132735"))
         );
     }
 }

@@ -4,7 +4,7 @@
 use super::args::{
     arg, arg_error, arg_num, arg_seq, arg_str_list, arg_uniform_list, check_size, type_name, whole,
 };
-use super::{Env, Value};
+use super::{Env, Number, Value};
 
 /// cty stops `range` at 1024 elements, which also bounds the memory a call can use.
 const MAX_RANGE: usize = 1024;
@@ -67,7 +67,7 @@ fn slice_bound(
     which: &str,
     len: usize,
 ) -> Result<usize, String> {
-    let bound = whole(arg_num(args, i, name)?)
+    let bound = whole(&arg_num(args, i, name)?)
         .map_err(|e| arg_error(name, format!("invalid {which} index: {e}")))?;
     let bound = usize::try_from(bound)
         .map_err(|_| arg_error(name, format!("{which} index must not be less than zero")))?;
@@ -81,7 +81,7 @@ fn slice_bound(
 /// Splits a list into chunks of `size`; a size of zero keeps the list whole.
 pub(super) fn chunklist(_: &Env, args: &[Value]) -> Result<Value, String> {
     let list = arg_uniform_list(args, 0, "list")?;
-    let size = whole(arg_num(args, 1, "size")?).map_err(|e| format!("invalid size: {e}"))?;
+    let size = whole(&arg_num(args, 1, "size")?).map_err(|e| format!("invalid size: {e}"))?;
     let size = usize::try_from(size).map_err(|_| "the size argument must be positive")?;
     if list.is_empty() {
         return Ok(Value::List(vec![]));
@@ -153,17 +153,18 @@ pub(super) fn sort(_: &Env, args: &[Value]) -> Result<Value, String> {
 pub(super) fn range(_: &Env, args: &[Value]) -> Result<Value, String> {
     let nums = (0..args.len())
         .map(|i| arg_num(args, i, "params"))
-        .collect::<Result<Vec<f64>, String>>()?;
-    let (start, end, step) = match nums[..] {
-        [end] => (0.0, end, if end < 0.0 { -1.0 } else { 1.0 }),
-        [start, end] => (start, end, if end < start { -1.0 } else { 1.0 }),
-        [start, end, step] => (start, end, step),
+        .collect::<Result<Vec<Number>, String>>()?;
+    let one = |down: bool| Number::int(if down { -1 } else { 1 });
+    let (start, end, step) = match &nums[..] {
+        [end] => (Number::int(0), end.clone(), one(end < &Number::int(0))),
+        [start, end] => (start.clone(), end.clone(), one(end < start)),
+        [start, end, step] => (start.clone(), end.clone(), step.clone()),
         _ => return Err("must have one, two, or three arguments".into()),
     };
-    if step == 0.0 {
+    if step.is_zero() {
         return Err(arg_error("params", "step must not be zero"));
     }
-    let down = step < 0.0;
+    let down = step < Number::int(0);
     if down && end > start {
         return Err(arg_error(
             "params",
@@ -182,8 +183,10 @@ pub(super) fn range(_: &Env, args: &[Value]) -> Result<Value, String> {
         if out.len() >= MAX_RANGE {
             return Err("more than 1024 values were generated; either decrease the difference between start and end or use a smaller step".into());
         }
-        out.push(Value::Number(n));
-        n += step;
+        let next = n
+            .add(&step)
+            .map_err(|_| "step must not be infinite".to_string())?;
+        out.push(Value::Number(std::mem::replace(&mut n, next)));
     }
     check_size(out.len(), "list")?;
     Ok(Value::List(out))

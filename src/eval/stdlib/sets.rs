@@ -4,7 +4,6 @@
 
 use std::cmp::Ordering;
 
-use super::super::value::format_number;
 use super::args::{arg, arg_error, quote, type_name, unify};
 
 /// The most values a `setproduct` result may hold across all its rows. Each value is a few
@@ -88,6 +87,11 @@ fn set_arg(args: &[Value], i: usize, name: &str) -> Result<Vec<Value>, String> {
     Ok(to_set(items))
 }
 
+/// A list's elements unified to one type, then as a set.
+pub(super) fn to_set_unified(items: &[Value]) -> Option<Vec<Value>> {
+    unify(items).map(to_set)
+}
+
 /// Removes duplicates and sorts into cty's set order.
 fn to_set(items: Vec<Value>) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
@@ -106,7 +110,7 @@ fn set_order(a: &Value, b: &Value) -> Ordering {
         (Value::Null, _) => Ordering::Greater,
         (_, Value::Null) => Ordering::Less,
         (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x.total_cmp(y),
+        (Value::Number(x), Value::Number(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => hash_bytes(a).cmp(&hash_bytes(b)),
     }
@@ -117,7 +121,7 @@ fn hash_bytes(v: &Value) -> String {
     match v {
         Value::Null => "~".into(),
         Value::Bool(b) => if *b { "T" } else { "F" }.into(),
-        Value::Number(n) => format_number(*n),
+        Value::Number(n) => n.to_string(),
         Value::String(s) => quote(s),
         Value::List(items) => {
             let inner: String = items.iter().map(|i| hash_bytes(i) + ";").collect();

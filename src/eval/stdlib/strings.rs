@@ -83,7 +83,7 @@ pub(super) fn reverse(_: &Env, args: &[Value]) -> Result<Value, String> {
 
 pub(super) fn strlen(_: &Env, args: &[Value]) -> Result<Value, String> {
     let s = arg_str(args, 0, "str")?;
-    Ok(Value::Number(s.graphemes(true).count() as f64))
+    Ok(Value::int(s.graphemes(true).count()))
 }
 
 pub(super) fn substr(_: &Env, args: &[Value]) -> Result<Value, String> {
@@ -239,7 +239,7 @@ pub(super) fn sanitize(_: &Env, args: &[Value]) -> Result<Value, String> {
 /// rbake has no byte-buffer values, so the bytes builtins work on a string's UTF-8 bytes.
 pub(super) fn byteslen(_: &Env, args: &[Value]) -> Result<Value, String> {
     let s = arg_str(args, 0, "buf")?;
-    Ok(Value::Number(s.len() as f64))
+    Ok(Value::int(s.len()))
 }
 
 pub(super) fn bytesslice(_: &Env, args: &[Value]) -> Result<Value, String> {
