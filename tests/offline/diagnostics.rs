@@ -3,28 +3,11 @@
 //!
 //! A fixture folder holds the bake file(s), `args` (the arguments after `print`, split on
 //! whitespace), `span` (the exact text the primary caret must underline) and optionally `env`
-//! (`KEY=VALUE` lines, the only environment the run gets). The snapshot is the exit code and
-//! stderr, rendered without colour since stderr is a pipe.
+//! (`KEY=VALUE` lines, the only environment the run gets). The harness is
+//! `support::print_fixtures!`, shared with `toml.rs`.
 
-mod common;
-
-use std::path::{Path, PathBuf};
-
-use common::{Run, TempDir, parse_env, rbake};
-
-macro_rules! fixtures {
-    ($($test:ident: $dir:literal exits $code:literal;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                check_fixture($dir, $code);
-            }
-        )*
-        const FIXTURES: &[&str] = &[$($dir),*];
-    };
-}
-
-fixtures! {
+crate::support::print_fixtures! {
+    "tests/fixtures/diagnostics",
     hcl_syntax_error: "hcl-syntax-error" exits 1;
     json_syntax_error: "json-syntax-error" exits 1;
     block_extra_label: "block-extra-label" exits 1;
@@ -61,129 +44,4 @@ fixtures! {
     too_much_work: "too-much-work" exits 1;
     warning_unknown_attribute: "warning-unknown-attribute" exits 0;
     warning_unknown_block: "warning-unknown-block" exits 0;
-}
-
-fn fixture_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnostics")
-}
-
-fn read(dir: &Path, name: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(name)).ok()
-}
-
-fn run_fixture(name: &str) -> Run {
-    let src = fixture_root().join(name);
-    let args_text =
-        read(&src, "args").unwrap_or_else(|| panic!("fixture {name} has no `args` file"));
-    let env = read(&src, "env").map(|t| parse_env(&t)).unwrap_or_default();
-    let dir = TempDir::copy_of(&src, name);
-    let mut args = vec!["print"];
-    args.extend(args_text.split_whitespace());
-    let mut run = rbake(&dir.path, &args, &env);
-    // A message may name the working directory, which differs per run: only the path is
-    // redacted, never the whole line.
-    let tmp = dir.path.display().to_string();
-    run.stderr = run.stderr.replace(&tmp, "[TMP]");
-    run
-}
-
-fn check_fixture(name: &str, want_code: i32) {
-    let run = run_fixture(name);
-    let code = run
-        .code
-        .unwrap_or_else(|| panic!("{name}: rbake was killed by a signal:\n{}", run.stderr));
-    let snapshot = format!("exit code: {code}\n--- stderr\n{}", run.stderr);
-    insta::assert_snapshot!(name, snapshot);
-
-    assert_eq!(
-        code, want_code,
-        "exit code of {name}; stderr:\n{}",
-        run.stderr
-    );
-    if want_code == 0 {
-        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{name}: a warning must not stop the JSON output ({e}):\n{}",
-                run.stdout
-            )
-        });
-        assert!(
-            run.stderr.contains('⚠'),
-            "{name}: expected a warning on stderr:\n{}",
-            run.stderr
-        );
-    } else {
-        assert!(
-            run.stdout.is_empty(),
-            "{name}: a failed run printed to stdout:\n{}",
-            run.stdout
-        );
-        assert!(
-            run.stderr.contains('×'),
-            "{name}: expected an error on stderr:\n{}",
-            run.stderr
-        );
-    }
-    for diag in common::split_diagnostics(&run.stderr) {
-        assert!(
-            header(diag).is_some(),
-            "{name}: a diagnostic has no `╭─[file:line:col]` header:\n{diag}"
-        );
-        assert!(
-            diag.lines().any(|l| l.trim_start().starts_with("help: ")),
-            "{name}: a diagnostic has no `help:` line:\n{diag}"
-        );
-    }
-
-    let want_span = read(&fixture_root().join(name), "span")
-        .unwrap_or_else(|| panic!("fixture {name} has no `span` file"));
-    let want_span = want_span.strip_suffix('\n').unwrap_or(&want_span);
-    assert_eq!(
-        underlined(&run.stderr).as_deref(),
-        Some(want_span),
-        "{name}: the primary caret is misplaced:\n{}",
-        run.stderr
-    );
-}
-
-/// The first `╭─[name:line:col]` header: the primary location.
-fn header(text: &str) -> Option<(String, usize, usize)> {
-    let re = regex::Regex::new(r"╭─\[(.+):(\d+):(\d+)\]").expect("valid regex");
-    let c = re.captures(text)?;
-    Some((c[1].to_string(), c[2].parse().ok()?, c[3].parse().ok()?))
-}
-
-/// The text under the first label of the first diagnostic: the snippet line numbered as the
-/// header says, cut where the underline (`──┬──`) on the next line starts and ends.
-fn underlined(stderr: &str) -> Option<String> {
-    let (_, line, col) = header(stderr)?;
-    let lines: Vec<&str> = stderr.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.trim_start().starts_with(&format!("{line} │")))?;
-    let source: Vec<char> = lines[at].split_once("│ ")?.1.chars().collect();
-    let marks: Vec<char> = lines.get(at + 1)?.split_once("· ")?.1.chars().collect();
-    let start = marks.iter().position(|c| *c != ' ')?;
-    let len = marks[start..]
-        .iter()
-        .take_while(|c| matches!(c, '─' | '┬'))
-        .count();
-    assert_eq!(
-        start + 1,
-        col,
-        "the underline starts at another column than the header says:\n{stderr}"
-    );
-    Some(source.get(start..start + len)?.iter().collect())
-}
-
-#[test]
-fn every_fixture_folder_has_a_test() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(fixture_root())
-        .expect("fixture root")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
-    listed.sort();
-    assert_eq!(on_disk, listed, "add new fixture folders to `fixtures!`");
 }
