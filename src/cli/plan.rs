@@ -247,7 +247,11 @@ fn freshness(settings: &Settings, plan: &Plan) -> String {
     let credentials = std::sync::Arc::new(Credentials::load(
         crate::exec::credentials::config_dir(&settings.env).as_deref(),
     ));
-    let registry = Registry::new(credentials).ok();
+    // Without a registry client every push counts as needed; say why rather than drop it.
+    let (registry, unchecked) = match Registry::new(credentials) {
+        Ok(r) => (Some(r), String::new()),
+        Err(e) => (None, format!("registries not checked: {e}\n")),
+    };
     let keys = Keys::new(Keys::cache_dir(&settings.env));
     let a = runtime.block_on(uptodate::assess(
         plan,
@@ -256,5 +260,5 @@ fn freshness(settings: &Settings, plan: &Plan) -> String {
         registry.as_ref(),
         false,
     ));
-    report::plan::freshness(plan, &a)
+    report::plan::freshness(plan, &a) + &unchecked
 }
