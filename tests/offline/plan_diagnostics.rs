@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, TempDir, check_reports, header, parse_env, rbake, read};
+use crate::support::{Run, TempDir, check_reports, header, parse_env, rbake, read, redact};
 
 macro_rules! fixtures {
     ($($test:ident: $dir:literal exits $code:literal reporting [$($diag:literal),*];)*) => {
@@ -127,9 +127,8 @@ fn run_fixture(name: &str, extra: &[&str]) -> Run {
     args.extend(args_text.split_whitespace());
     args.extend(extra);
     let mut run = rbake(&cwd, &args, &env);
-    let tmp = dir.path.display().to_string();
-    run.stdout = redact_fingerprint(&run.stdout.replace(&tmp, "[TMP]"));
-    run.stderr = run.stderr.replace(&tmp, "[TMP]");
+    run.stdout = redact_fingerprint(&redact(&run.stdout, &dir.path));
+    run.stderr = redact(&run.stderr, &dir.path);
     run
 }
 
