@@ -4,10 +4,6 @@
 /// An error of `exec`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The run was cancelled (Ctrl-C, SIGTERM, or another node failed without
-    /// `--keep-going`). The text is what the scheduler's report has always said.
-    #[error("cancelled")]
-    Cancelled,
     /// A registry answered, but not with what was asked for.
     #[error("{host} refused {what} (HTTP {status}): {message}")]
     Refused {
@@ -48,29 +44,13 @@ pub enum Error {
     /// Not an image reference (`host/repo:tag`).
     #[error("`{0}` is not an image reference")]
     Reference(String),
-    /// A failure reported as text by code not yet typed (the scheduler's helpers in
-    /// `apply.rs`, which a rewrite replaces).
-    #[error("{0}")]
-    Other(String),
 }
 
-/// The scheduler (`apply.rs`) still passes errors as text; `?` there turns an `Error` into its
-/// message, the same text users saw before errors were typed.
+/// The scheduler and the node kinds (`apply.rs`, `build.rs`, `publish.rs`, `export.rs`) still
+/// pass errors as text; `?` there turns an `Error` into its message, the same text users saw
+/// before errors were typed.
 impl From<Error> for String {
     fn from(e: Error) -> String {
         e.to_string()
-    }
-}
-
-/// The scheduler's helpers (`caps`, `inputs`, `docker` in `apply.rs`) still return text.
-impl From<String> for Error {
-    fn from(message: String) -> Error {
-        Error::Other(message)
-    }
-}
-
-impl From<&str> for Error {
-    fn from(message: &str) -> Error {
-        Error::Other(message.to_string())
     }
 }
