@@ -8,9 +8,8 @@
 //!   cargo bench --bench pipeline -- plan FILE       one spec, `plan --format json`'s stages
 //!
 //! `RBAKE_BENCH_RUNS` sets the runs per input (default 9); each stage's median is printed.
-//! The stages mirror `cli::spec::load`/`resolve`, `cli::print::run` and `cli::plan::build`
-//! (those are private to the binary's command layer), with the environment reduced to
-//! PATH and HOME as the scripts run the binary.
+//! The stages are `rbake::cli::pipeline`'s functions, the ones `print` and `plan` run, timed
+//! one by one, with the environment reduced to PATH and HOME as the scripts run the binary.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -19,12 +18,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rbake::check::{self, Facts, PathFact};
-use rbake::cli::settings::{Settings, local_platform};
-use rbake::eval::{self, resolve};
-use rbake::model::{Capabilities, Definition, Platform};
-use rbake::source::{Diags, Origin, SourceMap, Span, Spanned};
-use rbake::spec::Document;
-use rbake::{plan, report, syntax};
+use rbake::cli::SpecArgs;
+use rbake::cli::pipeline::{self, File, Loaded};
+use rbake::cli::settings::Settings;
+use rbake::model::Definition;
+use rbake::report;
 
 /// One run: each stage's name and duration, in order.
 type Run = Vec<(&'static str, Duration)>;
@@ -116,46 +114,29 @@ fn settings_for(file: &str) -> (Settings, String) {
     (settings, name)
 }
 
-struct Loaded {
-    sources: SourceMap,
-    config: eval::Config,
-    def: Definition,
-}
-
-/// Reads, parses, evaluates and resolves the `default` group, recording each stage.
-fn load(file: &str, settings: &Settings, name: &str, run: &mut Run) -> Loaded {
+/// Reads and parses (`pipeline::parse`), evaluates (`pipeline::evaluate`), then resolves the
+/// `default` group (`pipeline::resolve`), recording each stage.
+fn load(file: &str, settings: &Settings, name: &str, run: &mut Run) -> (Loaded, Definition) {
     let t = Instant::now();
-    let text = std::fs::read_to_string(settings.cwd.join(name)).expect("readable input");
-    let mut sources = SourceMap::new();
-    let id = sources.add(name.to_string(), text, Origin::File);
-    let (_, body) = syntax::parse(&sources, id, &settings.env)
-        .unwrap_or_else(|d| panic!("{file}: {} syntax problems", d.0.len()));
+    let bytes = std::fs::read(settings.cwd.join(name)).expect("readable input");
+    let input = File {
+        name: name.to_string(),
+        bytes: Ok(bytes),
+    };
+    let parsed = pipeline::parse(vec![input], &settings.env)
+        .unwrap_or_else(|(_, d)| panic!("{file}: {} syntax problems", d.0.len()));
     run.push(("parse", t.elapsed()));
 
     let t = Instant::now();
-    let mut diags = Diags::default();
-    let mut doc = Document::default();
-    doc.add(body, &mut diags);
-    let inputs = settings.inputs();
-    let mut config = eval::collect(&doc, &inputs, &mut sources, &mut diags);
-    drop(doc);
-    assert!(!diags.has_errors(), "{file}: evaluation errors");
+    let mut loaded = pipeline::evaluate(parsed, settings)
+        .unwrap_or_else(|(_, d)| panic!("{file}: {} evaluation problems", d.0.len()));
     run.push(("evaluate", t.elapsed()));
 
     let t = Instant::now();
-    let cmd = sources.add("command line", "default", Origin::Set);
-    let request = resolve::Request {
-        names: vec![Spanned::new("default".to_string(), Span::new(cmd, 0..7))],
-        overrides: Vec::new(),
-    };
-    let def = resolve::resolve(&mut config, &request, &inputs, &mut diags).expect("resolves");
-    assert!(!diags.has_errors(), "{file}: resolution errors");
+    let def = pipeline::resolve(settings, &SpecArgs::default(), &mut loaded)
+        .unwrap_or_else(|d| panic!("{file}: {} resolution problems", d.0.len()));
     run.push(("resolve", t.elapsed()));
-    Loaded {
-        sources,
-        config,
-        def,
-    }
+    (loaded, def)
 }
 
 /// `rbake print -f FILE`'s work.
@@ -163,14 +144,14 @@ fn print_once(file: &str) -> Run {
     let mut run = Run::new();
     let all = Instant::now();
     let (settings, name) = settings_for(file);
-    let loaded = load(file, &settings, &name, &mut run);
+    let (loaded, def) = load(file, &settings, &name, &mut run);
 
     let t = Instant::now();
-    black_box(report::print::render(&loaded.def));
+    black_box(report::print::render(&def));
     run.push(("render", t.elapsed()));
 
     let t = Instant::now();
-    drop(loaded);
+    drop((loaded, def));
     run.push(("drop", t.elapsed()));
     run.push(("total", all.elapsed()));
     run
@@ -181,23 +162,12 @@ fn plan_once(file: &str) -> Run {
     let mut run = Run::new();
     let all = Instant::now();
     let (settings, name) = settings_for(file);
-    let mut loaded = load(file, &settings, &name, &mut run);
+    let (mut loaded, def) = load(file, &settings, &name, &mut run);
 
     let t = Instant::now();
-    let local = Platform::parse(&local_platform()).expect("local platform");
-    let endpoint = "unix:///var/run/docker.sock".to_string();
-    let builders: Vec<Capabilities> = if loaded.config.builders.is_empty() {
-        vec![Capabilities::implicit(endpoint, local)]
-    } else {
-        loaded
-            .config
-            .builders
-            .values()
-            .map(|b| Capabilities::declared(b, &endpoint, &local))
-            .collect()
-    };
-    let mut diags = Diags::default();
-    let plan = plan::lower(&loaded.def, builders, &mut diags);
+    let builders = pipeline::declared_builders(&settings, &loaded);
+    let mut diags = rbake::source::Diags::default();
+    let plan = pipeline::lower(&def, &SpecArgs::default(), builders, &mut diags);
     run.push(("lower", t.elapsed()));
 
     let t = Instant::now();
@@ -205,7 +175,7 @@ fn plan_once(file: &str) -> Run {
         env: settings.env.keys().cloned().collect(),
         ..Facts::default()
     };
-    for need in check::needs(&loaded.def) {
+    for need in check::needs(&def) {
         let path = settings.cwd.join(Path::new(&need.path));
         let fact = match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => PathFact::Dir,
@@ -218,15 +188,7 @@ fn plan_once(file: &str) -> Run {
     run.push(("files", t.elapsed()));
 
     let t = Instant::now();
-    let declared: Vec<_> = loaded.config.builders.values().cloned().collect();
-    check::verify(
-        &plan,
-        &loaded.def,
-        &declared,
-        &facts,
-        &mut loaded.sources,
-        &mut diags,
-    );
+    pipeline::verify(&plan, &mut loaded, &def, &facts, &mut diags);
     assert!(!diags.has_errors(), "{file}: plan errors");
     run.push(("check", t.elapsed()));
 
@@ -236,7 +198,7 @@ fn plan_once(file: &str) -> Run {
     run.push(("render", t.elapsed()));
 
     let t = Instant::now();
-    drop((json, plan, facts, loaded));
+    drop((json, plan, facts, loaded, def));
     run.push(("drop", t.elapsed()));
     run.push(("total", all.elapsed()));
     run

@@ -793,3 +793,182 @@ fn check_unapplied(t: &Target, diags: &mut Diags) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{Facts, PathFact};
+    use crate::base::clean_path;
+    use crate::eval::sample;
+    use crate::model::access::{Access, Grants};
+    use crate::source::Diags;
+
+    /// A working directory `/w` holding `files` (anything else is missing), with `env` set and
+    /// `allow` granted: the codes `verify` reports for `default` of `text`, with the text
+    /// each one's primary label points at.
+    fn check(
+        text: &str,
+        files: &[(&str, PathFact)],
+        env: &[&str],
+        allow: &[&str],
+    ) -> Vec<(&'static str, String)> {
+        let mut s = sample::collect(text, &[]);
+        let def = s
+            .resolve(&[], &[])
+            .unwrap_or_else(|| panic!("{:?}", s.codes()));
+        let builders = s.builders();
+        let mut diags = Diags::default();
+        let plan = crate::plan::lower(&def, builders, &mut diags);
+        assert!(!diags.has_errors(), "{:?}", diags.0);
+        let cwd = PathBuf::from("/w");
+        let real = |p: &str| PathBuf::from(clean_path(&Path::new("/w").join(p).to_string_lossy()));
+        let allow: Vec<String> = allow.iter().map(|a| a.to_string()).collect();
+        let mut facts = Facts {
+            grants: Grants::new(&allow, real),
+            cwd,
+            env: env.iter().map(|e| e.to_string()).collect(),
+            allow,
+            ..Facts::default()
+        };
+        for need in super::needs(&def) {
+            facts.real.insert(need.path.clone(), real(&need.path));
+            if need.access == Access::Write {
+                continue;
+            }
+            let fact = files
+                .iter()
+                .find(|(p, _)| *p == need.path)
+                .map_or(PathFact::Missing, |(_, f)| f.clone());
+            facts.paths.insert(need.path, fact);
+        }
+        let declared: Vec<_> = s.config.builders.values().cloned().collect();
+        super::verify(&plan, &def, &declared, &facts, &mut s.sources, &mut diags);
+        diags
+            .0
+            .iter()
+            .map(|d| {
+                let shown = d.labels.first().map_or(String::new(), |l| {
+                    let text = &s.sources.get(l.span.file).text;
+                    text[l.span.start as usize..l.span.end as usize].to_string()
+                });
+                (d.code, shown)
+            })
+            .collect()
+    }
+
+    fn codes(found: &[(&'static str, String)]) -> Vec<&'static str> {
+        found.iter().map(|(c, _)| *c).collect()
+    }
+
+    fn project() -> Vec<(&'static str, PathFact)> {
+        vec![
+            (".", PathFact::Dir),
+            (
+                "Dockerfile",
+                PathFact::File(Some(
+                    "FROM scratch AS build\nFROM build AS release\n".into(),
+                )),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_complete_project_passes() {
+        assert_eq!(check(r#"target "default" {}"#, &project(), &[], &[]), []);
+    }
+
+    #[test]
+    fn missing_inputs_are_reported_where_they_are_named() {
+        let found = check(
+            r#"target "default" { context = "app" }"#,
+            &project(),
+            &[],
+            &[],
+        );
+        assert_eq!(codes(&found), ["check::context_missing"]);
+        assert_eq!(found[0].1, r#""app""#);
+        let found = check(r#"target "default" {}"#, &[(".", PathFact::Dir)], &[], &[]);
+        assert_eq!(codes(&found), ["check::dockerfile_missing"]);
+        let found = check(
+            r#"target "default" { target = "test" }"#,
+            &project(),
+            &[],
+            &[],
+        );
+        assert_eq!(codes(&found), ["check::stage_missing"]);
+        assert_eq!(found[0].1, r#""test""#);
+        assert_eq!(
+            check(
+                r#"target "default" { target = "release" }"#,
+                &project(),
+                &[],
+                &[]
+            ),
+            []
+        );
+        let found = check(
+            r#"target "default" { contexts = { assets = "./assets" } }"#,
+            &project(),
+            &[],
+            &[],
+        );
+        assert_eq!(codes(&found), ["check::named_context_missing"]);
+    }
+
+    #[test]
+    fn secrets_need_their_source() {
+        let spec = r#"target "default" { secret = ["id=token,env=TOKEN"] }"#;
+        assert_eq!(
+            codes(&check(spec, &project(), &[], &[])),
+            ["check::secret_missing"]
+        );
+        assert_eq!(check(spec, &project(), &["TOKEN"], &[]), []);
+        let spec = r#"target "default" { secret = ["id=key,src=key.pem"] }"#;
+        assert_eq!(
+            codes(&check(spec, &project(), &[], &[])),
+            ["check::secret_missing"]
+        );
+        let mut files = project();
+        files.push(("key.pem", PathFact::File(None)));
+        assert_eq!(check(spec, &files, &[], &[]), []);
+    }
+
+    #[test]
+    fn paths_outside_the_working_directory_need_a_grant() {
+        let spec = r#"target "default" { context = "../shared" }"#;
+        let files = [
+            ("../shared", PathFact::Dir),
+            ("../shared/Dockerfile", PathFact::File(None)),
+        ];
+        let found = check(spec, &files, &[], &[]);
+        assert!(codes(&found).contains(&"check::entitlement"), "{found:?}");
+        assert_eq!(check(spec, &files, &[], &["fs.read=.."]), []);
+        // Writing needs a write grant, not a read one.
+        let spec = r#"target "default" { output = ["type=local,dest=../out"] }"#;
+        let found = check(spec, &project(), &[], &["fs.read=.."]);
+        assert_eq!(codes(&found), ["check::entitlement"]);
+        assert_eq!(check(spec, &project(), &[], &["fs.write=.."]), []);
+        let spec = r#"target "default" { network = "host" }"#;
+        assert_eq!(
+            codes(&check(spec, &project(), &[], &[])),
+            ["check::entitlement"]
+        );
+        assert_eq!(check(spec, &project(), &[], &["network.host"]), []);
+    }
+
+    #[test]
+    fn outputs_must_not_overlap_and_caches_need_a_capable_store() {
+        let spec = r#"
+            target "a" { output = ["type=local,dest=out"] }
+            target "b" { output = ["type=local,dest=out/b"] }
+            group "default" { targets = ["a", "b"] }
+        "#;
+        assert!(codes(&check(spec, &project(), &[], &[])).contains(&"check::output_overlap"));
+        let spec = r#"target "default" { cache-to = ["type=local,dest=cache"] }"#;
+        assert_eq!(
+            codes(&check(spec, &project(), &[], &[])),
+            ["check::cache_export"]
+        );
+    }
+}

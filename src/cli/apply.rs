@@ -91,7 +91,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(), spec::Failed> {
     if let Some(doc) = &saved_doc
         && spec_args.files.is_empty()
         && spec_args.set.is_empty()
-        && spec::shorthands(&spec_args).is_empty()
+        && super::pipeline::shorthands(&spec_args).is_empty()
         && spec_args.targets.is_empty()
     {
         spec_args.files = doc.request.files.clone();

@@ -2,6 +2,7 @@
 
 mod apply;
 mod ls;
+pub mod pipeline;
 mod plan;
 mod print;
 mod publish;
@@ -77,11 +78,11 @@ pub struct SpecArgs {
     pub load: bool,
     /// Build without cache (shorthand for `--set=*.no-cache=true`; `--no-cache=false` too)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = spec::go_bool)]
+          default_missing_value = "true", value_parser = pipeline::go_bool)]
     pub no_cache: Option<bool>,
     /// Always pull base images (shorthand for `--set=*.pull=true`; `--pull=false` too)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = spec::go_bool)]
+          default_missing_value = "true", value_parser = pipeline::go_bool)]
     pub pull: Option<bool>,
     /// Provenance attestation: `true`, `false` or options like `mode=max` (shorthand for
     /// `--set=*.attest=type=provenance,...`)
@@ -162,7 +163,7 @@ pub fn main() -> ExitCode {
         }
     };
     let settings = settings::Settings::from_process();
-    // Debug builds panic on request, so `tests/cli.rs` can check the panic hook and the exit
+    // Debug builds panic on request, so `tests/offline/cli.rs` can check the panic hook and the exit
     // code through the binary; release builds have no such switch.
     #[cfg(debug_assertions)]
     if settings.env.contains_key("RBAKE_TEST_PANIC") {

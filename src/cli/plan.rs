@@ -4,12 +4,12 @@
 use clap::{Args, ValueEnum};
 
 use super::settings::Settings;
-use super::{SpecArgs, emit, spec};
+use super::{SpecArgs, emit, pipeline, spec};
 use crate::check::{self, Facts, PathFact};
 use crate::exec::paths;
 use crate::model::access::{Access, Grants};
 use crate::model::{Capabilities, Platform};
-use crate::plan::{self, Plan};
+use crate::plan::Plan;
 use crate::report;
 use crate::source::{Diag, Diags};
 
@@ -49,11 +49,7 @@ pub enum Format {
     Dot,
 }
 
-/// A checked plan with everything needed to show or run it.
-pub struct Checked {
-    pub plan: Plan,
-    pub loaded: spec::Loaded,
-}
+pub use super::pipeline::Checked;
 
 pub fn run(settings: &Settings, args: &PlanArgs) -> Result<(), spec::Failed> {
     let shard = match args
@@ -113,96 +109,32 @@ pub fn build(
     allow: &[String],
     probe: bool,
 ) -> Result<Checked, spec::Failed> {
-    let mut loaded = match spec::load(settings, spec_args) {
-        Ok(l) => l,
-        Err((sources, diags)) => {
-            emit(&diags.0, &sources);
-            return Err(1);
+    let builders = |loaded: &pipeline::Loaded, diags: &mut Diags| {
+        let declared = pipeline::declared_builders(settings, loaded);
+        if probe {
+            probe_all(declared, loaded, diags)
+        } else {
+            declared
         }
     };
-    let def = match spec::resolve(settings, spec_args, &mut loaded) {
-        Ok(d) => d,
-        Err(diags) => {
-            emit(&loaded.warnings, &loaded.sources);
-            emit(&diags.0, &loaded.sources);
-            return Err(1);
-        }
-    };
-    // bake's `--builder` picks a buildx instance; rbake's builders come from the spec, so
-    // ignoring the flag silently would build somewhere the user did not ask for.
-    if let Some(name) = &spec_args.builder {
-        loaded.warnings.push(
-            Diag::warning(
-                "cli::builder_ignored",
-                format!("`--builder {name}` is ignored: rbake builds with the spec's `builder` blocks"),
-            )
-            .help("declare the builder in a `builder` block, or set DOCKER_HOST to use another local engine"),
-        );
-    }
-    let mut builders = capabilities(settings, &loaded);
-    let mut diags = Diags::default();
-    if probe {
-        builders = probe_all(builders, &loaded, &mut diags);
-        if diags.has_errors() {
-            emit(&diags.0, &loaded.sources);
-            return Err(1);
-        }
-    }
-    let mut plan = plan::lower(&def, builders, &mut diags);
-    plan.request = plan::Request {
-        files: spec_args.files.clone(),
-        // The shorthand flags are recorded as the `--set`s they stand for, so applying the
-        // saved plan repeats them.
-        set: spec_args
-            .set
-            .iter()
-            .cloned()
-            .chain(spec::shorthands(spec_args).into_iter().map(|(_, s)| s))
-            .collect(),
-        targets: spec_args.targets.clone(),
-    };
-    let facts = gather(settings, &def, allow);
-    plan.grants = facts.grants.clone();
-    let declared: Vec<_> = loaded.config.builders.values().cloned().collect();
-    check::verify(
-        &plan,
-        &def,
-        &declared,
-        &facts,
-        &mut loaded.sources,
-        &mut diags,
+    let checked = pipeline::plan(
+        spec::read(settings, spec_args),
+        settings,
+        &spec::compose_env(settings),
+        spec_args,
+        builders,
+        |def| gather(settings, def, allow),
     );
-    let mut all = std::mem::take(&mut loaded.warnings);
-    all.extend(diags.0);
-    all.sort_by_key(|d| d.is_error());
-    emit(&all, &loaded.sources);
-    if all.iter().any(Diag::is_error) {
-        return Err(1);
+    match checked {
+        Ok(c) => {
+            emit(&c.loaded.warnings, &c.loaded.sources);
+            Ok(c)
+        }
+        Err(f) => {
+            emit(&f.diags, &f.sources);
+            Err(1)
+        }
     }
-    Ok(Checked { plan, loaded })
-}
-
-/// The builders' declared capabilities, or the implicit local engine when none is declared.
-fn capabilities(settings: &Settings, loaded: &spec::Loaded) -> Vec<Capabilities> {
-    let local = Platform::parse(&super::settings::local_platform()).unwrap_or(Platform {
-        os: "linux".into(),
-        arch: "amd64".into(),
-        variant: None,
-    });
-    let endpoint = settings
-        .env
-        .get("DOCKER_HOST")
-        .cloned()
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-    if loaded.config.builders.is_empty() {
-        return vec![Capabilities::implicit(endpoint, local)];
-    }
-    loaded
-        .config
-        .builders
-        .values()
-        .map(|b| Capabilities::declared(b, &endpoint, &local))
-        .collect()
 }
 
 /// Reads what the checks need: the paths the definition names (resolved on disk, and looked
@@ -244,7 +176,7 @@ fn gather(settings: &Settings, def: &crate::model::Definition, allow: &[String])
 /// declared platforms the engine cannot build.
 fn probe_all(
     declared: Vec<Capabilities>,
-    loaded: &spec::Loaded,
+    loaded: &pipeline::Loaded,
     diags: &mut Diags,
 ) -> Vec<Capabilities> {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -339,7 +271,11 @@ fn freshness(settings: &Settings, plan: &Plan) -> String {
     let credentials = std::sync::Arc::new(Credentials::load(
         crate::exec::credentials::config_dir(&settings.env).as_deref(),
     ));
-    let registry = Registry::new(credentials).ok();
+    // Without a registry client every push counts as needed; say why rather than drop it.
+    let (registry, unchecked) = match Registry::new(credentials) {
+        Ok(r) => (Some(r), String::new()),
+        Err(e) => (None, format!("registries not checked: {e}\n")),
+    };
     let keys = Keys::new(Keys::cache_dir(&settings.env));
     let a = runtime.block_on(uptodate::assess(
         plan,
@@ -348,5 +284,5 @@ fn freshness(settings: &Settings, plan: &Plan) -> String {
         registry.as_ref(),
         false,
     ));
-    report::plan::freshness(plan, &a)
+    report::plan::freshness(plan, &a) + &unchecked
 }

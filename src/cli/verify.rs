@@ -17,6 +17,17 @@ use crate::model::annotation::Annotation;
 use crate::report;
 use crate::source::{Diag, Origin, SourceMap, Span};
 
+/// The codes of what `verify` finds (documented in docs/diagnostics.md).
+const MISSING: &str = "verify::missing";
+const UNREADABLE: &str = "verify::unreadable";
+const MOVED: &str = "verify::moved";
+const NOT_AN_INDEX: &str = "verify::not_an_index";
+const PLATFORM_MISSING: &str = "verify::platform_missing";
+const PLATFORM_UNPLANNED: &str = "verify::platform_unplanned";
+const WRONG_PLATFORM: &str = "verify::wrong_platform";
+const LABEL: &str = "verify::label";
+const ANNOTATION: &str = "verify::annotation";
+
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// The plan whose pushes to check, as `rbake plan --out FILE` wrote it
@@ -204,25 +215,25 @@ fn diagnose(c: &Checked, f: &Finding, span: Span) -> Diag {
     };
     let (code, message, label, help) = match f {
         Finding::Missing => (
-            "verify::missing",
+            MISSING,
             format!("`{tag}` is not in its registry"),
             "planned here".to_string(),
             format!("run `rbake apply` for this plan; if it ran, something deleted the tag since (target `{target}`)"),
         ),
         Finding::Unreadable(why) => (
-            "verify::unreadable",
+            UNREADABLE,
             format!("cannot read `{tag}` back: {why}"),
             "planned here".to_string(),
             "check that the registry is up and that your docker credentials can pull from it".to_string(),
         ),
         Finding::Digest { recorded, served } => (
-            "verify::moved",
+            MOVED,
             format!("`{tag}` now points at {served}, not at {recorded} as the metadata file recorded"),
             "moved since it was pushed".to_string(),
             "someone pushed over the tag after rbake did: push this plan again, or find out what replaced it".to_string(),
         ),
         Finding::NotAnIndex { served } => (
-            "verify::not_an_index",
+            NOT_AN_INDEX,
             format!(
                 "`{tag}` holds a single manifest ({served}); the plan pushes {} platforms",
                 c.expected.platforms.len()
@@ -231,31 +242,31 @@ fn diagnose(c: &Checked, f: &Finding, span: Span) -> Diag {
             "the tag was overwritten by a single-platform push: push this plan again".to_string(),
         ),
         Finding::PlatformMissing(p) => (
-            "verify::platform_missing",
+            PLATFORM_MISSING,
             format!("the index under `{tag}` has no manifest for {p}"),
             format!("planned with {p}"),
             format!("the index was replaced or pushed incompletely: push this plan again so `{tag}` holds every planned platform"),
         ),
         Finding::PlatformUnplanned(p) => (
-            "verify::platform_unplanned",
+            PLATFORM_UNPLANNED,
             format!("the index under `{tag}` holds {p}, which the plan does not build"),
             format!("planned without {p}"),
             "the tag holds another build than this plan's: push this plan again, or add the platform to the target".to_string(),
         ),
         Finding::ConfigPlatform { platform, found } => (
-            "verify::wrong_platform",
+            WRONG_PLATFORM,
             format!("the manifest for {platform} under `{tag}` has an image config for {found}"),
             format!("planned with {platform}"),
             "the index lists a manifest under the wrong platform: push this plan again; if it persists, check the base image's platform".to_string(),
         ),
         Finding::Label { platform, key, want, found } => (
-            "verify::label",
+            LABEL,
             format!("the {platform} image under `{tag}` has label `{key}` = {}, not `{want}`", shown(found)),
             "planned here".to_string(),
             "the tag holds another build than this plan's: push this plan again".to_string(),
         ),
         Finding::Annotation { on, key, want, found } => (
-            "verify::annotation",
+            ANNOTATION,
             format!(
                 "the {} of `{tag}` has annotation `{key}` = {}, not `{want}`",
                 if on == "index" { "index".to_string() } else { format!("{on} manifest") },

@@ -748,3 +748,120 @@ fn arity_error(name: &str, at: Span, params: usize, variadic: bool, got: usize) 
     .label(at, "in this call")
     .help(format!("call `{name}` with {want} argument(s)"))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::sample;
+
+    /// `X`'s value as JSON text, after evaluating `variable "X" { default = EXPR }` with the
+    /// other blocks in `rest`.
+    fn check(expr: &str, rest: &str) -> String {
+        let s = sample::collect(
+            &format!("variable \"X\" {{\n  default = {expr}\n}}\n{rest}"),
+            &[],
+        );
+        assert!(!s.diags.has_errors(), "{expr}: {:?}", s.codes());
+        s.var("X").to_json().to_string()
+    }
+
+    /// The first error's code and the text its primary label points at.
+    fn check_error(expr: &str) -> (&'static str, String) {
+        let s = sample::collect(&format!("variable \"X\" {{\n  default = {expr}\n}}\n"), &[]);
+        let d = s
+            .diags
+            .0
+            .iter()
+            .find(|d| d.is_error())
+            .unwrap_or_else(|| panic!("{expr} evaluated to {}", s.var("X").to_json()));
+        (d.code, s.span_of(d.code))
+    }
+
+    #[test]
+    fn operators_bind_as_in_hcl() {
+        for (expr, want) in [
+            ("1 + 2 * 3", "7"),
+            ("(1 + 2) * 3", "9"),
+            ("10 - 4 - 3", "3"),
+            ("2 * 3 % 4", "2"),
+            ("-2 * 3", "-6"),
+            ("1 + 2 == 3 && 2 > 1", "true"),
+            ("!true || true", "true"),
+            ("!(true || true)", "false"),
+            // The conditional binds loosest: `0 + 5` is its whole false arm.
+            ("false ? 1 : 0 + 5", "5"),
+            ("true ? 1 : 0 + 5", "1"),
+            ("1 < 2 ? \"a\" : \"b\"", "\"a\""),
+        ] {
+            assert_eq!(check(expr, ""), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn only_the_chosen_arm_of_a_conditional_is_evaluated() {
+        assert_eq!(check("true ? \"ok\" : 0 / 0", ""), "\"ok\"");
+        assert_eq!(check("false ? undefined_name : 2", ""), "2");
+    }
+
+    /// cty evaluates both operands of `&&` and `||`: a failing right side fails the whole
+    /// expression even when the left decides it.
+    #[test]
+    fn logical_operators_evaluate_both_sides() {
+        assert_eq!(
+            check_error("false && (0 / 0 == 1)"),
+            ("eval::divide_by_zero", "0".to_string())
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_operand_at_fault() {
+        assert_eq!(
+            check_error("0 / (2 - 2)"),
+            ("eval::divide_by_zero", "(2 - 2)".to_string())
+        );
+        assert_eq!(
+            check_error("1 + \"x\""),
+            ("eval::type_mismatch", "\"x\"".to_string())
+        );
+        assert_eq!(
+            check_error("true ? nope : 1"),
+            ("eval::undefined_variable", "nope".to_string())
+        );
+        assert_eq!(check_error("[1, 2][2]").0, "eval::invalid_index");
+    }
+
+    #[test]
+    fn a_lone_interpolation_keeps_its_type() {
+        assert_eq!(check("\"${L}\"", "L = [1, 2]"), "[1,2]");
+        assert_eq!(check("\"${1 + 1}\"", ""), "2");
+        assert_eq!(check("\"n-${1 + 1}\"", ""), "\"n-2\"");
+        assert_eq!(check_error("\"a-${null}\"").0, "eval::null_interpolation");
+    }
+
+    #[test]
+    fn for_expressions_filter_and_build_objects() {
+        assert_eq!(check("[for x in [1, 2, 3] : x * 2 if x != 2]", ""), "[2,6]");
+        assert_eq!(
+            check("{ for s in [\"a\", \"b\"] : s => upper(s) }", ""),
+            "{\"a\":\"A\",\"b\":\"B\"}"
+        );
+        assert_eq!(
+            check("[for i, v in [\"p\", \"q\"] : \"${i}${v}\"]", ""),
+            "[\"0p\",\"1q\"]"
+        );
+    }
+
+    #[test]
+    fn try_returns_the_first_argument_that_evaluates() {
+        assert_eq!(check("try(0 / 0, nope, \"fallback\")", ""), "\"fallback\"");
+        assert_eq!(check("try(\"first\", 0 / 0)", ""), "\"first\"");
+        assert_eq!(check_error("try(0 / 0, nope)").0, "eval::try_failed");
+    }
+
+    #[test]
+    fn user_functions_see_their_parameters_not_the_callers_locals() {
+        let f = "function \"twice\" {\n  params = [x]\n  result = x * 2\n}\n";
+        assert_eq!(check("[for x in [1, 2] : twice(x + 1)]", f), "[4,6]");
+        let variadic = "function \"count\" {\n  params = [a]\n  variadic_params = rest\n  result = length(rest)\n}\n";
+        assert_eq!(check("count(1, 2, 3)", variadic), "2");
+    }
+}

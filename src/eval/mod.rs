@@ -376,3 +376,136 @@ fn builder(
         }
     }
 }
+
+/// Unit-test support for the layers from `eval` on: a bake file's text through syntax,
+/// spec, [`collect`] and [`resolve::resolve`], as the pipeline runs them.
+#[cfg(test)]
+pub mod sample {
+    use std::collections::BTreeMap;
+
+    use super::{Config, Inputs, overrides, resolve, value::Value};
+    use crate::model::Definition;
+    use crate::source::{Diags, Origin, SourceMap, Span, Spanned};
+    use crate::spec::Document;
+
+    /// An evaluated `docker-bake.hcl`: its sources, config and every diagnostic so far.
+    pub struct Sample {
+        pub sources: SourceMap,
+        pub config: Config,
+        pub diags: Diags,
+        pub inputs: Inputs,
+    }
+
+    /// Parses and evaluates `text` as `docker-bake.hcl` with `env` as the environment.
+    pub fn collect(text: &str, env: &[(&str, &str)]) -> Sample {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let inputs = Inputs {
+            env: env.clone(),
+            ..Inputs::default()
+        };
+        let mut sources = SourceMap::new();
+        let mut diags = Diags::default();
+        let id = sources.add("docker-bake.hcl", text, Origin::File);
+        let mut doc = Document::default();
+        match crate::syntax::parse(&sources, id, &env) {
+            Ok((_, body)) => doc.add(body, &mut diags),
+            Err(ds) => diags.extend(ds),
+        }
+        let config = if diags.has_errors() {
+            Config::default()
+        } else {
+            super::collect(&doc, &inputs, &mut sources, &mut diags)
+        };
+        Sample {
+            sources,
+            config,
+            diags,
+            inputs,
+        }
+    }
+
+    impl Sample {
+        /// A variable's value; panics with the diagnostics when it has none.
+        pub fn var(&self, name: &str) -> Value {
+            self.config
+                .variables
+                .iter()
+                .find(|v| v.name == name)
+                .map(|v| v.value.clone())
+                .unwrap_or_else(|| panic!("no value for `{name}`: {:?}", self.codes()))
+        }
+
+        /// The builders the sample declares, or the implicit local engine, on a linux/amd64
+        /// machine: what `plan` checks against without `--probe`.
+        pub fn builders(&self) -> Vec<crate::model::Capabilities> {
+            use crate::model::{Capabilities, Platform};
+            let local = Platform::parse("linux/amd64").expect("a platform");
+            if self.config.builders.is_empty() {
+                return vec![Capabilities::implicit("unix:///e.sock".into(), local)];
+            }
+            self.config
+                .builders
+                .values()
+                .map(|b| Capabilities::declared(b, "unix:///e.sock", &local))
+                .collect()
+        }
+
+        /// The codes of the diagnostics so far, in order.
+        pub fn codes(&self) -> Vec<&'static str> {
+            self.diags.0.iter().map(|d| d.code).collect()
+        }
+
+        /// The text under the primary label of the first diagnostic with `code`.
+        pub fn span_of(&self, code: &str) -> String {
+            let d = self
+                .diags
+                .0
+                .iter()
+                .find(|d| d.code == code)
+                .unwrap_or_else(|| panic!("no `{code}` among {:?}", self.codes()));
+            let span = d.labels.first().expect("a label").span;
+            let text = &self.sources.get(span.file).text;
+            text[span.start as usize..span.end as usize].to_string()
+        }
+
+        /// Resolves `names` (none: `default`) with `sets` (`--set` texts).
+        pub fn resolve(&mut self, names: &[&str], sets: &[&str]) -> Option<Definition> {
+            let names: Vec<&str> = if names.is_empty() {
+                vec!["default"]
+            } else {
+                names.to_vec()
+            };
+            let cmd = self
+                .sources
+                .add("command line", names.join(" "), Origin::Set);
+            let mut at = 0;
+            let names = names
+                .iter()
+                .map(|n| {
+                    let s = Spanned::new(n.to_string(), Span::new(cmd, at..at + n.len()));
+                    at += n.len() + 1;
+                    s
+                })
+                .collect();
+            let mut request = resolve::Request {
+                names,
+                overrides: Vec::new(),
+            };
+            for s in sets {
+                match overrides::parse(s, &mut self.sources, &self.inputs.env) {
+                    Ok(Some(o)) => request.overrides.push(o),
+                    Ok(None) => {}
+                    Err(d) => self.diags.push(d),
+                }
+            }
+            if self.diags.has_errors() {
+                return None;
+            }
+            resolve::resolve(&mut self.config, &request, &self.inputs, &mut self.diags)
+                .filter(|_| !self.diags.has_errors())
+        }
+    }
+}

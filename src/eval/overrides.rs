@@ -460,3 +460,144 @@ fn bool_value(value: &Item, key: &str) -> Result<bool, Diag> {
         .help("use `true` or `false`")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{Key, Override};
+    use crate::eval::sample;
+    use crate::source::SourceMap;
+
+    /// Parses one `--set` with `env` as the environment.
+    fn check(text: &str, env: &[(&str, &str)]) -> Result<Option<Override>, (String, String)> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut sources = SourceMap::new();
+        super::parse(text, &mut sources, &env).map_err(|d| {
+            let span = d.labels[0].span;
+            let shown =
+                sources.get(span.file).text[span.start as usize..span.end as usize].to_string();
+            (d.code.to_string(), shown)
+        })
+    }
+
+    fn attr(o: &Override) -> (&str, Option<&str>) {
+        match &o.key {
+            Key::Attr { def, entry } => (def.key, entry.as_deref()),
+            Key::Push => ("push", None),
+            Key::Load => ("load", None),
+        }
+    }
+
+    #[test]
+    fn set_forms() {
+        let o = check("app.tags=acme/app:dev", &[]).unwrap().unwrap();
+        assert_eq!(
+            (o.pattern.as_str(), attr(&o), o.append),
+            ("app", ("tags", None), false)
+        );
+        assert_eq!(o.value.unwrap().value, "acme/app:dev");
+        let o = check("*.tags+=x", &[]).unwrap().unwrap();
+        assert!(o.append);
+        // bake's singular `--set` key for a list attribute.
+        let o = check("*.platform=linux/arm64", &[]).unwrap().unwrap();
+        assert_eq!(attr(&o), ("platforms", None));
+        // Only the first `=` splits: the value keeps the rest.
+        let o = check("a.output=type=local,dest=out", &[]).unwrap().unwrap();
+        assert_eq!(o.value.unwrap().value, "type=local,dest=out");
+        let o = check("a.args.V=1.2", &[]).unwrap().unwrap();
+        assert_eq!(attr(&o), ("args", Some("V")));
+        assert_eq!(o.key_text, "args.V");
+        assert!(matches!(
+            check("a.push=true", &[]).unwrap().unwrap().key,
+            Key::Push
+        ));
+    }
+
+    /// `--set t.args.NAME` without a value takes `$NAME`, and is skipped when it is unset.
+    #[test]
+    fn an_arg_without_a_value_comes_from_the_environment() {
+        let o = check("a.args.TOKEN", &[("TOKEN", "t0")]).unwrap().unwrap();
+        assert_eq!(o.value.unwrap().value, "t0");
+        assert!(check("a.args.TOKEN", &[]).unwrap().is_none());
+        assert_eq!(
+            check("a.tags", &[]).unwrap_err(),
+            ("set::syntax".into(), "a.tags".into())
+        );
+    }
+
+    #[test]
+    fn bad_forms_point_at_their_fault() {
+        for (text, code, at) in [
+            ("app", "set::syntax", "app"),
+            (".tags=x", "set::syntax", ".tags=x"),
+            ("a.platfrom=x", "set::unknown_key", "platfrom"),
+            ("a.args=x", "set::missing_name", "args"),
+            ("a.no-cache+=true", "set::append", "no-cache"),
+        ] {
+            assert_eq!(
+                check(text, &[]).unwrap_err(),
+                (code.to_string(), at.to_string()),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_exact_name_wins_over_a_glob() {
+        let names: Vec<String> = ["a*", "ab", "b", "a/c"].map(String::from).to_vec();
+        assert_eq!(super::expand("a*", names.iter()), ["a*"]);
+        assert_eq!(super::expand("?b", names.iter()), ["ab"]);
+        // Go's path.Match: `*` stops at `/`.
+        assert_eq!(super::expand("[ab]*", names.iter()), ["a*", "ab", "b"]);
+        assert!(super::expand("z*", names.iter()).is_empty());
+    }
+
+    /// What a run of overrides leaves on a target, through `resolve` as `--set` runs them.
+    fn applied(sets: &[&str], attr: &str) -> Vec<String> {
+        let mut s = sample::collect(
+            r#"
+            target "app" {
+              tags = ["app:1"]
+              args = { A = "0" }
+            }
+            target "tool" { tags = ["tool:1"] }
+            group "default" { targets = ["app", "tool"] }
+            "#,
+            &[],
+        );
+        let def = s
+            .resolve(&[], sets)
+            .unwrap_or_else(|| panic!("{sets:?}: {:?}", s.codes()));
+        let t = &def.targets["app"];
+        match attr {
+            "args" => t
+                .map("args")
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.value))
+                .collect(),
+            key => t.list(key).iter().map(|i| i.value.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn repeated_keys_follow_bake() {
+        // A repeated list key collects every value; `+=` appends to what the spec set.
+        assert_eq!(applied(&["app.tags=x", "app.tags=y"], "tags"), ["x", "y"]);
+        assert_eq!(applied(&["app.tags+=x"], "tags"), ["app:1", "x"]);
+        // Any other key keeps its last value.
+        assert_eq!(applied(&["app.args.A=1", "app.args.A=2"], "args"), ["A=2"]);
+        assert_eq!(applied(&["*.args.B=b"], "args"), ["A=0", "B=b"]);
+    }
+
+    #[test]
+    fn a_pattern_matching_nothing_is_an_error() {
+        let mut s = sample::collect(r#"target "default" {}"#, &[]);
+        assert!(s.resolve(&[], &["nope*.tags=x"]).is_none());
+        assert_eq!(s.codes(), ["set::no_match"]);
+        assert_eq!(s.span_of("set::no_match"), "nope*");
+    }
+}

@@ -649,3 +649,160 @@ fn cycle_diag(key: &str, at: Span, cycle: &[String], doc: &Document) -> Diag {
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::sample::{self, Sample};
+
+    /// Evaluates `text` with `env`; every variable must evaluate.
+    fn check(text: &str, env: &[(&str, &str)]) -> Sample {
+        let s = sample::collect(text, env);
+        assert!(!s.diags.has_errors(), "{text}: {:?}", s.codes());
+        s
+    }
+
+    fn json(s: &Sample, name: &str) -> String {
+        s.var(name).to_json().to_string()
+    }
+
+    #[test]
+    fn the_environment_overrides_by_type() {
+        let text = r#"
+            variable "N" { default = 1 }
+            variable "S" { default = "1" }
+            variable "B" { default = false }
+            variable "L" { type = list(string) }
+            variable "M" { type = map(number) }
+            variable "J" { type = list(number) }
+        "#;
+        let s = check(
+            text,
+            &[
+                ("N", "3"),
+                ("S", "3"),
+                ("B", "true"),
+                ("L", "a,b"),
+                ("M", "x:1,y:2"),
+                ("J", "9"),
+                ("J_JSON", "[1, 2]"),
+            ],
+        );
+        // Untyped: the default's type decides; typed: CSV for collections (`key:value` pairs
+        // for maps), and `NAME_JSON`
+        // wins over `NAME` when the variable has a type.
+        assert_eq!(json(&s, "N"), "3");
+        assert_eq!(json(&s, "S"), "\"3\"");
+        assert_eq!(json(&s, "B"), "true");
+        assert_eq!(json(&s, "L"), r#"["a","b"]"#);
+        assert_eq!(json(&s, "M"), r#"{"x":1,"y":2}"#);
+        assert_eq!(json(&s, "J"), "[1,2]");
+        // Untyped, `NAME` wins; `NAME_JSON` is read only when `NAME` is unset.
+        let s = check(
+            r#"variable "U" { default = "d" }"#,
+            &[("U", "plain"), ("U_JSON", "\"json\"")],
+        );
+        assert_eq!(json(&s, "U"), "\"plain\"");
+    }
+
+    #[test]
+    fn a_bad_environment_value_points_at_itself() {
+        let s = sample::collect(r#"variable "B" { default = false }"#, &[("B", "maybe")]);
+        assert_eq!(s.codes(), ["eval::env_override"]);
+        assert_eq!(s.span_of("eval::env_override"), "maybe");
+        // An untyped list default cannot take an environment value at all.
+        let s = sample::collect(r#"variable "L" { default = ["a"] }"#, &[("L", "x")]);
+        assert_eq!(s.codes(), ["eval::env_override"]);
+        assert!(
+            s.diags.0[0]
+                .help
+                .as_deref()
+                .unwrap_or("")
+                .contains("type = list(string)")
+        );
+    }
+
+    #[test]
+    fn variables_are_evaluated_in_any_order_and_each_once() {
+        let s = check(
+            r#"
+            variable "A" { default = "${B}-a" }
+            variable "B" { default = "${C}-b" }
+            variable "C" { default = "c" }
+            "#,
+            &[],
+        );
+        assert_eq!(json(&s, "A"), "\"c-b-a\"");
+        // A broken variable nothing uses is still reported, once.
+        let s = sample::collect(
+            r#"
+            variable "UNUSED" { default = 0 / 0 }
+            target "default" {}
+            "#,
+            &[],
+        );
+        assert_eq!(s.codes(), ["eval::divide_by_zero"]);
+    }
+
+    #[test]
+    fn a_cycle_is_one_diagnostic_naming_every_step() {
+        let s = sample::collect(
+            r#"
+            variable "A" { default = B }
+            variable "B" { default = C }
+            variable "C" { default = A }
+            "#,
+            &[],
+        );
+        assert_eq!(s.codes(), ["eval::cycle"], "{:?}", s.diags.0);
+        let help = s.diags.0[0].help.clone().unwrap_or_default();
+        for step in ["A", "B", "C"] {
+            assert!(help.contains(step), "{help}");
+        }
+    }
+
+    #[test]
+    fn validation_points_at_where_the_value_came_from() {
+        let text = r#"
+            variable "P" {
+              default = 0
+              validation {
+                condition = P > 0
+                error_message = "P must be positive"
+              }
+            }
+        "#;
+        let s = sample::collect(text, &[]);
+        assert_eq!(s.codes(), ["eval::validation_failed"]);
+        assert!(s.diags.0[0].message.contains("P must be positive"));
+        assert_eq!(s.span_of("eval::validation_failed"), "0");
+        let s = sample::collect(text, &[("P", "-1")]);
+        assert_eq!(s.span_of("eval::validation_failed"), "-1");
+        assert_eq!(json(&check(text, &[("P", "5")]), "P"), "5");
+    }
+
+    #[test]
+    fn target_attributes_can_be_referenced_by_final_name() {
+        let s = check(
+            r#"
+            target "a" { tags = ["x:1"] }
+            target "b" { tags = concat(target.a.tags, ["y:1"]) }
+            target "m" {
+              name = "m${v}"
+              matrix = { v = ["1", "2"] }
+              args = { V = v }
+            }
+            target "c" { args = target.m2.args }
+            "#,
+            &[],
+        );
+        let tags: Vec<&str> = s.config.targets["b"]
+            .list("tags")
+            .iter()
+            .map(|i| i.value.as_str())
+            .collect();
+        assert_eq!(tags, ["x:1", "y:1"]);
+        let args = s.config.targets["c"].map("args");
+        assert_eq!(args.len(), 1);
+        assert_eq!((args[0].0, args[0].1.value.as_str()), ("V", "2"));
+    }
+}

@@ -6,6 +6,7 @@ pub mod build;
 pub mod context;
 pub mod credentials;
 pub mod engine;
+pub mod error;
 pub mod events;
 pub mod export;
 pub mod filesend;

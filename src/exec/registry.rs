@@ -16,6 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::Mutex;
 
 use super::credentials::Credentials;
+use super::error::Error;
 use super::image::{Blob, Image};
 
 /// `host[:port]/repo[:tag]`, split.
@@ -27,7 +28,7 @@ pub struct Reference {
 }
 
 impl Reference {
-    pub fn parse(s: &str) -> Result<Reference, String> {
+    pub fn parse(s: &str) -> Result<Reference, Error> {
         let (name, tag) = match s.rfind(':') {
             Some(i) if !s[i..].contains('/') => (&s[..i], s[i + 1..].to_string()),
             _ => (s, "latest".to_string()),
@@ -47,7 +48,7 @@ impl Reference {
             ),
         };
         if repo.is_empty() || tag.is_empty() {
-            return Err(format!("`{s}` is not an image reference"));
+            return Err(Error::Reference(s.to_string()));
         }
         Ok(Reference { host, repo, tag })
     }
@@ -116,33 +117,31 @@ struct Reply {
 impl Reply {
     /// `Ok` when the registry answered `want`; otherwise an error naming what it refused,
     /// with its HTTP status and message.
-    fn expect(self, want: StatusCode, host: &str, what: &str) -> Result<Reply, String> {
+    fn expect(self, want: StatusCode, host: &str, what: &str) -> Result<Reply, Error> {
         if self.status == want {
             return Ok(self);
         }
-        Err(format!(
-            "{host} refused {what} (HTTP {}): {}",
-            self.status.as_u16(),
-            String::from_utf8_lossy(&self.body).trim()
-        ))
+        Err(Error::Refused {
+            host: host.to_string(),
+            what: what.to_string(),
+            status: self.status.as_u16(),
+            message: String::from_utf8_lossy(&self.body).trim().to_string(),
+        })
     }
 }
 
 impl Registry {
-    pub fn new(credentials: Arc<Credentials>) -> Result<Registry, String> {
+    pub fn new(credentials: Arc<Credentials>) -> Result<Registry, Error> {
         Registry::with_timeouts(credentials, Timeouts::default())
     }
 
-    fn with_timeouts(
-        credentials: Arc<Credentials>,
-        timeouts: Timeouts,
-    ) -> Result<Registry, String> {
+    fn with_timeouts(credentials: Arc<Credentials>, timeouts: Timeouts) -> Result<Registry, Error> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(timeouts.connect));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
-            .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
+            .map_err(|e| Error::Tls(e.to_string()))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -162,7 +161,7 @@ impl Registry {
         headers: &[(&str, String)],
         body: &Bytes,
         auth: Option<&str>,
-    ) -> Result<Reply, String> {
+    ) -> Result<Reply, Error> {
         let mut req = Request::builder().method(method.clone()).uri(url);
         for (k, v) in headers {
             req = req.header(*k, v);
@@ -172,25 +171,28 @@ impl Registry {
         }
         let req = req
             .body(Full::new(body.clone()))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Error::Protocol(format!("cannot request {url}: {e}")))?;
         let wait = self.timeouts.for_body(body.len());
-        let silent = || {
-            format!(
-                "{} did not answer {method} {url} within {} s; check that the registry is up and reachable",
-                host_of(url),
-                wait.as_secs()
-            )
+        let silent = || Error::Silent {
+            host: host_of(url),
+            method: method.to_string(),
+            url: url.to_string(),
+            secs: wait.as_secs(),
+        };
+        let unreachable = |e: &dyn std::error::Error| Error::Unreachable {
+            host: host_of(url),
+            cause: super::engine::error_chain(e),
         };
         let resp = tokio::time::timeout(wait, self.client.request(req))
             .await
             .map_err(|_| silent())?
-            .map_err(|e| format!("{}: {}", host_of(url), super::engine::error_chain(&e)))?;
+            .map_err(|e| unreachable(&e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = tokio::time::timeout(self.timeouts.answer, resp.into_body().collect())
             .await
             .map_err(|_| silent())?
-            .map_err(|e| e.to_string())?
+            .map_err(|e| unreachable(&e))?
             .to_bytes();
         Ok(Reply {
             status,
@@ -207,7 +209,7 @@ impl Registry {
         url: &str,
         headers: &[(&str, String)],
         body: Bytes,
-    ) -> Result<Reply, String> {
+    ) -> Result<Reply, Error> {
         let key = format!("{}/{}", r.host, r.repo);
         let cached = self.tokens.lock().await.get(&key).cloned();
         let reply = self
@@ -226,11 +228,8 @@ impl Registry {
         let auth = if challenge.to_ascii_lowercase().starts_with("bearer") {
             format!("Bearer {}", self.token(&challenge, creds).await?)
         } else {
-            let (u, p) = creds.ok_or_else(|| {
-                format!(
-                    "{} requires credentials: run `docker login {}`",
-                    r.host, r.host
-                )
+            let (u, p) = creds.ok_or_else(|| Error::NoCredentials {
+                host: r.host.clone(),
             })?;
             format!(
                 "Basic {}",
@@ -242,12 +241,11 @@ impl Registry {
             .send_once(&method, url, headers, &body, Some(&auth))
             .await?;
         if reply.status == StatusCode::UNAUTHORIZED || reply.status == StatusCode::FORBIDDEN {
-            return Err(format!(
-                "{} refused the credentials for {} (HTTP {})",
-                r.host,
-                r.repo,
-                reply.status.as_u16()
-            ));
+            return Err(Error::Credentials {
+                host: r.host.clone(),
+                repo: r.repo.clone(),
+                status: reply.status.as_u16(),
+            });
         }
         Ok(reply)
     }
@@ -256,11 +254,11 @@ impl Registry {
         &self,
         challenge: &str,
         creds: Option<(String, String)>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Error> {
         let params = parse_challenge(challenge);
         let realm = params
             .get("realm")
-            .ok_or("the registry's auth challenge has no realm")?;
+            .ok_or_else(|| Error::Protocol("the registry's auth challenge has no realm".into()))?;
         let mut url = format!("{realm}?");
         for k in ["service", "scope"] {
             if let Some(v) = params.get(k) {
@@ -277,21 +275,26 @@ impl Registry {
             .send_once(&Method::GET, &url, &[], &Bytes::new(), auth.as_deref())
             .await?;
         if !reply.status.is_success() {
-            return Err(format!(
-                "the token service refused access (HTTP {})",
-                reply.status.as_u16()
-            ));
+            return Err(Error::Refused {
+                host: host_of(realm),
+                what: "a token".into(),
+                status: reply.status.as_u16(),
+                message: String::from_utf8_lossy(&reply.body).trim().to_string(),
+            });
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| {
+            Error::Protocol(format!(
+                "the token service answered something else than JSON: {e}"
+            ))
+        })?;
         v.get("token")
             .or_else(|| v.get("access_token"))
             .and_then(|t| t.as_str())
             .map(str::to_string)
-            .ok_or_else(|| "the token service returned no token".into())
+            .ok_or_else(|| Error::Protocol("the token service returned no token".into()))
     }
 
-    async fn has_blob(&self, r: &Reference, digest: &str) -> Result<bool, String> {
+    async fn has_blob(&self, r: &Reference, digest: &str) -> Result<bool, Error> {
         let url = format!("{}/v2/{}/blobs/{digest}", r.base(), r.repo);
         Ok(self
             .send(r, Method::HEAD, &url, &[], Bytes::new())
@@ -300,7 +303,7 @@ impl Registry {
             .is_success())
     }
 
-    pub async fn push_blob(&self, r: &Reference, blob: &Blob) -> Result<(), String> {
+    pub async fn push_blob(&self, r: &Reference, blob: &Blob) -> Result<(), Error> {
         if self.has_blob(r, &blob.digest).await? {
             return Ok(());
         }
@@ -313,7 +316,7 @@ impl Registry {
             .headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or("the registry gave no upload location")?;
+            .ok_or_else(|| Error::Protocol(format!("{} gave no upload location", r.host)))?;
         let location = if location.starts_with("http") {
             location.to_string()
         } else {
@@ -345,7 +348,7 @@ impl Registry {
         r: &Reference,
         reference: &str,
         blob: &Blob,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let url = format!("{}/v2/{}/manifests/{reference}", r.base(), r.repo);
         let headers = [("Content-Type", blob.media_type.clone())];
         let reply = self
@@ -371,7 +374,7 @@ impl Registry {
         &self,
         r: &Reference,
         reference: &str,
-    ) -> Result<Option<Bytes>, String> {
+    ) -> Result<Option<Bytes>, Error> {
         let url = format!("{}/v2/{}/manifests/{reference}", r.base(), r.repo);
         let accept = [(
             "Accept",
@@ -431,7 +434,7 @@ impl Registry {
     }
 
     /// Pushes one platform's image by digest: layers and config, then its manifest. No tag.
-    pub async fn push_image(&self, r: &Reference, image: &Image) -> Result<(), String> {
+    pub async fn push_image(&self, r: &Reference, image: &Image) -> Result<(), Error> {
         for b in image.layers.iter().chain(std::iter::once(&image.config)) {
             self.push_blob(r, b).await?;
         }
@@ -518,8 +521,10 @@ mod tests {
         let reg = Registry::with_timeouts(Arc::new(Credentials::default()), timeouts).unwrap();
         let r = Reference::parse(&format!("127.0.0.1:{}/demo/app:1", addr.port())).unwrap();
         let err = reg.has_blob(&r, "sha256:00").await.unwrap_err();
+        assert!(matches!(err, Error::Silent { .. }), "{err:?}");
         assert!(
-            err.contains(&format!("127.0.0.1:{} did not answer", addr.port())),
+            err.to_string()
+                .contains(&format!("127.0.0.1:{} did not answer", addr.port())),
             "{err}"
         );
         hold.abort();

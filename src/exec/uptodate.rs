@@ -261,7 +261,7 @@ async fn push_verdict(tags: &[String], k: &Key, registry: Option<&Registry>) -> 
     for t in tags {
         let r = match Reference::parse(t) {
             Ok(r) => r,
-            Err(e) => return Verdict::Run(e),
+            Err(e) => return Verdict::Run(e.to_string()),
         };
         let body = match registry.get_manifest(&r, &r.tag).await {
             Ok(Some(b)) => b,

@@ -850,3 +850,180 @@ fn load_nodes(
         plan.graph.add_edge(*b, idx, ());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Node, Plan};
+    use crate::eval::sample;
+    use crate::source::Diags;
+
+    /// Lowers `default` of `text` onto the builders it declares, or an implicit local
+    /// linux/amd64 engine: the plan and the codes of its diagnostics.
+    fn check(text: &str) -> (Plan, Vec<&'static str>) {
+        let mut s = sample::collect(text, &[]);
+        let def = s
+            .resolve(&[], &[])
+            .unwrap_or_else(|| panic!("{:?}", s.codes()));
+        let builders = s.builders();
+        let mut diags = Diags::default();
+        let plan = super::lower(&def, builders, &mut diags);
+        (plan, diags.0.iter().map(|d| d.code).collect())
+    }
+
+    /// The ids of the nodes `id` depends on.
+    fn deps<'a>(plan: &'a Plan, id: &str) -> Vec<&'a str> {
+        let n = plan
+            .graph
+            .node_indices()
+            .find(|n| plan.graph[*n].id() == id)
+            .unwrap_or_else(|| panic!("no node {id}: {:?}", ids(plan)));
+        plan.depends_on(n)
+    }
+
+    fn ids(plan: &Plan) -> Vec<&str> {
+        plan.order()
+            .into_iter()
+            .map(|n| plan.graph[n].id())
+            .collect()
+    }
+
+    #[test]
+    fn a_push_waits_for_every_platform() {
+        let (plan, codes) = check(
+            r#"
+            target "default" {
+              platforms = ["linux/amd64", "linux/arm64"]
+              tags = ["127.0.0.1:5000/app:1"]
+              output = ["type=image,push=true"]
+            }
+            "#,
+        );
+        assert!(codes.is_empty(), "{codes:?}");
+        let c = plan.counts();
+        assert_eq!((c.builds, c.pushes, c.loads), (2, 1, 0));
+        let push = plan
+            .graph
+            .node_weights()
+            .find_map(|n| match n {
+                Node::Push(p) => Some(p.id.clone()),
+                _ => None,
+            })
+            .expect("a push node");
+        assert_eq!(
+            deps(&plan, &push),
+            ["build:default:linux/amd64", "build:default:linux/arm64"]
+        );
+        // Builds come first in the order, in declared platform order.
+        assert_eq!(
+            &ids(&plan)[..2],
+            ["build:default:linux/amd64", "build:default:linux/arm64"]
+        );
+    }
+
+    #[test]
+    fn target_contexts_wire_platform_to_platform() {
+        let (plan, codes) = check(
+            r#"
+            target "base" { platforms = ["linux/amd64", "linux/arm64"] }
+            target "app" {
+              platforms = ["linux/amd64", "linux/arm64"]
+              contexts = { base = "target:base" }
+            }
+            target "one" { args = { ONE = "1" } }
+            target "wide" {
+              platforms = ["linux/amd64", "linux/arm64"]
+              contexts = { one = "target:one" }
+            }
+            group "default" { targets = ["app", "wide"] }
+            "#,
+        );
+        assert!(!codes.iter().any(|c| c.starts_with("plan::")), "{codes:?}");
+        assert_eq!(
+            deps(&plan, "build:app:linux/arm64"),
+            ["build:base:linux/arm64"]
+        );
+        assert_eq!(
+            deps(&plan, "build:app:linux/amd64"),
+            ["build:base:linux/amd64"]
+        );
+        // A dependency with one platform feeds every platform of its dependent.
+        assert_eq!(
+            deps(&plan, "build:wide:linux/arm64"),
+            ["build:one:linux/amd64"]
+        );
+        let order = ids(&plan);
+        let at = |id: &str| order.iter().position(|x| *x == id).expect("in the order");
+        assert!(at("build:base:linux/arm64") < at("build:app:linux/arm64"));
+    }
+
+    /// Two targets that would build the same image build it once; each keeps its own load.
+    #[test]
+    fn identical_builds_merge() {
+        let (plan, _) = check(
+            r#"
+            target "a" {
+              tags = ["a:1"]
+              output = ["type=docker"]
+            }
+            target "b" {
+              tags = ["b:1"]
+              output = ["type=docker"]
+            }
+            target "c" {
+              tags = ["c:1"]
+              args = { X = "1" }
+              output = ["type=docker"]
+            }
+            group "default" { targets = ["a", "b", "c"] }
+            "#,
+        );
+        let c = plan.counts();
+        assert_eq!((c.builds, c.loads), (2, 3));
+        let shared: Vec<Vec<String>> = plan
+            .graph
+            .node_weights()
+            .filter_map(|n| match n {
+                Node::Build(b) => Some(b.shared.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(shared.contains(&vec!["b".to_string()]), "{shared:?}");
+    }
+
+    #[test]
+    fn structural_problems_are_reported() {
+        for (text, code) in [
+            (
+                r#"target "default" { platforms = ["linux/"] }"#,
+                "plan::invalid_platform",
+            ),
+            (
+                r#"target "default" { tags = ["App:1"] }"#,
+                "plan::invalid_tag",
+            ),
+            (
+                r#"target "default" { output = ["type=image,push=true"] }"#,
+                "plan::push_without_tag",
+            ),
+            (
+                r#"target "default" { output = ["type=local"] }"#,
+                "plan::export_without_dest",
+            ),
+            (
+                r#"
+                target "a" { tags = ["x:1"] }
+                target "b" { tags = ["docker.io/library/x:1"] }
+                group "default" { targets = ["a", "b"] }
+                "#,
+                "plan::duplicate_tag",
+            ),
+        ] {
+            let (_, codes) = check(text);
+            assert_eq!(
+                codes.iter().filter(|c| **c == code).count(),
+                1,
+                "{text}: {codes:?}"
+            );
+        }
+    }
+}

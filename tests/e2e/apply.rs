@@ -3,15 +3,13 @@
 //! on Docker 26 (BuildKit 0.13, containerd store), and checks what really happened: the
 //! registry read over plain HTTP, the engine's image store, the image layers themselves.
 //!
-//! Run with `cargo test -j1 --test e2e_apply -- --test-threads=1` (the helpers serialise the
-//! tests anyway). Fixtures: `tests/fixtures/e2e/`; helpers: `tests/e2e/`.
-
-mod e2e;
+//! Run with `cargo test --release --test e2e apply::` (the helpers serialise the tests).
+//! Fixtures: `tests/fixtures/e2e/`; helpers: `tests/e2e/main.rs`.
 
 use std::collections::BTreeSet;
 
-use e2e::registry::{self, ACCEPT_INDEX, ACCEPT_MANIFEST, INDEX_TYPES};
-use e2e::{ALL_PLATFORMS, Applied, Engine, ImageContent, Workspace, export_ref, slug, uname_of};
+use crate::registry::{self, ACCEPT_INDEX, ACCEPT_MANIFEST, INDEX_TYPES};
+use crate::{ALL_PLATFORMS, Applied, Engine, ImageContent, Workspace, export_ref, slug, uname_of};
 use serde_json::Value;
 
 /// Checks one platform's image of the multiarch fixture: config platform, `/arch` written by
@@ -78,11 +76,11 @@ fn loaded_images(
             "{}: a containerd store takes one multi-platform load, the plan has {loads:#?}",
             engine.label
         );
-        assert_eq!(e2e::strings(&loads[0]["platforms"]), platforms);
-        assert_eq!(e2e::strings(&loads[0]["tags"]), [tag]);
+        assert_eq!(crate::strings(&loads[0]["platforms"]), platforms);
+        assert_eq!(crate::strings(&loads[0]["tags"]), [tag]);
         let inspect = engine.must_inspect(tag);
         assert!(
-            e2e::strings(&inspect["RepoTags"])
+            crate::strings(&inspect["RepoTags"])
                 .iter()
                 .any(|t| t == tag || t == &format!("docker.io/{tag}")),
             "{}: {tag} is not among the image's RepoTags: {}",
@@ -110,7 +108,7 @@ fn loaded_images(
     } else {
         let mut planned: Vec<(Vec<String>, Vec<String>)> = loads
             .iter()
-            .map(|l| (e2e::strings(&l["platforms"]), e2e::strings(&l["tags"])))
+            .map(|l| (crate::strings(&l["platforms"]), crate::strings(&l["tags"])))
             .collect();
         planned.sort();
         let mut want: Vec<(Vec<String>, Vec<String>)> = platforms
@@ -136,7 +134,7 @@ fn loaded_images(
             );
             let img = engine.image(&local);
             assert_eq!(
-                e2e::image::sha256(&img.config_bytes),
+                crate::image::sha256(&img.config_bytes),
                 inspect["Id"].as_str().unwrap_or_default(),
                 "{local}: `docker save` gave another image than inspect"
             );
@@ -164,8 +162,11 @@ fn multiarch_push(engine: &Engine) {
 
     let pushes = applied.plan.nodes_of("push", "e2e-push");
     assert_eq!(pushes.len(), 1, "one push node: {pushes:#?}");
-    assert_eq!(e2e::strings(&pushes[0]["tags"]), [format!("{repo_ref}:v1")]);
-    assert_eq!(e2e::strings(&pushes[0]["platforms"]), ALL_PLATFORMS);
+    assert_eq!(
+        crate::strings(&pushes[0]["tags"]),
+        [format!("{repo_ref}:v1")]
+    );
+    assert_eq!(crate::strings(&pushes[0]["platforms"]), ALL_PLATFORMS);
 
     let (_, repo, _) = registry::split_reference(&format!("{repo_ref}:v1"));
     let index = ws.registry.manifest(&repo, "v1", ACCEPT_INDEX);
@@ -179,11 +180,11 @@ fn multiarch_push(engine: &Engine) {
     if let Some(mt) = index.json["mediaType"].as_str() {
         assert_eq!(mt, index.media_type, "the index's own mediaType");
     }
-    let descriptors = e2e::image::descriptors(&index.json);
+    let descriptors = crate::image::descriptors(&index.json);
     let platforms: Vec<String> = descriptors
         .iter()
         .map(|d| {
-            e2e::image::descriptor_platform(d)
+            crate::image::descriptor_platform(d)
                 .unwrap_or_else(|| panic!("an index entry without a platform: {d}"))
         })
         .collect();
@@ -233,7 +234,7 @@ fn multiarch_push(engine: &Engine) {
         );
     }
 }
-e2e::on_both_engines!(multiarch_push);
+crate::on_both_engines!(multiarch_push);
 
 /// `type=docker` for three platforms: what lands in the engine follows its store (per
 /// platform images with local tags on 20.10's classic store; one multi-platform image on
@@ -256,7 +257,7 @@ fn multiarch_load(engine: &Engine) {
         );
     }
 }
-e2e::on_both_engines!(multiarch_load);
+crate::on_both_engines!(multiarch_load);
 
 /// `contexts = { base = "target:e2e-chain-base" }` with `FROM base`, two platforms: base is
 /// built first for each platform, and each platform's app image holds what that
@@ -279,7 +280,7 @@ fn target_dependency_chain(engine: &Engine) {
             .find(|n| n["id"] == app.as_str())
             .unwrap_or_else(|| panic!("no node {app} in the plan"));
         assert_eq!(
-            e2e::strings(&node["depends_on"]),
+            crate::strings(&node["depends_on"]),
             [base.as_str()],
             "{app} depends on"
         );
@@ -311,7 +312,7 @@ fn target_dependency_chain(engine: &Engine) {
         );
     }
 }
-e2e::on_both_engines!(target_dependency_chain);
+crate::on_both_engines!(target_dependency_chain);
 
 /// Whether a string is `sha256:` and 64 lowercase hex digits.
 fn is_digest(s: &str) -> bool {
@@ -384,14 +385,14 @@ fn metadata_file(engine: &Engine) {
         served.digest.as_str(),
         "the published digest is not the registry's Docker-Content-Digest"
     );
-    assert_eq!(e2e::strings(&published[0]["platforms"]), ALL_PLATFORMS);
+    assert_eq!(crate::strings(&published[0]["platforms"]), ALL_PLATFORMS);
 
     // Every local tag the plan loads, once per platform it holds ("one entry per tag and
     // platform"), with the image id of that platform's build.
     let mut want: Vec<(String, String)> = Vec::new();
     for l in applied.plan.nodes("load") {
-        for p in e2e::strings(&l["platforms"]) {
-            for t in e2e::strings(&l["tags"]) {
+        for p in crate::strings(&l["platforms"]) {
+            for t in crate::strings(&l["tags"]) {
                 want.push((t, p.clone()));
             }
         }
@@ -440,7 +441,7 @@ fn metadata_file(engine: &Engine) {
         String::from_utf8_lossy(&text)
     );
 }
-e2e::on_both_engines!(metadata_file);
+crate::on_both_engines!(metadata_file);
 
 /// Fails unless `secret` occurs nowhere rbake or the engine shows: the run's stdout and
 /// stderr, the plan, the metadata file, `docker history --no-trunc`, `docker image inspect`,
@@ -469,7 +470,7 @@ fn assert_secret_nowhere(ws: &Workspace, applied: &Applied, secret: &str, image:
     ));
     let saved = engine.save(image);
     places.push((format!("docker save {image}"), saved.clone()));
-    for img in e2e::image::from_save_tar(&saved) {
+    for img in crate::image::from_save_tar(&saved) {
         places.push((
             format!("the {} config", img.platform),
             img.config_bytes.clone(),
@@ -483,7 +484,7 @@ fn assert_secret_nowhere(ws: &Workspace, applied: &Applied, secret: &str, image:
     }
     for (place, bytes) in &places {
         assert!(
-            !e2e::image::find(bytes, needle),
+            !crate::image::find(bytes, needle),
             "{}: the secret value appears in {place}",
             engine.label
         );
@@ -491,7 +492,7 @@ fn assert_secret_nowhere(ws: &Workspace, applied: &Applied, secret: &str, image:
 }
 
 fn new_secret() -> (String, String, String) {
-    let secret = format!("s3cr3t-{}{}", e2e::random_id(), e2e::random_id());
+    let secret = format!("s3cr3t-{}{}", crate::random_id(), crate::random_id());
     let (a, b) = secret.split_at(secret.len() / 2);
     (secret.clone(), a.to_string(), b.to_string())
 }
@@ -506,7 +507,7 @@ fn secret_from_env(engine: &Engine) {
     ws.set_env("HALF1", &half1);
     ws.set_env("HALF2", &half2);
 
-    let wrong = format!("wrong-{}", e2e::random_id());
+    let wrong = format!("wrong-{}", crate::random_id());
     ws.set_env("E2E_TOKEN", &wrong);
     let failed = ws.apply(&["e2e-secret-env"], &["--progress", "plain"]);
     failed.run.assert_failure();
@@ -541,7 +542,7 @@ fn secret_from_env(engine: &Engine) {
     );
     assert_secret_nowhere(&ws, &applied, &secret, &tag);
 }
-e2e::on_both_engines!(secret_from_env);
+crate::on_both_engines!(secret_from_env);
 
 /// A secret from a file (outside the context) reaches an emulated arm64 RUN step and its
 /// value leaks nowhere, with JSON progress.
@@ -583,12 +584,12 @@ fn secret_from_file(engine: &Engine) {
     );
     assert_secret_nowhere(&ws, &applied, &secret, &tag);
 }
-e2e::on_both_engines!(secret_from_file);
+crate::on_both_engines!(secret_from_file);
 
 /// The helpers' own checks that need no stack.
 #[test]
 fn builder_hcl_names_the_engine() {
-    let hcl = e2e::builder_hcl(&Engine::docker26());
+    let hcl = crate::builder_hcl(&Engine::docker26());
     assert!(hcl.contains("builder \"docker26\""), "{hcl}");
     assert!(hcl.contains("\"linux/arm/v7\""), "{hcl}");
     assert_eq!(
@@ -598,7 +599,7 @@ fn builder_hcl_names_the_engine() {
 }
 
 /// The status column of `node`'s row in the summary table `apply` prints.
-fn status_of(run: &e2e::Run, node: &str) -> String {
+fn status_of(run: &crate::Run, node: &str) -> String {
     let row = run
         .stderr
         .lines()
@@ -607,7 +608,7 @@ fn status_of(run: &e2e::Run, node: &str) -> String {
     row[node.len()..].trim_start().to_string()
 }
 
-fn assert_status(run: &e2e::Run, node: &str, want: &str) {
+fn assert_status(run: &crate::Run, node: &str, want: &str) {
     run.assert_success();
     let got = status_of(run, node);
     assert!(
@@ -634,7 +635,7 @@ fn uptodate_load(engine: &Engine) {
         .plan
         .nodes("load")
         .iter()
-        .flat_map(|l| e2e::strings(&l["tags"]))
+        .flat_map(|l| crate::strings(&l["tags"]))
         .collect();
     let build = "build:app:linux/amd64";
     for l in &loads {
@@ -721,7 +722,7 @@ fn uptodate_load(engine: &Engine) {
         tags[0]
     );
 }
-e2e::on_both_engines!(uptodate_load);
+crate::on_both_engines!(uptodate_load);
 
 /// Pushes: nothing changed skips the push; a runner with an empty cache and none of the
 /// build's images still skips it, because the registry's index carries the input key; a
@@ -732,7 +733,7 @@ fn uptodate_push(engine: &Engine) {
     ws.set_env("REPO", &repo_ref);
     let first = ws.apply(&["pub"], &["--progress", "plain"]);
     assert_status(&first.run, "push:pub", "done");
-    let (_, repo, _) = e2e::registry::split_reference(&format!("{repo_ref}:v1"));
+    let (_, repo, _) = crate::registry::split_reference(&format!("{repo_ref}:v1"));
     let index = ws
         .registry
         .manifest(&repo, "v1", "application/vnd.oci.image.index.v1+json");
@@ -771,7 +772,7 @@ fn uptodate_push(engine: &Engine) {
         index.json
     );
 }
-e2e::on_both_engines!(uptodate_push);
+crate::on_both_engines!(uptodate_push);
 
 /// The references rbake keeps a target's last builds under in `engine`.
 fn anchors(engine: &Engine, target: &str) -> Vec<String> {
@@ -779,7 +780,7 @@ fn anchors(engine: &Engine, target: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_slice(&list.body).unwrap_or_default();
     let mut out = Vec::new();
     for img in v.as_array().into_iter().flatten() {
-        for t in e2e::strings(&img["RepoTags"]) {
+        for t in crate::strings(&img["RepoTags"]) {
             if t.starts_with("rbake.local/cache-") && t.contains(&format!("/{target}:")) {
                 out.push(t);
             }
@@ -790,7 +791,7 @@ fn anchors(engine: &Engine, target: &str) -> Vec<String> {
 
 /// Every entry under `/data` of a one-layer image: path, type, mode, size, mtime, content
 /// digest, link target.
-fn data_tree(img: &e2e::ImageContent) -> Vec<String> {
+fn data_tree(img: &crate::ImageContent) -> Vec<String> {
     use sha2::Digest;
     use std::io::Read;
     let mut out = Vec::new();
@@ -938,7 +939,7 @@ fn context_tree_matches_buildx(engine: &Engine) {
     );
     assert_eq!(a, b, "rbake's tree (left) differs from buildx's (right)");
 }
-e2e::on_both_engines!(context_tree_matches_buildx);
+crate::on_both_engines!(context_tree_matches_buildx);
 
 /// A base image that moves (its tag now names another image) makes the build run again,
 /// and says so.
@@ -981,7 +982,7 @@ fn uptodate_base_image(engine: &Engine) {
     engine.remove(&format!("{base}:v1"));
     engine.remove(&format!("{base}:v2"));
 }
-e2e::on_both_engines!(uptodate_base_image);
+crate::on_both_engines!(uptodate_base_image);
 
 /// A directory's entries, sorted, one line each: path, type, mode, size, content digest, link
 /// target (the root is `.`). Symlinks are listed, never followed.
@@ -1149,7 +1150,7 @@ fn export_matches_buildx(engine: &Engine) {
         "rbake's tar export (left) differs from buildx's (right)"
     );
 }
-e2e::on_both_engines!(export_matches_buildx);
+crate::on_both_engines!(export_matches_buildx);
 
 /// A multi-stage build's export holds its last stage only: the two artefacts and the binary
 /// it copied, nothing from the build stage and nothing a container would add.
@@ -1173,7 +1174,7 @@ fn export_holds_only_artefacts(engine: &Engine) {
         "the app\n"
     );
 }
-e2e::on_both_engines!(export_holds_only_artefacts);
+crate::on_both_engines!(export_holds_only_artefacts);
 
 /// Three platforms into one `local` folder and one tarball, laid out as BuildKit lays out a
 /// multi-platform result: a directory per platform (`linux_amd64`, `linux_arm64`,
@@ -1214,7 +1215,7 @@ fn export_three_platforms(engine: &Engine) {
         assert!(tar.iter().any(|l| l.starts_with(&arch)), "{arch}: {tar:#?}");
     }
 }
-e2e::on_both_engines!(export_three_platforms);
+crate::on_both_engines!(export_three_platforms);
 
 /// `platform-split=false` puts every platform at the root: platforms may share directories,
 /// but one replacing another's file is refused (as BuildKit refuses it), leaving nothing
@@ -1288,7 +1289,7 @@ fn export_without_platform_split(engine: &Engine) {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
-e2e::on_both_engines!(export_without_platform_split);
+crate::on_both_engines!(export_without_platform_split);
 
 /// `rbake verify` and `apply --verify` read a release back from the registry: a correct
 /// one passes; a tag moved by hand to another image, an index missing a platform and a
@@ -1348,11 +1349,11 @@ fn verify_reads_a_release_back(engine: &Engine) {
 
     let (_, repo, _) = registry::split_reference(&tag);
     let index = ws.registry.manifest(&repo, "v1", ACCEPT_INDEX);
-    let entries = e2e::image::descriptors(&index.json);
+    let entries = crate::image::descriptors(&index.json);
     let entry = |platform: &str| {
         entries
             .iter()
-            .find(|d| e2e::image::descriptor_platform(d).as_deref() == Some(platform))
+            .find(|d| crate::image::descriptor_platform(d).as_deref() == Some(platform))
             .unwrap_or_else(|| panic!("no {platform} in {}", index.json))
             .clone()
     };
@@ -1360,7 +1361,7 @@ fn verify_reads_a_release_back(engine: &Engine) {
         ws.registry
             .put_manifest(&repo, "v1", &index.media_type, &index.bytes)
     };
-    let expect = |run: &e2e::Run, codes: &[&str]| {
+    let expect = |run: &crate::Run, codes: &[&str]| {
         assert_eq!(run.code, Some(1), "{}", run.output());
         for c in codes {
             assert!(run.stderr.contains(c), "no {c}:\n{}", run.output());
@@ -1391,7 +1392,7 @@ fn verify_reads_a_release_back(engine: &Engine) {
     partial["manifests"]
         .as_array_mut()
         .unwrap()
-        .retain(|d| e2e::image::descriptor_platform(d).as_deref() != Some("linux/arm/v7"));
+        .retain(|d| crate::image::descriptor_platform(d).as_deref() != Some("linux/arm/v7"));
     let bytes = serde_json::to_vec(&partial).unwrap();
     ws.registry
         .put_manifest(&repo, "v1", &index.media_type, &bytes);
@@ -1416,13 +1417,13 @@ fn verify_reads_a_release_back(engine: &Engine) {
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
     let new_manifest = ws.registry.put_manifest(
         &repo,
-        &e2e::image::sha256(&manifest_bytes),
+        &crate::image::sha256(&manifest_bytes),
         &amd_manifest.media_type,
         &manifest_bytes,
     );
     let mut wrong = index.json.clone();
     for d in wrong["manifests"].as_array_mut().unwrap() {
-        if e2e::image::descriptor_platform(d).as_deref() == Some("linux/amd64") {
+        if crate::image::descriptor_platform(d).as_deref() == Some("linux/amd64") {
             d["digest"] = new_manifest.clone().into();
             d["size"] = manifest_bytes.len().into();
         }
@@ -1440,7 +1441,7 @@ fn verify_reads_a_release_back(engine: &Engine) {
     restore();
     verify("restoring").assert_success();
 }
-e2e::on_both_engines!(verify_reads_a_release_back);
+crate::on_both_engines!(verify_reads_a_release_back);
 
 /// A sharded release: one frozen plan of 4 targets x 3 platforms (a `target:` dependency
 /// included) built as three platform shards, amd64 on Docker 20.10 and arm64 and arm/v7 on
@@ -1455,7 +1456,7 @@ fn sharded_release() {
     let ws = Workspace::new("shards", &d20);
     let repo_ref = ws.registry_repo("shards");
     ws.set_env("REPO", &repo_ref);
-    ws.set_env("E2E_NONCE", &format!("nonce-{}", e2e::random_id()));
+    ws.set_env("E2E_NONCE", &format!("nonce-{}", crate::random_id()));
     let plan = ws.plan(&[]);
     let saved = ws.rbake(&["plan", "--probe", "--out", "plan.json"]);
     saved.assert_success();
@@ -1474,7 +1475,7 @@ fn sharded_release() {
     };
 
     let shard = |engine: &Engine, platform: &str, result: &str| {
-        ws.write("build.hcl", &e2e::builder_hcl(engine));
+        ws.write("build.hcl", &crate::builder_hcl(engine));
         let run = ws.rbake(&[
             "apply",
             "--plan",
@@ -1544,13 +1545,13 @@ fn sharded_release() {
             "{t}: {}",
             index.media_type
         );
-        let entries = e2e::image::descriptors(&index.json);
+        let entries = crate::image::descriptors(&index.json);
         let platforms: Vec<String> = entries
             .iter()
-            .map(|d| e2e::image::descriptor_platform(d).unwrap())
+            .map(|d| crate::image::descriptor_platform(d).unwrap())
             .collect();
         // In the plan's order (targets linked by `target:` list their platforms sorted).
-        let planned = e2e::strings(&plan.nodes_of("push", t)[0]["platforms"]);
+        let planned = crate::strings(&plan.nodes_of("push", t)[0]["platforms"]);
         assert_eq!(platforms, planned, "{t}");
         let unique: BTreeSet<&String> = platforms.iter().collect();
         assert_eq!(unique.len(), ALL_PLATFORMS.len(), "{t}: {platforms:?}");

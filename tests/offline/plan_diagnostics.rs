@@ -8,11 +8,9 @@
 //! create, which git cannot store). Symlinks are copied as symlinks. The snapshot is the exit code and stderr,
 //! rendered without colour since stderr is a pipe, plus stdout when the plan succeeds.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{Run, TempDir, parse_env, rbake};
+use crate::support::{Run, TempDir, check_reports, header, parse_env, rbake, read, redact};
 
 macro_rules! fixtures {
     ($($test:ident: $dir:literal exits $code:literal reporting [$($diag:literal),*];)*) => {
@@ -98,37 +96,13 @@ fn fixture_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan/diagnostics")
 }
 
-fn read(dir: &Path, name: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(name)).ok()
-}
-
-/// Copies a fixture folder, subfolders included (some fixtures need context directories);
-/// symlinks are recreated as symlinks.
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("fixture entry");
-        let dest = to.join(entry.file_name());
-        let kind = entry.file_type().expect("file type");
-        if kind.is_symlink() {
-            let target = std::fs::read_link(entry.path()).expect("read fixture symlink");
-            std::os::unix::fs::symlink(target, &dest).expect("recreate fixture symlink");
-        } else if kind.is_dir() {
-            std::fs::create_dir_all(&dest).expect("create fixture subdir");
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).expect("copy fixture file");
-        }
-    }
-}
-
 /// Runs `rbake plan ARGS EXTRA` for a fixture with only PATH, HOME (the temp dir) and the
 /// fixture's `env` in the environment. Temp paths in the output are redacted.
 fn run_fixture(name: &str, extra: &[&str]) -> Run {
     let src = fixture_root().join(name);
     let args_text =
         read(&src, "args").unwrap_or_else(|| panic!("fixture {name} has no `args` file"));
-    let dir = TempDir::new(name);
-    copy_tree(&src, &dir.path);
+    let dir = TempDir::copy_of(&src, name);
     // `fifos` names FIFOs to create (git cannot hold one).
     for fifo in read(&src, "fifos").unwrap_or_default().split_whitespace() {
         let status = std::process::Command::new("mkfifo")
@@ -153,9 +127,8 @@ fn run_fixture(name: &str, extra: &[&str]) -> Run {
     args.extend(args_text.split_whitespace());
     args.extend(extra);
     let mut run = rbake(&cwd, &args, &env);
-    let tmp = dir.path.display().to_string();
-    run.stdout = redact_fingerprint(&run.stdout.replace(&tmp, "[TMP]"));
-    run.stderr = run.stderr.replace(&tmp, "[TMP]");
+    run.stdout = redact_fingerprint(&redact(&run.stdout, &dir.path));
+    run.stderr = redact(&run.stderr, &dir.path);
     run
 }
 
@@ -211,7 +184,7 @@ fn check_fixture(name: &str, want_code: i32, want_codes: &[&str]) {
         assert_eq!(run.stderr, "", "{name}: expected a clean plan");
         return;
     }
-    let diags = common::split_diagnostics(&run.stderr);
+    let diags = crate::support::split_diagnostics(&run.stderr);
     for code in want_codes {
         assert!(
             diags
@@ -221,25 +194,7 @@ fn check_fixture(name: &str, want_code: i32, want_codes: &[&str]) {
             run.stderr
         );
     }
-    for diag in diags {
-        for part in diag.split("\nError: ") {
-            assert!(
-                header(part).is_some(),
-                "{name}: a report has no `╭─[file:line:col]` header:\n{part}"
-            );
-        }
-        assert!(
-            diag.lines().any(|l| l.trim_start().starts_with("help: ")),
-            "{name}: a diagnostic has no `help:` line:\n{diag}"
-        );
-    }
-}
-
-/// The first `╭─[file:line:col]` header, naming a file (not the command line).
-fn header(text: &str) -> Option<(String, usize, usize)> {
-    let re = regex::Regex::new(r"╭─\[([^\]:]+):(\d+):(\d+)\]").expect("valid regex");
-    let c = re.captures(text)?;
-    Some((c[1].to_string(), c[2].parse().ok()?, c[3].parse().ok()?))
+    check_reports(name, &run.stderr);
 }
 
 #[test]
@@ -306,14 +261,7 @@ fn secret_values_never_reach_the_output() {
 
 #[test]
 fn every_fixture_folder_has_a_test() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(fixture_root())
-        .expect("fixture root")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
-    listed.sort();
-    assert_eq!(on_disk, listed, "add new fixture folders to `fixtures!`");
+    crate::support::assert_every_fixture_listed(&fixture_root(), FIXTURES);
 }
 
 /// A diagnostic shared by many targets or platforms is reported once: twelve targets emulating

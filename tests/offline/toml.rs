@@ -2,29 +2,14 @@
 //! environment overrides, matrix values and filters, discovery and stdin.
 //!
 //! A folder in `tests/fixtures/toml/diagnostics/` holds `build.toml`, `args` (after `print`),
-//! `span` (the exact text the primary caret must underline) and optionally `env`. The snapshot
-//! is the exit code and stderr, rendered without colour since stderr is a pipe.
+//! `span` (the exact text the primary caret must underline) and optionally `env`; the harness
+//! is `support`'s, shared with `diagnostics.rs`.
 
-mod common;
-
-use std::path::{Path, PathBuf};
-
-use common::{Run, TempDir, parse_env, rbake};
+use crate::support::{Run, TempDir, code, rbake};
 use serde_json::Value;
 
-macro_rules! fixtures {
-    ($($test:ident: $dir:literal exits $code:literal;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                check_fixture($dir, $code);
-            }
-        )*
-        const FIXTURES: &[&str] = &[$($dir),*];
-    };
-}
-
-fixtures! {
+crate::support::print_fixtures! {
+    "tests/fixtures/toml/diagnostics",
     undefined_variable: "undefined-variable" exits 1;
     unknown_filter: "unknown-filter" exits 1;
     template_syntax: "template-syntax" exits 1;
@@ -37,94 +22,6 @@ fixtures! {
     toml_syntax_error: "toml-syntax-error" exits 1;
     function_block: "function-block" exits 1;
     warning_unknown_attribute: "warning-unknown-attribute" exits 0;
-}
-
-/// The exit code; a run ended by a signal is a failure of its own.
-fn code(run: &common::Run) -> i32 {
-    run.code
-        .unwrap_or_else(|| panic!("rbake was killed by a signal:\n{}", run.stderr))
-}
-
-fn fixture_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/toml/diagnostics")
-}
-
-fn read(dir: &Path, name: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(name)).ok()
-}
-
-fn check_fixture(name: &str, want_code: i32) {
-    let src = fixture_root().join(name);
-    let args_text = read(&src, "args").unwrap_or_else(|| panic!("{name} has no `args`"));
-    let env = read(&src, "env").map(|t| parse_env(&t)).unwrap_or_default();
-    let dir = TempDir::copy_of(&src, name);
-    let mut args = vec!["print"];
-    args.extend(args_text.split_whitespace());
-    let run = rbake(&dir.path, &args, &env);
-    insta::assert_snapshot!(
-        name,
-        format!("exit code: {}\n--- stderr\n{}", code(&run), run.stderr)
-    );
-    assert_eq!(code(&run), want_code, "{name}:\n{}", run.stderr);
-    let mark = if want_code == 0 { '⚠' } else { '×' };
-    assert!(
-        run.stderr.contains(mark),
-        "{name}: expected {mark}:\n{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .lines()
-            .any(|l| l.trim_start().starts_with("help: ")),
-        "{name}: no help line:\n{}",
-        run.stderr
-    );
-    let want = read(&src, "span").unwrap_or_else(|| panic!("{name} has no `span`"));
-    let want = want.strip_suffix('\n').unwrap_or(&want);
-    assert_eq!(
-        underlined(&run.stderr).as_deref(),
-        Some(want),
-        "{name}: the primary caret is misplaced:\n{}",
-        run.stderr
-    );
-}
-
-/// The first `╭─[name:line:col]` header: the primary location.
-fn header(text: &str) -> Option<(usize, usize)> {
-    let re = regex::Regex::new(r"╭─\[.+:(\d+):(\d+)\]").expect("valid regex");
-    let c = re.captures(text)?;
-    Some((c[1].parse().ok()?, c[2].parse().ok()?))
-}
-
-/// The text under the first label: the snippet line the header names, cut where the
-/// underline (`──┬──`) on the next line starts and ends.
-fn underlined(stderr: &str) -> Option<String> {
-    let (line, col) = header(stderr)?;
-    let lines: Vec<&str> = stderr.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.trim_start().starts_with(&format!("{line} │")))?;
-    let source: Vec<char> = lines[at].split_once("│ ")?.1.chars().collect();
-    let marks: Vec<char> = lines.get(at + 1)?.split_once("· ")?.1.chars().collect();
-    let start = marks.iter().position(|c| *c != ' ')?;
-    let len = marks[start..]
-        .iter()
-        .take_while(|c| matches!(c, '─' | '┬'))
-        .count();
-    assert_eq!(start + 1, col, "underline and header disagree:\n{stderr}");
-    Some(source.get(start..start + len)?.iter().collect())
-}
-
-#[test]
-fn every_fixture_folder_has_a_test() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(fixture_root())
-        .expect("fixture root")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
-    listed.sort();
-    assert_eq!(on_disk, listed, "add new fixture folders to `fixtures!`");
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -2,9 +2,7 @@
 //! stderr, and the tables `rbake ls` prints. Each test runs the built binary in its own temp
 //! directory with a clean environment.
 
-mod common;
-
-use common::{Run, TempDir, rbake};
+use crate::support::{Run, TempDir, rbake};
 use serde_json::{Value, json};
 
 const SPEC: &str = r#"

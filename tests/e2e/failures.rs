@@ -5,23 +5,24 @@
 //! which processes it still runs.
 //!
 //! The stack must be up (`bash scripts/stack.sh install up base-images`); these tests fail,
-//! never skip, when it is not. Run them one at a time:
-//! `cargo test -j1 --test e2e_failures -- --test-threads=1`.
+//! never skip, when it is not. They take the e2e lock (`crate::exclusive`), so they never
+//! run beside another e2e test: `cargo test --release --test e2e failures::`.
 //!
 //! Fixtures live in `tests/fixtures/e2e_failures/`; every run works in a temporary copy, with
 //! a controlled environment, a fresh repository name and a fresh build-cache nonce.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+
+use crate::STACK_HINT;
+use crate::http::{self, Addr};
 
 // ---------------------------------------------------------------------------------------
 // The stack
@@ -43,7 +44,7 @@ impl Engine {
 struct Stack {
     engines: [Engine; 2],
     registry: &'static str,
-    _lock: Exclusive,
+    _lock: crate::Exclusive,
 }
 
 fn from_env(var: &str, default: &str) -> &'static str {
@@ -60,135 +61,34 @@ fn socket_of(var: &str, default: &str) -> &'static str {
         .unwrap_or_else(|| panic!("{var}={host}: these tests reach the engines over unix sockets"))
 }
 
-const STACK_HINT: &str =
-    "the build stack is not reachable: run `bash scripts/stack.sh install up base-images`";
-
-/// Takes the e2e lock and checks (once per process) that the stack is up, failing the
-/// calling test if not.
+/// Takes the e2e lock (`crate::exclusive`) and checks (once per process) that the stack is
+/// up (`crate::require_stack`), failing the calling test if not.
 fn stack() -> Stack {
-    static CHECKED: OnceLock<Result<([Engine; 2], &'static str), String>> = OnceLock::new();
-    let lock = exclusive();
-    match CHECKED.get_or_init(check_stack) {
-        Ok((engines, registry)) => Stack {
-            engines: *engines,
-            registry,
-            _lock: lock,
-        },
-        Err(e) => panic!("{STACK_HINT}\n({e})"),
+    let lock = crate::exclusive();
+    crate::require_stack();
+    Stack {
+        engines: [
+            Engine {
+                name: "docker20",
+                socket: socket_of("RBAKE_DOCKER20_HOST", "unix:///var/run/docker.sock"),
+            },
+            Engine {
+                name: "docker26",
+                socket: socket_of("RBAKE_DOCKER26_HOST", "unix:///run/rbake-m/docker.sock"),
+            },
+        ],
+        registry: from_env("RBAKE_REGISTRY", "127.0.0.1:5000"),
+        _lock: lock,
     }
-}
-
-/// Holds the lock the e2e helpers (`tests/e2e/mod.rs`) take: a mutex within this binary and
-/// an `flock` on `$TMPDIR/rbake-e2e.lock` across processes, so that no two e2e tests drive
-/// the engines at once.
-struct Exclusive {
-    _thread: std::sync::MutexGuard<'static, ()>,
-    _process: std::fs::File,
-}
-
-fn exclusive() -> Exclusive {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let thread = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let path = std::env::temp_dir().join("rbake-e2e.lock");
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("cannot open the e2e lock file {}: {e}", path.display()));
-    file.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
-    Exclusive {
-        _thread: thread,
-        _process: file,
-    }
-}
-
-fn check_stack() -> Result<([Engine; 2], &'static str), String> {
-    let engines = [
-        Engine {
-            name: "docker20",
-            socket: socket_of("RBAKE_DOCKER20_HOST", "unix:///var/run/docker.sock"),
-        },
-        Engine {
-            name: "docker26",
-            socket: socket_of("RBAKE_DOCKER26_HOST", "unix:///run/rbake-m/docker.sock"),
-        },
-    ];
-    let registry = from_env("RBAKE_REGISTRY", "127.0.0.1:5000");
-    for e in engines {
-        let (code, _) = docker_api(e, "GET", "/_ping")
-            .map_err(|x| format!("{} at {}: {x}", e.name, e.endpoint()))?;
-        if code != 200 {
-            return Err(format!(
-                "{} at {} answers /_ping with HTTP {code}",
-                e.name,
-                e.endpoint()
-            ));
-        }
-        for arch in ["amd64", "arm64"] {
-            let (code, _) =
-                docker_api(e, "GET", &format!("/images/rbake-test/busybox:{arch}/json"))
-                    .map_err(|x| format!("{}: {x}", e.name))?;
-            if code != 200 {
-                return Err(format!(
-                    "{} has no base image rbake-test/busybox:{arch}",
-                    e.name
-                ));
-            }
-        }
-    }
-    let (code, _) = registry_api(registry, "GET", "/v2/", &[])
-        .map_err(|x| format!("registry at {registry}: {x}"))?;
-    if code != 200 {
-        return Err(format!(
-            "registry at {registry} answers /v2/ with HTTP {code}"
-        ));
-    }
-    let binfmt = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
-        .map_err(|x| format!("no qemu-aarch64 binfmt handler: {x}"))?;
-    if !binfmt.contains("enabled") {
-        return Err("the qemu-aarch64 binfmt handler is disabled".into());
-    }
-    Ok((engines, registry))
 }
 
 // ---------------------------------------------------------------------------------------
-// HTTP over TCP (registry) and over the engines' unix sockets, HTTP/1.0 so that neither
-// server answers chunked
+// The engines' and the registry's HTTP APIs, through the e2e helpers' client
 // ---------------------------------------------------------------------------------------
-
-fn http<S: Read + Write>(
-    mut s: S,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<(u16, String)> {
-    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: localhost\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {text:.200}")))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((code, body))
-}
 
 fn docker_api(e: Engine, method: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let s = UnixStream::connect(e.socket)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    http(s, method, path, &[])
+    let r = http::request(&Addr::Unix(e.socket.into()), method, path, &[], None)?;
+    Ok((r.status, r.text()))
 }
 
 fn registry_api(
@@ -197,12 +97,8 @@ fn registry_api(
     path: &str,
     headers: &[(&str, &str)],
 ) -> std::io::Result<(u16, String)> {
-    let sock = addr
-        .parse()
-        .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
-    let s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    http(s, method, path, headers)
+    let r = http::request(&Addr::Tcp(addr.to_string()), method, path, headers, None)?;
+    Ok((r.status, r.text()))
 }
 
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \
@@ -224,28 +120,13 @@ fn tags_status(addr: &str, repo: &str) -> (u16, String) {
     registry_api(addr, "GET", &path, &[]).unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"))
 }
 
-/// Deletes the manifest `repo:tag` points at (and so the tag), if there is one: tests leave
-/// no tags behind on the shared registry.
+/// Deletes what `repo:tag` points at, if anything: tests leave no tags behind on the shared
+/// registry.
 fn untag(addr: &str, repo: &str, tag: &str) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let req = format!(
-        "HEAD /v2/{repo}/manifests/{tag} HTTP/1.0\r\nHost: localhost\r\nAccept: {MANIFEST_TYPES}\r\n\r\n"
-    );
-    let mut text = String::new();
-    if s.write_all(req.as_bytes()).is_err() || s.read_to_string(&mut text).is_err() {
-        return;
+    crate::Registry {
+        host: addr.to_string(),
     }
-    let digest = text.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("docker-content-digest")
-            .then(|| v.trim().to_string())
-    });
-    if let Some(d) = digest {
-        let _ = registry_api(addr, "DELETE", &format!("/v2/{repo}/manifests/{d}"), &[]);
-    }
+    .delete_tag(repo, tag);
 }
 
 /// The engine's image id for `reference`, or `None` when it holds no such image.
@@ -294,19 +175,6 @@ fn fresh_repo(label: &str, e: Engine) -> String {
     format!("e2e-failures/{label}-{}-{}", e.name, unique())
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy fixture file");
-        }
-    }
-}
-
 /// A temporary copy of a fixture directory, removed when dropped.
 struct Project {
     dir: PathBuf,
@@ -322,7 +190,7 @@ impl Project {
             fixture.replace('/', "-"),
             unique()
         ));
-        copy_dir(&from, &dir);
+        crate::support::copy_tree(&from, &dir);
         Project { dir }
     }
 

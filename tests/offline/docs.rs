@@ -3,7 +3,7 @@
 //! source has an entry in `docs/diagnostics.md`, every template filter is listed in
 //! `docs/toml.md`, and every relative link in `docs/` points at a file that exists.
 //!
-//! `RBAKE_BLESS=1 cargo test --test docs` rewrites the generated part of the reference.
+//! `RBAKE_BLESS=1 cargo test --release --test offline docs::` rewrites the generated part of the reference.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ fn reference_tables_are_generated_from_attrs() {
             return;
         }
         panic!(
-            "docs/reference.md's attribute tables differ from src/spec/attrs.rs: regenerate them with `RBAKE_BLESS=1 cargo test --test docs`"
+            "docs/reference.md's attribute tables differ from src/spec/attrs.rs: regenerate them with `RBAKE_BLESS=1 cargo test --release --test offline docs::`"
         );
     }
 }

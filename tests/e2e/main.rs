@@ -1,22 +1,24 @@
-//! Shared helpers for the end-to-end tests, which run the real `rbake` binary against the
-//! real stack `scripts/stack.sh` brings up: Docker 20.10 (BuildKit 0.8, classic store),
-//! Docker 26 (BuildKit 0.13, containerd store), a registry on `127.0.0.1:5000`, qemu for
-//! arm64 and arm/v7, and the `rbake-test/busybox:{amd64,arm64,armv7}` base images.
+//! The end-to-end tests, in one binary: `apply` (builds, pushes, loads, exports, up-to-date
+//! checks), `failures` (what goes wrong and what rbake leaves behind) and `probe`
+//! (`plan --probe`). They run the real `rbake` binary against the real stack
+//! `scripts/stack.sh` brings up: Docker 20.10 (BuildKit 0.8, classic store), Docker 26
+//! (BuildKit 0.13, containerd store), a registry on `127.0.0.1:5000`, qemu for arm64 and
+//! arm/v7, and the `rbake-test/busybox:{amd64,arm64,armv7}` base images. This file holds
+//! the helpers they share; `support` (shared with the offline tests) the temp dirs and the
+//! binary's runner.
 //!
-//! A test file uses it as `mod e2e;` and typically:
+//! A test typically reads:
 //!
 //! ```ignore
-//! mod e2e;
-//!
 //! /// What the test shows.
-//! fn my_test(engine: &e2e::Engine) {
-//!     let ws = e2e::Workspace::new("multiarch", engine); // lock, stack check, temp copy
+//! fn my_test(engine: &crate::Engine) {
+//!     let ws = crate::Workspace::new("multiarch", engine); // lock, stack check, temp copy
 //!     ws.set_env("REPO", &ws.registry_repo("x"));
 //!     let applied = ws.apply(&["e2e-push"], &["--progress", "plain"]);
 //!     applied.run.assert_success();
 //!     // ... look at the registry (`ws.registry`) or the engine (`engine.inspect(...)`) ...
 //! }
-//! e2e::on_both_engines!(my_test);
+//! crate::on_both_engines!(my_test);
 //! ```
 //!
 //! which defines `my_test::docker20` and `my_test::docker26`.
@@ -39,10 +41,17 @@
 
 #![allow(dead_code)] // Each e2e test file uses a different part of these helpers.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 pub mod engine;
 pub mod http;
 pub mod image;
 pub mod registry;
+
+mod apply;
+mod failures;
+mod probe;
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -70,12 +79,12 @@ macro_rules! on_both_engines {
             mod $name {
                 #[test]
                 fn docker20() {
-                    super::$name(&$crate::e2e::Engine::docker20())
+                    super::$name(&$crate::Engine::docker20())
                 }
 
                 #[test]
                 fn docker26() {
-                    super::$name(&$crate::e2e::Engine::docker26())
+                    super::$name(&$crate::Engine::docker26())
                 }
             }
         )+
@@ -160,21 +169,6 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e2e")
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create a workspace dir");
-    for entry in std::fs::read_dir(from)
-        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", from.display()))
-    {
-        let entry = entry.expect("fixture entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
-        }
-    }
-}
-
 /// The platform this machine builds natively, as the engines report it.
 pub fn native_platform() -> &'static str {
     match std::env::consts::ARCH {
@@ -226,7 +220,7 @@ impl Workspace {
         require_stack();
         let id = random_id();
         let dir = std::env::temp_dir().join(format!("rbake-e2e-{}-{fixture}-{id}", engine.name));
-        copy_tree(&fixtures().join(fixture), &dir);
+        support::copy_tree(&fixtures().join(fixture), &dir);
         std::fs::write(dir.join("build.hcl"), builder_hcl(engine)).expect("write build.hcl");
         let home = dir.join(".home");
         std::fs::create_dir_all(&home).expect("create HOME");

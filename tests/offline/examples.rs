@@ -3,11 +3,9 @@
 //! and JSON). The binary runs in the example's own folder, since paths in a spec are
 //! relative to the working directory; nothing there is written.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{Run, rbake};
+use crate::support::{Run, code, rbake};
 
 struct Example {
     dir: &'static str,
@@ -45,12 +43,6 @@ const EXAMPLES: &[Example] = &[
         toml: true,
     },
 ];
-
-/// The exit code; a run ended by a signal is a failure of its own.
-fn code(run: &common::Run) -> i32 {
-    run.code
-        .unwrap_or_else(|| panic!("rbake was killed by a signal:\n{}", run.stderr))
-}
 
 fn folder(dir: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,11 +1,13 @@
 //! Bad input never panics and never hangs. Random bytes, random text, token soup, generated
-//! HCL, mutated and truncated valid files go through the pipeline `rbake print` runs (syntax →
-//! spec → eval → resolve → print, every diagnostic rendered), each case in its own thread with
-//! a time limit.
+//! HCL, mutated and truncated valid files go through the pipeline `rbake plan` runs
+//! (`rbake::cli::pipeline`: syntax → spec → eval → resolve, the printed definition, then
+//! lower and check against fixed capabilities and made-up local files, every diagnostic
+//! rendered), each case in its own thread with a time limit.
 //!
-//! The CLI's own `load`/`resolve` live in a private module, so `pipeline` repeats their steps
-//! through the public layers. Cases per property: proptest's default of 256 (`PROPTEST_CASES`
-//! overrides it).
+//! Cases per property: 256 by default (what CI runs), 48 for the properties that start a
+//! process. `PROPTEST_CASES=N` sets the in-process properties' count, and a twentieth of it
+//! (at least 48) for the process ones; a long run is
+//! `PROPTEST_CASES=100000 cargo test --release --test offline fuzz::`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,11 +19,12 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::FileFailurePersistence;
+use rbake::check::{self, Facts, PathFact};
+use rbake::cli::SpecArgs;
+use rbake::cli::pipeline::{self, File};
 use rbake::cli::settings::Settings;
-use rbake::eval::{self, overrides, resolve};
-use rbake::source::{Diag, Diags, Origin, SourceMap, Span, Spanned};
-use rbake::spec::Document;
-use rbake::syntax::{self, Format};
+use rbake::model::access::{Access, Grants};
+use rbake::source::{Diag, SourceMap};
 
 const LIMIT: Duration = Duration::from_secs(5);
 
@@ -36,52 +39,52 @@ struct Seed {
 const SEEDS: &[Seed] = &[
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/kitchen-sink.hcl"),
+        text: include_str!("../fixtures/fuzz/kitchen-sink.hcl"),
         targets: &[],
     },
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/heredoc.hcl"),
+        text: include_str!("../fixtures/fuzz/heredoc.hcl"),
         targets: &["probe", "probe-indented"],
     },
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/template-directives.hcl"),
+        text: include_str!("../fixtures/fuzz/template-directives.hcl"),
         targets: &["runner"],
     },
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/conditionals-for.hcl"),
+        text: include_str!("../fixtures/fuzz/conditionals-for.hcl"),
         targets: &["agent"],
     },
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/user-functions.hcl"),
+        text: include_str!("../fixtures/fuzz/user-functions.hcl"),
         targets: &["search"],
     },
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/inherits.hcl"),
+        text: include_str!("../fixtures/fuzz/inherits.hcl"),
         targets: &["child"],
     },
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/matrix-objects.hcl"),
+        text: include_str!("../fixtures/fuzz/matrix-objects.hcl"),
         targets: &["node"],
     },
     Seed {
         name: "docker-bake.hcl",
-        text: include_str!("fixtures/fuzz/contexts-target-ref.hcl"),
+        text: include_str!("../fixtures/fuzz/contexts-target-ref.hcl"),
         targets: &["app"],
     },
     Seed {
         name: "docker-bake.json",
-        text: include_str!("fixtures/fuzz/functions-null.json"),
+        text: include_str!("../fixtures/fuzz/functions-null.json"),
         targets: &["archiver"],
     },
     Seed {
         name: "compose.yaml",
-        text: include_str!("fixtures/fuzz/compose.yaml"),
+        text: include_str!("../fixtures/fuzz/compose.yaml"),
         targets: &["frontend", "backend", "collector"],
     },
 ];
@@ -113,86 +116,135 @@ impl Case {
     }
 }
 
-/// `cli::spec::load` then `cli::spec::resolve`, stopping where they stop. Returns the printed
-/// JSON when the input is valid.
-fn evaluate(case: &Case, sources: &mut SourceMap, diags: &mut Diags) -> Option<String> {
+/// What a run of the pipeline left: its sources and diagnostics, the printed definition when
+/// the spec resolved.
+struct Outcome {
+    sources: SourceMap,
+    diags: Vec<Diag>,
+    printed: Option<String>,
+}
+
+/// The working directory of the made-up local files.
+const CWD: &str = "/fuzz";
+
+/// The local files as the checks see them, without touching the disk: every path the
+/// definition names exists under `CWD` (files hold a Dockerfile defining every stage a
+/// target names, so `check` gets as far as stages), nothing is granted beyond the working
+/// directory.
+fn facts(def: &rbake::model::Definition, settings: &Settings) -> Facts {
+    let mut dockerfile = String::from("FROM alpine AS base\n");
+    for t in def.targets.values() {
+        if let Some(stage) = t.str("target") {
+            dockerfile += &format!("FROM base AS {stage}\n");
+        }
+    }
+    let cwd = PathBuf::from(CWD);
+    let mut facts = Facts {
+        grants: Grants::new(&[], |root| cwd.join(root)),
+        cwd: cwd.clone(),
+        env: settings.env.keys().cloned().collect(),
+        ..Facts::default()
+    };
+    for need in check::needs(def) {
+        facts.real.insert(need.path.clone(), cwd.join(&need.path));
+        if need.access == Access::Write {
+            continue;
+        }
+        // Dockerfiles (read for their stages, or only required to exist) and other files
+        // (a name with an extension) hold the Dockerfile; everything else is a folder.
+        let name = std::path::Path::new(&need.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let fact = if need.read || name.contains("dockerfile") || name.contains('.') {
+            PathFact::File(Some(dockerfile.clone()))
+        } else {
+            PathFact::Dir
+        };
+        facts.paths.insert(need.path, fact);
+    }
+    facts
+}
+
+/// `rbake plan`'s pipeline with the case's files, names, `--set`s and environment: load and
+/// resolve, print the definition, then lower and check it against the builders the spec
+/// declares (or the implicit local one) and the made-up files.
+fn evaluate(case: &Case) -> Outcome {
     let settings = Settings {
         env: case.env.clone(),
         env_not_utf8: Default::default(),
-        cwd: PathBuf::from("."),
+        cwd: PathBuf::from(CWD),
         now_unix: 0,
     };
-    let mut bodies = Vec::new();
-    for (name, text) in &case.files {
-        let id = sources.add(name.clone(), text.clone(), Origin::File);
-        match syntax::parse(sources, id, &settings.env) {
-            Ok(parsed) => bodies.push(parsed),
-            Err(ds) => diags.extend(ds),
-        }
-    }
-    if diags.has_errors() {
-        return None;
-    }
-    bodies.sort_by_key(|(f, _)| *f != Format::Compose);
-    let mut doc = Document::default();
-    for (_, body) in bodies {
-        doc.add(body, diags);
-    }
-    let inputs = settings.inputs();
-    let mut config = eval::collect(&doc, &inputs, sources, diags);
-    if diags.has_errors() {
-        return None;
-    }
-    let mut request = resolve::Request {
-        names: command_line_names(&case.targets, sources),
-        overrides: Vec::new(),
+    let files = case
+        .files
+        .iter()
+        .map(|(name, text)| File::text(name, text))
+        .collect();
+    let args = SpecArgs {
+        set: case.sets.clone(),
+        targets: case.targets.clone(),
+        ..SpecArgs::default()
     };
-    for s in &case.sets {
-        match overrides::parse(s, sources, &settings.env) {
-            Ok(Some(o)) => request.overrides.push(o),
-            Ok(None) => {}
-            Err(d) => diags.push(d),
+    let mut loaded = match pipeline::load(files, &settings, &settings.env) {
+        Ok(l) => l,
+        Err((sources, diags)) => {
+            return Outcome {
+                sources,
+                diags: diags.0,
+                printed: None,
+            };
         }
-    }
-    if diags.has_errors() {
-        return None;
-    }
-    let def = resolve::resolve(&mut config, &request, &inputs, diags)?;
-    (!diags.has_errors()).then(|| rbake::report::print::render(&def))
-}
-
-/// The positional names as one source, as the CLI builds them.
-fn command_line_names(targets: &[String], sources: &mut SourceMap) -> Vec<Spanned<String>> {
-    let targets: Vec<String> = if targets.is_empty() {
-        vec!["default".into()]
-    } else {
-        targets.to_vec()
     };
-    let file = sources.add("command line", targets.join(" "), Origin::Set);
-    let mut at = 0;
-    targets
-        .into_iter()
-        .map(|t| {
-            let span = Span::new(file, at..at + t.len());
-            at += t.len() + 1;
-            Spanned::new(t, span)
-        })
-        .collect()
+    let def = match pipeline::resolve(&settings, &args, &mut loaded) {
+        Ok(d) => d,
+        Err(diags) => {
+            loaded.warnings.extend(diags.0);
+            return Outcome {
+                sources: loaded.sources,
+                diags: loaded.warnings,
+                printed: None,
+            };
+        }
+    };
+    let printed = rbake::report::print::render(&def);
+    let builders = pipeline::declared_builders(&settings, &loaded);
+    let mut diags = rbake::source::Diags::default();
+    let plan = pipeline::check(
+        &mut loaded,
+        &def,
+        &args,
+        builders,
+        &facts(&def, &settings),
+        &mut diags,
+    );
+    if !diags.has_errors() {
+        // What `plan` shows, in each format.
+        let json = rbake::report::plan::to_json(&plan);
+        serde_json::to_string(&json).expect("the plan document serialises");
+        let _ = rbake::report::plan::tree(&plan);
+        let _ = rbake::report::plan::dot(&plan);
+    }
+    loaded.warnings.extend(diags.0);
+    Outcome {
+        sources: loaded.sources,
+        diags: loaded.warnings,
+        printed: Some(printed),
+    }
 }
 
 /// Runs the pipeline and checks what must hold for any input: valid output is JSON, and
 /// every diagnostic points inside its source (a span past the end or inside a character
 /// would misplace the caret) and renders.
 fn pipeline(case: &Case) {
-    let mut sources = SourceMap::new();
-    let mut diags = Diags::default();
-    if let Some(json) = evaluate(case, &mut sources, &mut diags) {
-        serde_json::from_str::<serde_json::Value>(&json)
+    let out = evaluate(case);
+    if let Some(json) = &out.printed {
+        serde_json::from_str::<serde_json::Value>(json)
             .unwrap_or_else(|e| panic!("print rendered invalid JSON ({e}):\n{json}"));
     }
-    for d in &diags.0 {
-        check_spans(d, &sources);
-        let _ = d.render_plain(&sources, 100);
+    for d in &out.diags {
+        check_spans(d, &out.sources);
+        let _ = d.render_plain(&out.sources, 100);
     }
 }
 
@@ -560,7 +612,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         max_shrink_iters: 2_000,
         // Integration tests have no lib.rs beside them for the default persistence to find.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/fuzz.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/offline/fuzz.proptest-regressions"))),
         ..ProptestConfig::default()
     })]
 
@@ -669,6 +721,16 @@ fn run_binary(bytes: &[u8], env: &[(String, Vec<u8>)], args: &[&str]) -> Result<
     }
 }
 
+/// The case count of the properties that start a process: 48, or a twentieth of
+/// `PROPTEST_CASES` when that is more.
+fn process_cases() -> u32 {
+    let asked: u32 = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    (asked / 20).max(48)
+}
+
 static NEXT_DIR: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Spec bytes: a valid file with bytes that are not UTF-8, a BOM or a very long line mixed in.
@@ -712,9 +774,9 @@ fn hostile_env() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
 proptest! {
     #![proptest_config(ProptestConfig {
         // Each case starts a process: fewer cases than the in-process properties.
-        cases: 48,
+        cases: process_cases(),
         max_shrink_iters: 200,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/fuzz.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/offline/fuzz.proptest-regressions"))),
         ..ProptestConfig::default()
     })]
 
@@ -749,22 +811,23 @@ fn every_prefix_of_a_valid_file_is_handled() {
     }
 }
 
-/// The seeds must themselves be valid, or mutations start from an error and reach no
-/// further than the parser.
+/// The seeds must resolve and lower without errors, or mutations start from an error and
+/// reach no further than the stage that reports it. (Checks may still fail on them: the
+/// made-up environment sets no secret variables, the implicit builder has a classic store.)
 #[test]
 fn seeds_are_valid() {
     for seed in SEEDS {
-        let mut sources = SourceMap::new();
-        let mut diags = Diags::default();
-        let out = evaluate(&seed.case(seed.text), &mut sources, &mut diags);
-        let rendered: Vec<String> = diags
-            .0
+        let out = evaluate(&seed.case(seed.text));
+        let rendered: Vec<String> = out
+            .diags
             .iter()
-            .map(|d| d.render_plain(&sources, 100))
+            .filter(|d| d.is_error() && !d.code.starts_with("check::"))
+            .map(|d| d.render_plain(&out.sources, 100))
             .collect();
         assert!(
-            out.is_some(),
-            "a fuzz seed does not evaluate:\n{}",
+            out.printed.is_some() && rendered.is_empty(),
+            "a fuzz seed `{}` does not resolve and lower cleanly:\n{}",
+            seed.name,
             rendered.join("\n")
         );
     }

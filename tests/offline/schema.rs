@@ -4,8 +4,6 @@
 //! path. Invalid fixtures are `tests/fixtures/toml/schema/*.toml`, each starting with
 //! `# expect: /JSON/POINTER`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use rbake::cli::schema::{Which, text};
@@ -13,11 +11,7 @@ use rbake::report::metadata;
 use serde_json::{Value, json};
 use toml_edit::{Document, Item, TableLike, Value as T};
 
-/// The exit code; a run ended by a signal is a failure of its own.
-fn code(run: &common::Run) -> i32 {
-    run.code
-        .unwrap_or_else(|| panic!("rbake was killed by a signal:\n{}", run.stderr))
-}
+use crate::support::code;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,14 +76,14 @@ fn committed_schemas_are_what_rbake_prints() {
 
 #[test]
 fn rbake_schema_prints_each_file() {
-    let dir = common::TempDir::new("schema");
+    let dir = crate::support::TempDir::new("schema");
     for (_, file) in Which::ALL {
         let which = file.trim_end_matches(".v1.json");
-        let run = common::rbake(&dir.path, &["schema", which], &[]);
+        let run = crate::support::rbake(&dir.path, &["schema", which], &[]);
         assert_eq!(code(&run), 0, "{}", run.stderr);
         assert_eq!(run.stdout, committed(file), "rbake schema {which}");
     }
-    let bad = common::rbake(&dir.path, &["schema", "nope"], &[]);
+    let bad = crate::support::rbake(&dir.path, &["schema", "nope"], &[]);
     assert_eq!(code(&bad), 2);
 }
 
@@ -165,7 +159,7 @@ fn a_json_bake_file_validates_and_prints_like_its_hcl() {
 
     // The fixture is the multiarch example in HCL's JSON syntax.
     let example = root().join("examples/multiarch");
-    let json_run = common::rbake(
+    let json_run = crate::support::rbake(
         &example,
         &[
             "print",
@@ -176,7 +170,7 @@ fn a_json_bake_file_validates_and_prints_like_its_hcl() {
         ],
         &[],
     );
-    let hcl_run = common::rbake(
+    let hcl_run = crate::support::rbake(
         &example,
         &[
             "print",

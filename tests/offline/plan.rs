@@ -5,11 +5,9 @@
 //! `monorepo` and `matrix` declare no builder, so they plan on the implicit local builder,
 //! whose native platform is the machine's: their snapshots assume a linux/amd64 host.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Run, TempDir, rbake};
+use crate::support::{Run, TempDir, rbake};
 use serde_json::Value;
 
 /// Every folder in `examples/` and the targets its README plans.
@@ -24,24 +22,9 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("read source dir") {
-        let entry = entry.expect("dir entry");
-        let dest = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            std::fs::create_dir_all(&dest).expect("create subdir");
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).expect("copy file");
-        }
-    }
-}
-
 /// A temp copy of `examples/NAME` (or any folder under the repository root).
 fn copy_of(rel: &str) -> TempDir {
-    let dir = TempDir::new(&rel.replace('/', "-"));
-    copy_tree(&root().join(rel), &dir.path);
-    dir
+    TempDir::copy_of(&root().join(rel), &rel.replace('/', "-"))
 }
 
 fn run_in(dir: &TempDir, args: &[&str]) -> Run {

@@ -2,9 +2,7 @@
 //! BuildKit reports replaces what the spec declares, and a declared platform the engine
 //! lacks is an error naming the builder.
 
-mod common;
-
-use common::{TempDir, rbake};
+use crate::support::{TempDir, rbake};
 
 const ENGINES: &[(&str, &str)] = &[
     ("docker20", "unix:///var/run/docker.sock"),
