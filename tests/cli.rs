@@ -816,9 +816,25 @@ fn a_panic_asks_for_a_bug_report_and_exits_101() {
 /// `docker buildx bake --print ARGUMENTS`, byte for byte.
 #[test]
 fn bake_flags_and_groups_print_as_buildx() {
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bake-flags");
-    let dir = TempDir::copy_of(&fixtures, "bake-flags");
+    assert_cases_print_as_buildx("bake-flags", 20);
+}
+
+/// Compose files given together merge before they are checked, as in compose-go (a service
+/// the first file declares without `build` or `image` is completed by a later one); `extends`
+/// (in the file and from another), `include` (each included project with its own directory
+/// and `.env`), `env_file`, `!reset` and `!override`, each recorded with buildx 0.13.1.
+#[test]
+fn compose_projects_print_as_buildx() {
+    assert_cases_print_as_buildx("compose-merge", 10);
+}
+
+/// Runs every case of `tests/fixtures/DIR/cases` (`NAME<TAB>ARGUMENTS`) as `rbake print
+/// ARGUMENTS` in a copy of the folder and compares stdout with `NAME.json`, buildx's output.
+fn assert_cases_print_as_buildx(dir: &str, at_least: usize) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
+    let copy = TempDir::copy_of(&fixtures, dir);
     let cases = std::fs::read_to_string(fixtures.join("cases")).expect("cases");
     let mut failed = Vec::new();
     let mut count = 0;
@@ -829,7 +845,7 @@ fn bake_flags_and_groups_print_as_buildx() {
         let (name, args) = line.split_once('\t').expect("NAME<TAB>ARGUMENTS");
         let mut argv = vec!["print"];
         argv.extend(args.split(' '));
-        let run = rbake(&dir.path, &argv, &[]);
+        let run = rbake(&copy.path, &argv, &[]);
         let want = std::fs::read_to_string(fixtures.join(format!("{name}.json")))
             .expect("expected output");
         count += 1;
@@ -843,7 +859,7 @@ fn bake_flags_and_groups_print_as_buildx() {
             ));
         }
     }
-    assert!(count >= 20, "only {count} cases");
+    assert!(count >= at_least, "only {count} cases");
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
@@ -958,4 +974,52 @@ fn an_empty_group_asks_for_a_target_of_its_name() {
         "{}",
         run.stderr
     );
+}
+
+/// A compose `extends.file` outside the working directory is read only with `--allow
+/// fs.read=...` for it, as every other read outside the project; relative paths in that file
+/// are relative to its own directory.
+#[test]
+fn compose_reads_outside_the_project_only_when_allowed() {
+    let outside = TempDir::new("compose-outside");
+    outside.write(
+        "base.yml",
+        "services:\n  base:\n    build:\n      context: ./ctx\n      args: { FROM: base }\n",
+    );
+    let dir = project("compose-allow", "");
+    let base = outside.path.join("base.yml");
+    dir.write(
+        "compose.yml",
+        &format!(
+            "services:\n  app:\n    extends:\n      file: {}\n      service: base\n",
+            base.display()
+        ),
+    );
+    let denied = rbake(&dir.path, &["print", "-f", "compose.yml"], &[]);
+    assert_eq!(denied.code, Some(1), "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains("cli::entitlement") && denied.stdout.is_empty(),
+        "{}",
+        denied.stderr
+    );
+    let grant = format!("fs.read={}", outside.path.display());
+    for command in ["print", "plan"] {
+        let mut args = vec![command, "-f", "compose.yml", "--allow", &grant];
+        if command == "plan" {
+            args.extend(["--format", "json"]);
+        }
+        let run = rbake(&dir.path, &args, &[]);
+        assert!(
+            !run.stderr.contains("cli::entitlement"),
+            "{command}: {}",
+            run.stderr
+        );
+        if command == "print" {
+            assert_eq!(run.code, Some(0), "{}", run.stderr);
+            let printed = json_of(&run);
+            let context = outside.path.join("ctx").display().to_string();
+            assert_eq!(printed["target"]["app"]["context"], json!(context));
+            assert_eq!(printed["target"]["app"]["args"], json!({"FROM": "base"}));
+        }
+    }
 }

@@ -89,7 +89,7 @@ pub fn build(
     allow: &[String],
     probe: bool,
 ) -> Result<Checked, spec::Failed> {
-    let mut loaded = match spec::load(settings, spec_args) {
+    let mut loaded = match spec::load(settings, spec_args, allow) {
         Ok(l) => l,
         Err((sources, diags)) => {
             emit(&diags.0, &sources);

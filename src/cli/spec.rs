@@ -6,9 +6,11 @@ use super::settings::Settings;
 use crate::eval::{self, overrides, resolve};
 use crate::exec::paths;
 use crate::model::Definition;
+use crate::model::access::{Access, Grants};
+use crate::source::FileId;
 use crate::source::{Diag, Diags, Origin, SourceMap, Span, Spanned};
 use crate::spec::Document;
-use crate::syntax::{self, Format};
+use crate::syntax::{self, Format, compose};
 
 pub struct Loaded {
     pub sources: SourceMap,
@@ -20,7 +22,13 @@ pub struct Loaded {
 pub type Failed = u8;
 
 /// Reads every file and evaluates the document.
-pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, Diags)> {
+/// `allow` holds the `--allow` entitlements: a compose `include`, `extends.file` or `env_file`
+/// outside the working directory needs `fs.read` for it, as any other read does.
+pub fn load(
+    settings: &Settings,
+    args: &SpecArgs,
+    allow: &[String],
+) -> Result<Loaded, (SourceMap, Diags)> {
     let mut sources = SourceMap::new();
     let mut diags = Diags::default();
     let names: Vec<String> = if args.files.is_empty() {
@@ -48,13 +56,14 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
         if let Ok(bytes) = paths::read_regular(&settings.cwd.join(".env"), paths::MAX_TEXT)
             && let Ok(text) = String::from_utf8(bytes)
         {
-            for (k, v) in dotenv(&text) {
+            for (k, v) in syntax::compose::dotenv(&text) {
                 env.entry(k).or_insert(v);
             }
         }
         env
     };
     let mut bodies = Vec::new();
+    let mut compose = Vec::new();
     for name in &names {
         // Only regular files, up to a cap: a FIFO would block and `/dev/zero` never ends.
         let bytes = if name == "-" {
@@ -80,9 +89,35 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
                 continue;
             }
         };
+        if syntax::detect(name, &text) == Format::Compose {
+            compose.push((name.clone(), text));
+            continue;
+        }
         let id = sources.add(name.clone(), text, Origin::File);
         match syntax::parse(&sources, id, &compose_env) {
             Ok((format, body)) => bodies.push((format, body)),
+            Err(ds) => diags.extend(ds),
+        }
+    }
+    // Compose files given together are one project: merged, then checked and lowered.
+    if !compose.is_empty() {
+        let ids: Vec<FileId> = compose
+            .iter()
+            .map(|(name, text)| sources.add(name.clone(), text.clone(), Origin::File))
+            .collect();
+        let inputs: Vec<compose::Input> = compose
+            .iter()
+            .zip(&ids)
+            .map(|((name, text), &file)| compose::Input { file, name, text })
+            .collect();
+        let mut files = ComposeFiles {
+            cwd: &settings.cwd,
+            real_cwd: paths::real_cwd(&settings.cwd),
+            grants: Grants::new(allow, |root| paths::real(&settings.cwd, root)),
+            sources: &mut sources,
+        };
+        match compose::parse(&inputs, &compose_env, &mut files) {
+            Ok(body) => bodies.push((Format::Compose, body)),
             Err(ds) => diags.extend(ds),
         }
     }
@@ -105,6 +140,53 @@ pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, 
         config,
         warnings: diags.0,
     })
+}
+
+/// What compose files refer to (`include`, `extends.file`, `env_file`), read through the same
+/// checks as every other read: inside the working directory or a root granted with
+/// `--allow fs.read=...` once symlinks are resolved, regular files only, up to the cap.
+struct ComposeFiles<'a> {
+    cwd: &'a std::path::Path,
+    real_cwd: std::path::PathBuf,
+    grants: Grants,
+    sources: &'a mut SourceMap,
+}
+
+impl compose::Files for ComposeFiles<'_> {
+    fn read(
+        &mut self,
+        path: &str,
+        at: Span,
+        optional: bool,
+    ) -> Result<Option<(FileId, String)>, Diag> {
+        let real = paths::real(self.cwd, path);
+        if optional && std::fs::symlink_metadata(&real).is_err() {
+            return Ok(None);
+        }
+        if !self.grants.permits(&self.real_cwd, &real, Access::Read) {
+            return Err(Diag::error(
+                "cli::entitlement",
+                format!(
+                    "the compose file reads `{path}`, which resolves to `{}`, outside the working directory",
+                    real.display()
+                ),
+            )
+            .label(at, "outside the project")
+            .help(format!(
+                "run with `--allow fs.read={path}` if rbake may read it"
+            )));
+        }
+        let bytes = paths::read_regular(&real, paths::MAX_TEXT).map_err(|e| {
+            Diag::error("cli::read_file", format!("cannot read `{path}`: {e}"))
+                .label(at, "named here")
+                .help("fix the path; in a compose file it is relative to the file that names it")
+        })?;
+        let text = decode(path, bytes, self.sources)?;
+        let id = self
+            .sources
+            .add(path.to_string(), text.clone(), Origin::File);
+        Ok(Some((id, text)))
+    }
 }
 
 /// A spec file's text: UTF-8, without the byte order mark some editors write (bake skips
@@ -290,32 +372,6 @@ fn command_line_names(targets: &[String], sources: &mut SourceMap) -> Vec<Spanne
         .collect()
 }
 
-/// `KEY=VALUE` lines of a `.env` file: comments, `export `, and single or double quotes.
-fn dotenv(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let v = v.trim();
-        let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"'))
-                || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            v[1..v.len() - 1].to_string()
-        } else {
-            v.split(" #").next().unwrap_or(v).trim().to_string()
-        };
-        out.push((k.trim().to_string(), v));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     /// The flags come out in bake 0.13's order whatever their order on the command line, and
@@ -354,20 +410,6 @@ mod tests {
         assert_eq!(
             super::attest("provenance", "T"),
             "type=provenance,disabled=false"
-        );
-    }
-
-    #[test]
-    fn reads_dotenv() {
-        let got = super::dotenv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");
-        assert_eq!(
-            got,
-            vec![
-                ("A".into(), "1".into()),
-                ("B".into(), "two words".into()),
-                ("C".into(), "x".into()),
-                ("D".into(), "v".into())
-            ]
         );
     }
 }

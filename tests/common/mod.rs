@@ -25,21 +25,29 @@ impl TempDir {
         TempDir { path }
     }
 
-    /// A temp dir holding a copy of the files in `from` (one level; fixtures are flat).
+    /// A temp dir holding a copy of the files in `from`, subfolders included.
     pub fn copy_of(from: &Path, label: &str) -> TempDir {
         let dir = TempDir::new(label);
-        for entry in std::fs::read_dir(from).expect("read fixture dir") {
-            let entry = entry.expect("fixture entry");
-            if entry.file_type().expect("file type").is_file() {
-                std::fs::copy(entry.path(), dir.path.join(entry.file_name()))
-                    .expect("copy fixture file");
-            }
-        }
+        copy_tree(from, &dir.path);
         dir
     }
 
     pub fn write(&self, name: &str, text: &str) {
         std::fs::write(self.path.join(name), text).expect("write test file");
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("fixture entry");
+        let kind = entry.file_type().expect("file type");
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target).expect("create fixture subdir");
+            copy_tree(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), target).expect("copy fixture file");
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::CODE;
 use super::go::{bytes_size, ram_in_bytes};
 use super::interpolate::Env;
-use super::yaml::{Locator, Node};
+use super::yaml::{Node, Spans};
 use crate::source::{Diag, Diags, Span};
 use crate::syntax::ast::{Attr, Block, Body, Expr, ExprKind, ObjectKey, Part};
 
@@ -35,6 +35,7 @@ pub(super) enum Shape {
     Str,
     Bool,
     StrList,
+    List,
     /// A mapping of scalars, or a list of distinct `KEY=VALUE` strings.
     ListOrDict,
     IntOrStr,
@@ -50,6 +51,7 @@ impl Shape {
             Shape::Str => matches!(n, Node::Str(_)),
             Shape::Bool => matches!(n, Node::Bool(_)),
             Shape::StrList => matches!(n, Node::List(items) if all_str(items)),
+            Shape::List => matches!(n, Node::List(_)),
             Shape::ListOrDict => match n {
                 Node::Map(m) => m
                     .iter()
@@ -74,6 +76,7 @@ impl Shape {
             Shape::Str => "a string",
             Shape::Bool => "`true` or `false`",
             Shape::StrList => "a list of strings",
+            Shape::List => "a list",
             Shape::ListOrDict => "a mapping, or a list of distinct `KEY=VALUE` strings",
             Shape::IntOrStr => "a number of bytes or a size such as `128m`",
             Shape::Map => "a mapping",
@@ -140,7 +143,7 @@ pub(super) struct Target {
 }
 
 pub(super) struct Lower<'a> {
-    pub(super) loc: Locator<'a>,
+    pub(super) loc: Spans,
     pub(super) env: Env<'a>,
     pub(super) diags: Diags,
 }
@@ -173,7 +176,9 @@ impl Lower<'_> {
         false
     }
 
-    pub(super) fn top(&mut self, root: &Node) -> Body {
+    /// What compose-go's schema checks in each file on its own, before files are merged: the
+    /// top level, each service's keys, and the `build` section's keys and types.
+    pub(super) fn schema(&mut self, root: &Node) {
         let Node::Map(top) = root else {
             self.error(
                 &[],
@@ -181,7 +186,7 @@ impl Lower<'_> {
                 "not a mapping",
                 "start the file with `services:`",
             );
-            return Body::default();
+            return;
         };
         for (key, value) in top {
             if key.starts_with("x-") {
@@ -190,15 +195,7 @@ impl Lower<'_> {
             let shape = match key.as_str() {
                 "version" | "name" => Shape::Str,
                 "services" | "networks" | "volumes" | "secrets" | "configs" => Shape::Map,
-                "include" => {
-                    self.error(
-                        &[key],
-                        "`include` is not supported in compose files",
-                        "here",
-                        "list the included compose files with further `-f` options instead",
-                    );
-                    continue;
-                }
+                "include" => Shape::List,
                 _ => {
                     self.error(
                         &[key],
@@ -214,6 +211,16 @@ impl Lower<'_> {
             };
             self.expect(&[key], value, shape);
         }
+        let Some(Node::Map(services)) = root.get("services") else {
+            return;
+        };
+        for (name, service) in services {
+            self.service_schema(name, service);
+        }
+    }
+
+    /// buildx's `ParseCompose` over the merged document, after compose-go's consistency check.
+    pub(super) fn top(&mut self, root: &Node) -> Body {
         let Some(services) = root.get("services") else {
             self.error(&[], "not a compose file: it has no `services` section", "in this file", "add a `services:` section whose services have a `build:` section, or give a bake file an `.hcl` or `.json` name");
             return Body::default();
@@ -304,12 +311,8 @@ impl Lower<'_> {
         out
     }
 
-    pub(super) fn service(
-        &mut self,
-        name: &str,
-        service: &Node,
-        secrets: &BTreeMap<String, SecretDef>,
-    ) -> Option<Block> {
+    /// A service's name and keys, and its `build` section's keys and types.
+    fn service_schema(&mut self, name: &str, service: &Node) {
         let path = ["services", name];
         if !name
             .chars()
@@ -322,13 +325,12 @@ impl Lower<'_> {
                 "here",
                 "service names may hold letters, digits, `.`, `_` and `-`",
             );
-            return None;
+            return;
         }
         let Node::Map(keys) = service else {
             self.expect(&path, service, Shape::Map);
-            return None;
+            return;
         };
-        let errors = self.diags.0.len();
         for (key, value) in keys {
             if key.starts_with("x-") {
                 continue;
@@ -337,12 +339,8 @@ impl Lower<'_> {
             match key.as_str() {
                 "image" => _ = self.expect(&kpath, value, Shape::Str),
                 "environment" => _ = self.expect(&kpath, value, Shape::ListOrDict),
-                "extends" => self.error(
-                    &kpath,
-                    "`extends` is not supported in compose files",
-                    "here",
-                    "copy the base service's `build` section into this service",
-                ),
+                "extends" => _ = self.extends_schema(&kpath, value),
+                "env_file" => _ = self.env_file_schema(&kpath, value),
                 k if SERVICE_KEYS.contains(&k) => {}
                 _ => self.error(
                     &kpath,
@@ -352,10 +350,108 @@ impl Lower<'_> {
                 ),
             }
         }
+        let base = ["services", name, "build"];
+        let b = match service.get("build") {
+            None | Some(Node::Str(_)) => return,
+            Some(Node::Map(b)) => b,
+            Some(other) => {
+                let msg = format!(
+                    "`build` of service `{name}` must be a context path or a mapping, not {}",
+                    other.kind()
+                );
+                self.error(
+                    &base,
+                    msg,
+                    "wrong type",
+                    "write `build: ./dir`, or a mapping with `context:` and `dockerfile:`",
+                );
+                return;
+            }
+        };
+        for (key, value) in b {
+            if key.starts_with("x-") {
+                continue;
+            }
+            match BUILD_KEYS.iter().find(|(k, _)| k == key) {
+                Some((_, shape)) => _ = self.expect(&child(&base, key), value, *shape),
+                None => self.error(
+                    &child(&base, key),
+                    format!("unknown key `{key}` in the `build` section of `{name}`"),
+                    "unknown key",
+                    suggest(key, &BUILD_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>()),
+                ),
+            }
+        }
+    }
+
+    /// `extends: NAME`, or a mapping with `service` and an optional `file`.
+    fn extends_schema(&mut self, path: &[&str], value: &Node) -> bool {
+        let ok = match value {
+            Node::Str(_) => true,
+            Node::Map(m) => {
+                matches!(value.get("service"), Some(Node::Str(_)))
+                    && m.iter().all(|(k, v)| match k.as_str() {
+                        "service" => true,
+                        "file" => matches!(v, Node::Str(_)),
+                        _ => false,
+                    })
+            }
+            _ => false,
+        };
+        if !ok {
+            self.error(
+                path,
+                format!("`extends` must name a service, not {}", value.kind()),
+                "wrong type",
+                "write `extends: NAME`, or `extends: { service: NAME, file: PATH }`",
+            );
+        }
+        ok
+    }
+
+    /// `env_file: PATH`, or a list of paths or of mappings with `path` and `required`.
+    fn env_file_schema(&mut self, path: &[&str], value: &Node) -> bool {
+        let entry = |n: &Node| match n {
+            Node::Str(_) => true,
+            Node::Map(m) => {
+                matches!(n.get("path"), Some(Node::Str(_)))
+                    && m.iter().all(|(k, v)| match k.as_str() {
+                        "path" => true,
+                        "required" => matches!(v, Node::Bool(_)),
+                        "format" => matches!(v, Node::Str(_)),
+                        _ => false,
+                    })
+            }
+            _ => false,
+        };
+        let ok = match value {
+            Node::Str(_) => true,
+            Node::List(items) => items.iter().all(entry),
+            _ => false,
+        };
+        if !ok {
+            self.error(
+                path,
+                "`env_file` must be a path or a list of paths",
+                "wrong type",
+                "write `env_file: PATH`, or a list of paths or of `{ path: PATH, required: false }`",
+            );
+        }
+        ok
+    }
+
+    fn service(
+        &mut self,
+        name: &str,
+        service: &Node,
+        secrets: &BTreeMap<String, SecretDef>,
+    ) -> Option<Block> {
+        let path = ["services", name];
         let image = service.get("image").and_then(Node::as_str).unwrap_or("");
         let Some(build) = service.get("build") else {
-            // A misspelt `build` key is already reported; a second error would only distract.
-            if image.is_empty() && self.diags.0.len() == errors {
+            // Compat: compose-go checks this only once every file is merged, so a service one
+            // file declares without `build` or `image` may be completed by a later file.
+            if image.is_empty() {
                 self.error(
                     &path,
                     format!("service `{name}` has neither an image nor a build context"),
@@ -396,13 +492,13 @@ impl Lower<'_> {
     ) -> Option<Target> {
         let base = ["services", name, "build"];
         let mut t = Target::default();
-        let b = match build {
+        match build {
             Node::Str(context) => {
                 t.context = Some((self.resolve_context(context), self.loc.key(&base)))
                     .filter(|(c, _)| !c.is_empty());
                 return Some(t);
             }
-            Node::Map(b) => b,
+            Node::Map(_) => {}
             other => {
                 let msg = format!(
                     "`build` of service `{name}` must be a context path or a mapping, not {}",
@@ -417,24 +513,6 @@ impl Lower<'_> {
                 return None;
             }
         };
-        let errors = self.diags.0.len();
-        for (key, value) in b {
-            if key.starts_with("x-") {
-                continue;
-            }
-            match BUILD_KEYS.iter().find(|(k, _)| k == key) {
-                Some((_, shape)) => _ = self.expect(&child(&base, key), value, *shape),
-                None => self.error(
-                    &child(&base, key),
-                    format!("unknown key `{key}` in the `build` section of `{name}`"),
-                    "unknown key",
-                    suggest(key, &BUILD_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>()),
-                ),
-            }
-        }
-        if self.diags.0.len() > errors {
-            return None;
-        }
         let str_field = |key: &str| {
             build
                 .get(key)

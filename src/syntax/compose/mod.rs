@@ -2,50 +2,112 @@
 //! with a `build:` section becomes a `target` block, and a `group "default"` lists those targets
 //! in file order. Compose does its own `${VAR}` interpolation, so every value lowers to a literal
 //! the evaluator never interpolates again. The caller passes the environment (the process
-//! environment merged with the working directory's `.env`); this module reads no files.
+//! environment merged with the working directory's `.env`) and a [`Files`] that reads what the
+//! files refer to (`include`, `extends.file`, `env_file`); this module does no I/O itself.
 //!
-//! Only the parts of the compose schema bake reads are checked closely (the top level, service
-//! keys and the `build` section); other sections are accepted as written.
+//! Files given together are each loaded, interpolated and checked against the schema alone,
+//! then merged in order; the consistency check (a service needs an image or a build) and the
+//! lowering see the merged project, as in compose-go. Only the parts of the compose schema bake
+//! reads are checked closely (the top level, service keys and the `build` section); other
+//! sections are accepted as written.
 //!
 //! The module's files follow the stages: `yaml.rs` (YAML into [`yaml::Node`]s, and the
-//! `Locator` that finds keys' spans again), `interpolate.rs` (compose-go's `${VAR}`
-//! interpolation), `lower.rs` (compose-go's checks and buildx's `ParseCompose`, into target
-//! blocks), `x_bake.rs` (the `x-bake` extension) and `go.rs` (Go's number formatting where the
-//! output depends on it).
+//! `Locator`/`Spans` that find keys' spans again), `interpolate.rs` (compose-go's `${VAR}`
+//! interpolation), `load.rs` (one file with its `extends` and `include`, and `env_file`),
+//! `merge.rs` (canonical forms, rebased paths, the override merge), `lower.rs` (compose-go's
+//! checks and buildx's `ParseCompose`, into target blocks), `x_bake.rs` (the `x-bake`
+//! extension), `dotenv.rs` and `go.rs` (Go's number formatting where the output depends on it).
 
+mod dotenv;
 mod go;
 mod interpolate;
+mod load;
 mod lower;
+mod merge;
 mod x_bake;
 mod yaml;
 
 use std::collections::BTreeMap;
 
 use super::ast::Body;
-use crate::source::{Diags, FileId};
-use interpolate::{Env, interpolate};
+use crate::source::{Diag, Diags, FileId, Span};
+pub use dotenv::dotenv;
+use interpolate::Env;
+use load::Loader;
 use lower::Lower;
-use yaml::{Locator, load};
 
 const CODE: &str = "syntax::compose";
 
-pub fn parse(file: FileId, text: &str, env: &BTreeMap<String, String>) -> Result<Body, Diags> {
-    let loc = Locator::new(file, text);
-    let mut diags = Diags::default();
-    let root = match load(text, &loc) {
-        Ok(root) => root,
-        Err(d) => {
-            diags.push(d);
-            return Err(diags);
-        }
-    };
-    let env = Env::new(env, &root);
-    let mut path = Vec::new();
-    let root = interpolate(root, &env, &loc, &mut path, &mut diags);
-    if diags.has_errors() {
-        return Err(diags);
+/// Reads the files compose files refer to. The caller decides what may be read (the same
+/// checks as for any other file it reads) and registers each file as a source.
+pub trait Files {
+    /// Reads `path` (relative to the working directory, or absolute), named by the key at `at`.
+    /// `Ok(None)` when `optional` and there is no such file.
+    fn read(
+        &mut self,
+        path: &str,
+        at: Span,
+        optional: bool,
+    ) -> Result<Option<(FileId, String)>, Diag>;
+}
+
+/// A reader for compose files parsed on their own, without access to the disk: every file
+/// they refer to is reported as unreadable.
+pub struct Offline;
+
+impl Files for Offline {
+    fn read(
+        &mut self,
+        path: &str,
+        at: Span,
+        _optional: bool,
+    ) -> Result<Option<(FileId, String)>, Diag> {
+        Err(Diag::error(CODE, format!("cannot read `{path}` here"))
+            .label(at, "named here")
+            .help("this compose file is read without access to other files; run it with `rbake print -f FILE`"))
     }
-    let mut lower = Lower { loc, env, diags };
+}
+
+/// One compose file given on the command line: its source, name and text.
+pub struct Input<'a> {
+    pub file: FileId,
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// Parses the compose files given together into one body of target blocks.
+pub fn parse(
+    inputs: &[Input],
+    env: &BTreeMap<String, String>,
+    files: &mut dyn Files,
+) -> Result<Body, Diags> {
+    let mut loader = Loader::new(files);
+    let mut merged = None;
+    for input in inputs {
+        loader.including = vec![input.name.to_string()];
+        let Some((root, tagged)) = loader.file(input.file, input.text.into(), "", env) else {
+            continue;
+        };
+        merged = Some(match merged {
+            None => root,
+            Some(before) => merge::merge_file(before, root, &tagged),
+        });
+    }
+    let (Some(mut root), Some(spans)) = (merged, loader.spans.take()) else {
+        return Err(loader.diags);
+    };
+    if loader.diags.has_errors() {
+        return Err(loader.diags);
+    }
+    loader.env_files(&mut root, &spans);
+    if loader.diags.has_errors() {
+        return Err(loader.diags);
+    }
+    let mut lower = Lower {
+        loc: spans,
+        env: Env::new(env, &root),
+        diags: loader.diags,
+    };
     let body = lower.top(&root);
     if lower.diags.has_errors() {
         Err(lower.diags)
@@ -61,13 +123,23 @@ mod tests {
     use super::*;
     use crate::syntax::ast::{Expr, ExprKind, ObjectKey};
 
+    /// One file, parsed alone.
+    fn parse_one(yaml: &str, env: &BTreeMap<String, String>) -> Result<Body, Diags> {
+        let input = Input {
+            file: FileId(0),
+            name: "compose.yaml",
+            text: yaml,
+        };
+        parse(&[input], env, &mut Offline)
+    }
+
     /// Renders the lowered body one block a line: `target name: key=value ...`.
     fn check(yaml: &str, env: &[(&str, &str)]) -> String {
         let env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let body = match parse(FileId(0), yaml, &env) {
+        let body = match parse_one(yaml, &env) {
             Ok(b) => b,
             Err(d) => panic!(
                 "unexpected diagnostics: {:?}",
@@ -112,7 +184,7 @@ mod tests {
 
     /// The first diagnostic's message and the text its primary label points at.
     fn check_diag(yaml: &str) -> (String, String) {
-        let d = parse(FileId(0), yaml, &BTreeMap::new()).expect_err("a diagnostic");
+        let d = parse_one(yaml, &BTreeMap::new()).expect_err("a diagnostic");
         let first = &d.0[0];
         let span = first.primary().expect("a label");
         (first.message.clone(), yaml[span.range()].to_string())
@@ -283,7 +355,7 @@ mod tests {
             "---\na: 1\n---\nb: 2\n",
             "services:\n  a:\n    build:\n      ulimits: {nofile: x}\n      shm_size: ''",
         ] {
-            let _ = parse(FileId(0), yaml, &BTreeMap::new());
+            let _ = parse_one(yaml, &BTreeMap::new());
         }
     }
 }

@@ -1,5 +1,7 @@
 //! YAML as compose-go sees it after decoding, and where its keys are in the text.
 
+use std::sync::Arc;
+
 use serde_yaml::Value as Yaml;
 
 use super::CODE;
@@ -23,6 +25,13 @@ impl Node {
     pub(super) fn get(&self, key: &str) -> Option<&Node> {
         match self {
             Node::Map(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match self {
+            Node::Map(m) => m.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -60,7 +69,7 @@ impl Node {
 
 /// Parses the YAML and applies what yaml.v3 and compose-go apply while decoding: `<<` merge keys,
 /// `!reset` (drops the value) and `!override` (keeps it).
-pub(super) fn load(text: &str, loc: &Locator) -> Result<Node, Diag> {
+pub(super) fn load(text: &str, loc: &Locator) -> Result<(Node, Tagged), Diag> {
     let yaml_error = |e: serde_yaml::Error| {
         let msg = e.to_string();
         if msg.contains("more than one document") {
@@ -80,13 +89,14 @@ pub(super) fn load(text: &str, loc: &Locator) -> Result<Node, Diag> {
     let mut value: Yaml = serde_yaml::from_str(text).map_err(yaml_error)?;
     value.apply_merge().map_err(yaml_error)?;
     let mut path = Vec::new();
-    match to_node(value, &mut path) {
+    let mut tagged = Tagged::default();
+    match to_node(value, &mut path, &mut tagged) {
         Ok(Some(Node::Null) | None) => Err(Diag::error(CODE, "empty compose file")
             .label(loc.whole(), "in this file")
             .help(
                 "add a `services:` section with at least one service that has a `build:` section",
             )),
-        Ok(Some(node)) => Ok(node),
+        Ok(Some(node)) => Ok((node, tagged)),
         Err(key) => Err(
             Diag::error(CODE, format!("non-string key `{key}` in compose file"))
                 .label(
@@ -98,9 +108,21 @@ pub(super) fn load(text: &str, loc: &Locator) -> Result<Node, Diag> {
     }
 }
 
+/// The paths one file tags `!reset` (drop what earlier files set there) or `!override`
+/// (replace it whole rather than merge), which matter when files are merged.
+#[derive(Default)]
+pub(super) struct Tagged {
+    pub(super) reset: Vec<Vec<String>>,
+    pub(super) replace: Vec<Vec<String>>,
+}
+
 /// Converts to a [`Node`]; `None` for a `!reset` value. Fails with the text of a key that is not
 /// a string (compose rejects those), leaving `path` at its parent.
-pub(super) fn to_node(v: Yaml, path: &mut Vec<String>) -> Result<Option<Node>, String> {
+pub(super) fn to_node(
+    v: Yaml,
+    path: &mut Vec<String>,
+    tagged: &mut Tagged,
+) -> Result<Option<Node>, String> {
     Ok(Some(match v {
         Yaml::Null => Node::Null,
         Yaml::Bool(b) => Node::Bool(b),
@@ -113,7 +135,7 @@ pub(super) fn to_node(v: Yaml, path: &mut Vec<String>) -> Result<Option<Node>, S
         Yaml::Sequence(items) => {
             let mut out = Vec::new();
             for item in items {
-                out.extend(to_node(item, path)?);
+                out.extend(to_node(item, path, tagged)?);
             }
             Node::List(out)
         }
@@ -127,7 +149,7 @@ pub(super) fn to_node(v: Yaml, path: &mut Vec<String>) -> Result<Option<Node>, S
                         .to_string());
                 };
                 path.push(key.clone());
-                if let Some(v) = to_node(v, path)? {
+                if let Some(v) = to_node(v, path, tagged)? {
                     out.push((key, v));
                 }
                 path.pop();
@@ -136,9 +158,13 @@ pub(super) fn to_node(v: Yaml, path: &mut Vec<String>) -> Result<Option<Node>, S
         }
         Yaml::Tagged(t) => {
             if t.tag == "reset" {
+                tagged.reset.push(path.clone());
                 return Ok(None);
             }
-            return to_node(t.value, path);
+            if t.tag == "override" {
+                tagged.replace.push(path.clone());
+            }
+            return to_node(t.value, path, tagged);
         }
     }))
 }
@@ -146,15 +172,16 @@ pub(super) fn to_node(v: Yaml, path: &mut Vec<String>) -> Result<Option<Node>, S
 // ---------------------------------------------------------------------------------------------
 // Spans: serde_yaml keeps no positions, so keys are found again in the text.
 
-pub(super) struct Locator<'a> {
+#[derive(Clone)]
+pub(super) struct Locator {
     file: FileId,
-    text: &'a str,
+    text: Arc<str>,
     /// Byte range of each line, without its line break.
     lines: Vec<(usize, usize)>,
 }
 
-impl<'a> Locator<'a> {
-    pub(super) fn new(file: FileId, text: &'a str) -> Locator<'a> {
+impl Locator {
+    pub(super) fn new(file: FileId, text: Arc<str>) -> Locator {
         let mut lines = Vec::new();
         let mut start = 0;
         for line in text.split_inclusive('\n') {
@@ -163,6 +190,10 @@ impl<'a> Locator<'a> {
             start += line.len();
         }
         Locator { file, text, lines }
+    }
+
+    pub(super) fn file(&self) -> FileId {
+        self.file
     }
 
     pub(super) fn whole(&self) -> Span {
@@ -190,20 +221,51 @@ impl<'a> Locator<'a> {
 
     /// The key at `path` in block-style YAML, or the nearest ancestor found, or the whole file.
     pub(super) fn key(&self, path: &[&str]) -> Span {
+        self.key_depth(path).1
+    }
+
+    /// The first `needle` written in the value of the key at `path` (a list item, say), or the
+    /// key itself when it is not there.
+    pub(super) fn item(&self, path: &[&str], needle: &str) -> Span {
+        let key = self.key(path);
+        let start = key.range().end;
+        let Some(line) = self
+            .lines
+            .iter()
+            .position(|&(s, e)| s <= start && start <= e)
+        else {
+            return key;
+        };
+        let indent = self.indent(line);
+        let end = (line + 1..self.lines.len())
+            .find(|&l| !self.blank(l) && self.indent(l) <= indent)
+            .map_or(self.text.len(), |l| self.lines[l].0);
+        match self.text[start..end].find(needle) {
+            Some(at) if !needle.is_empty() => {
+                Span::new(self.file, start + at..start + at + needle.len())
+            }
+            _ => key,
+        }
+    }
+
+    /// [`Locator::key`], with how many of the path's keys were found.
+    fn key_depth(&self, path: &[&str]) -> (usize, Span) {
         let mut region = 0..self.lines.len();
         let mut found = None;
+        let mut depth = 0;
         for key in path {
             let Some((line, span)) = self.child(region.clone(), key) else {
                 break;
             };
             found = Some(span);
+            depth += 1;
             let indent = self.indent(line);
             let end = (line + 1..region.end)
                 .find(|&l| !self.blank(l) && self.indent(l) <= indent)
                 .unwrap_or(region.end);
             region = line + 1..end;
         }
-        found.unwrap_or_else(|| self.whole())
+        (depth, found.unwrap_or_else(|| self.whole()))
     }
 
     /// A direct child key of a region: a line at the region's smallest indentation.
@@ -238,5 +300,55 @@ impl<'a> Locator<'a> {
         let (start, end) = self.lines[line];
         let t = self.text[start..end].trim();
         t.is_empty() || t.starts_with('#')
+    }
+}
+
+/// Where a key of the merged document was written: every file that went into it, each
+/// perhaps under another service name (a service that `extends` another finds the keys it
+/// inherited under the base service's name, maybe in another file).
+#[derive(Clone)]
+pub(super) struct Spans {
+    files: Vec<(Locator, Option<(String, String)>)>,
+}
+
+impl Spans {
+    pub(super) fn one(loc: Locator) -> Spans {
+        Spans {
+            files: vec![(loc, None)],
+        }
+    }
+
+    /// Adds a file; with `alias` `(service, base)`, keys of `services.service` are looked for
+    /// under `services.base` in it.
+    pub(super) fn add(&mut self, loc: Locator, alias: Option<(String, String)>) {
+        self.files.push((loc, alias));
+    }
+
+    pub(super) fn whole(&self) -> Span {
+        self.files[0].0.whole()
+    }
+
+    /// The key at `path` in the file that holds most of it (the later file on a tie, as later
+    /// files override earlier ones).
+    pub(super) fn key(&self, path: &[&str]) -> Span {
+        let mut best = (0, self.whole());
+        for (loc, alias) in &self.files {
+            let (depth, span) = match alias {
+                Some((service, base)) if path.len() >= 2 && path[0] == "services" => {
+                    if path[1] != service {
+                        continue;
+                    }
+                    let mut renamed = path.to_vec();
+                    renamed[1] = base;
+                    loc.key_depth(&renamed)
+                }
+                Some(_) => continue,
+                None => loc.key_depth(path),
+            };
+            if depth > 0 && depth >= best.0 {
+                best = (depth, span);
+            }
+        }
+        best.1
     }
 }
