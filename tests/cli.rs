@@ -1023,3 +1023,52 @@ fn compose_reads_outside_the_project_only_when_allowed() {
         }
     }
 }
+
+/// Bake files from public projects outside the shared corpus (`tests/fixtures/public-bake`),
+/// each printed with the arguments its CI passes and compared with buildx 0.13.1's output; a
+/// folder with `expected-difference` is one where rbake follows newer bake on purpose, and
+/// must still differ.
+#[test]
+fn public_bake_files_print_as_buildx() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/public-bake");
+    let mut names: Vec<_> = std::fs::read_dir(&root)
+        .expect("public-bake")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut failed = Vec::new();
+    for name in &names {
+        let src = root.join(name);
+        assert!(src.join("SOURCE").is_file(), "{name} has no SOURCE");
+        let args = std::fs::read_to_string(src.join("args")).expect("args");
+        let dir = TempDir::copy_of(&src, name);
+        let mut argv = vec!["print"];
+        argv.extend(args.split_whitespace());
+        let run = rbake(&dir.path, &argv, &[]);
+        match std::fs::read_to_string(src.join("expected.json")) {
+            Ok(want) => {
+                if run.code != Some(0) || run.stdout != want {
+                    failed.push(format!(
+                        "{name}: exit {:?}\n{}\n--- got\n{}--- want (buildx 0.13.1)\n{want}",
+                        run.code, run.stderr, run.stdout
+                    ));
+                }
+            }
+            Err(_) => {
+                let reason = std::fs::read_to_string(src.join("expected-difference"))
+                    .unwrap_or_else(|_| panic!("{name}: no expected.json or expected-difference"));
+                // The recorded difference is buildx's failure; rbake must still succeed.
+                if run.code != Some(0) {
+                    failed.push(format!(
+                        "{name}: no longer differs ({reason})\n{}",
+                        run.stderr
+                    ));
+                }
+            }
+        }
+    }
+    assert!(names.len() >= 20, "only {} public bake files", names.len());
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
