@@ -14,8 +14,9 @@
 //! The module's files follow the stages: `yaml.rs` (YAML into [`yaml::Node`]s, and the
 //! `Locator`/`Spans` that find keys' spans again), `interpolate.rs` (compose-go's `${VAR}`
 //! interpolation), `load.rs` (one file with its `extends` and `include`, and `env_file`),
-//! `merge.rs` (canonical forms, rebased paths, the override merge), `lower.rs` (compose-go's
-//! checks and buildx's `ParseCompose`, into target blocks), `x_bake.rs` (the `x-bake`
+//! `merge.rs` (canonical forms, rebased paths, the override merge), `schema.rs` (the checks
+//! on each file alone), `lower.rs` (the consistency check and buildx's `ParseCompose`, into
+//! target blocks), `x_bake.rs` (the `x-bake`
 //! extension), `dotenv.rs` and `go.rs` (Go's number formatting where the output depends on it).
 
 mod dotenv;
@@ -24,6 +25,7 @@ mod interpolate;
 mod load;
 mod lower;
 mod merge;
+mod schema;
 mod x_bake;
 mod yaml;
 

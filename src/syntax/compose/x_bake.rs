@@ -1,6 +1,7 @@
 //! buildx's `x-bake` compose extension.
 
-use super::lower::{Lower, Shape, Target, child, dedup};
+use super::lower::{Lower, Target, child, dedup};
+use super::schema::Shape;
 use super::yaml::Node;
 use crate::source::Span;
 
