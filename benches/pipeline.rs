@@ -123,7 +123,7 @@ fn load(file: &str, settings: &Settings, name: &str, run: &mut Run) -> (Loaded, 
         name: name.to_string(),
         bytes: Ok(bytes),
     };
-    let parsed = pipeline::parse(vec![input], &settings.env)
+    let parsed = pipeline::parse(vec![input], &settings.env, &mut pipeline::no_refs)
         .unwrap_or_else(|(_, d)| panic!("{file}: {} syntax problems", d.0.len()));
     run.push(("parse", t.elapsed()));
 

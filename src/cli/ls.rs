@@ -29,7 +29,7 @@ pub fn run(settings: &Settings, args: &LsArgs) -> Result<(), spec::Failed> {
         files: args.files.clone(),
         ..SpecArgs::default()
     };
-    let loaded = match spec::load(settings, &spec_args) {
+    let loaded = match spec::load(settings, &spec_args, &[]) {
         Ok(l) => l,
         Err((sources, diags)) => {
             emit(&diags.0, &sources);

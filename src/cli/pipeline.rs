@@ -16,9 +16,9 @@ use crate::check::{self, Facts};
 use crate::eval::{self, overrides, resolve};
 use crate::model::{Capabilities, Definition, Platform};
 use crate::plan::{self, Plan};
-use crate::source::{Diag, Diags, Origin, SourceMap, Span, Spanned};
+use crate::source::{Diag, Diags, FileId, Origin, SourceMap, Span, Spanned};
 use crate::spec::Document;
-use crate::syntax::{self, Format};
+use crate::syntax::{self, Format, compose};
 
 /// One spec file as named on the command line (or discovered), with its bytes or the error
 /// reading them gave.
@@ -73,14 +73,53 @@ pub fn load(
     files: Vec<File>,
     settings: &Settings,
     compose_env: &BTreeMap<String, String>,
+    refs: Refs<'_>,
 ) -> Result<Loaded, (SourceMap, Diags)> {
-    evaluate(parse(files, compose_env)?, settings)
+    evaluate(parse(files, compose_env, refs)?, settings)
 }
 
-/// Decodes and parses every file; stops after the last file if any had an error.
+/// How compose files read the files they name (`include`, `extends.file`, `env_file`):
+/// given the path as written, where it is named and whether it may be missing, the file's
+/// name and bytes, `None` for a missing optional file, or the diagnostic why not. The CLI
+/// reads through the entitlement checks (`cli::spec`); [`no_refs`] reads nothing.
+pub type Refs<'a> = &'a mut dyn FnMut(&str, Span, bool) -> Result<Option<(String, Vec<u8>)>, Diag>;
+
+/// A [`Refs`] for inputs given as text alone (the fuzzer, the benchmarks): every file a
+/// compose file names is unreadable.
+pub fn no_refs(path: &str, at: Span, _optional: bool) -> Result<Option<(String, Vec<u8>)>, Diag> {
+    Err(Diag::error("syntax::compose", format!("cannot read `{path}` here"))
+        .label(at, "named here")
+        .help("this compose file is read without access to other files; run it with `rbake print -f FILE`"))
+}
+
+/// The bridge from a [`Refs`] to the compose loader: decoded and registered as sources.
+struct Referenced<'a, 'b> {
+    sources: &'a mut SourceMap,
+    read: Refs<'b>,
+}
+
+impl compose::Files for Referenced<'_, '_> {
+    fn read(
+        &mut self,
+        path: &str,
+        at: Span,
+        optional: bool,
+    ) -> Result<Option<(FileId, String)>, Diag> {
+        let Some((name, bytes)) = (self.read)(path, at, optional)? else {
+            return Ok(None);
+        };
+        let text = decode(&name, bytes, self.sources)?;
+        let id = self.sources.add(name, text.clone(), Origin::File);
+        Ok(Some((id, text)))
+    }
+}
+
+/// Decodes and parses every file; stops after the last file if any had an error. Compose
+/// files given together are one project: merged, then checked and lowered.
 pub fn parse(
     files: Vec<File>,
     compose_env: &BTreeMap<String, String>,
+    refs: Refs<'_>,
 ) -> Result<Parsed, (SourceMap, Diags)> {
     let mut sources = SourceMap::new();
     let mut diags = Diags::default();
@@ -94,6 +133,7 @@ pub fn parse(
         return Err((sources, diags));
     }
     let mut bodies = Vec::new();
+    let mut composed: Vec<(String, String)> = Vec::new();
     for File { name, bytes } in files {
         let bytes = match bytes {
             Ok(b) => b,
@@ -113,9 +153,32 @@ pub fn parse(
                 continue;
             }
         };
+        if syntax::detect(&name, &text) == Format::Compose {
+            composed.push((name, text));
+            continue;
+        }
         let id = sources.add(name, text, Origin::File);
         match syntax::parse(&sources, id, compose_env) {
             Ok((format, body)) => bodies.push((format, body)),
+            Err(ds) => diags.extend(ds),
+        }
+    }
+    if !composed.is_empty() {
+        let ids: Vec<FileId> = composed
+            .iter()
+            .map(|(name, text)| sources.add(name.clone(), text.clone(), Origin::File))
+            .collect();
+        let inputs: Vec<compose::Input> = composed
+            .iter()
+            .zip(&ids)
+            .map(|((name, text), &file)| compose::Input { file, name, text })
+            .collect();
+        let mut files = Referenced {
+            sources: &mut sources,
+            read: refs,
+        };
+        match compose::parse(&inputs, compose_env, &mut files) {
+            Ok(body) => bodies.push((Format::Compose, body)),
             Err(ds) => diags.extend(ds),
         }
     }
@@ -336,14 +399,16 @@ pub fn plan(
     files: Vec<File>,
     settings: &Settings,
     compose_env: &BTreeMap<String, String>,
+    refs: Refs<'_>,
     args: &SpecArgs,
     builders: impl FnOnce(&Loaded, &mut Diags) -> Vec<Capabilities>,
     facts: impl FnOnce(&Definition) -> Facts,
 ) -> Result<Checked, Failure> {
-    let mut loaded = load(files, settings, compose_env).map_err(|(sources, diags)| Failure {
-        sources,
-        diags: diags.0,
-    })?;
+    let mut loaded =
+        load(files, settings, compose_env, refs).map_err(|(sources, diags)| Failure {
+            sources,
+            diags: diags.0,
+        })?;
     let def = match resolve(settings, args, &mut loaded) {
         Ok(d) => d,
         Err(diags) => {

@@ -121,6 +121,7 @@ pub fn build(
         spec::read(settings, spec_args),
         settings,
         &spec::compose_env(settings),
+        &mut spec::references(settings, allow),
         spec_args,
         builders,
         |def| gather(settings, def, allow),

@@ -18,15 +18,17 @@ pub struct PrintArgs {
     /// Accepted for bake's command line and ignored: printing builds nothing to describe
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<String>,
-    /// Accepted for bake's command line and ignored: printing reads no path (`rbake plan`
-    /// checks entitlements)
+    /// Grant an entitlement; printing reads only spec files, so only `fs.read=PATH` matters
+    /// here, for compose `include`, `extends.file` and `env_file` outside the working
+    /// directory (`rbake plan` checks the rest)
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
 }
 
 pub fn run(settings: &Settings, args: &PrintArgs) -> Result<(), spec::Failed> {
+    let allow = &args.allow;
     let args = &args.spec;
-    let mut loaded = match spec::load(settings, args) {
+    let mut loaded = match spec::load(settings, args, allow) {
         Ok(l) => l,
         Err((sources, diags)) => {
             emit(&diags.0, &sources);

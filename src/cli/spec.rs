@@ -7,7 +7,8 @@ use super::SpecArgs;
 use super::pipeline::{self, File};
 use super::settings::Settings;
 use crate::exec::paths;
-use crate::source::{Diags, SourceMap};
+use crate::model::access::{Access, Grants};
+use crate::source::{Diag, Diags, SourceMap, Span};
 use crate::syntax;
 
 pub use super::pipeline::{Loaded, resolve};
@@ -15,9 +16,55 @@ pub use super::pipeline::{Loaded, resolve};
 /// A failure already reported to the user: the exit code to return.
 pub type Failed = u8;
 
-/// Reads every file and evaluates the document.
-pub fn load(settings: &Settings, args: &SpecArgs) -> Result<Loaded, (SourceMap, Diags)> {
-    pipeline::load(read(settings, args), settings, &compose_env(settings))
+/// Reads every file and evaluates the document. `allow` holds the `--allow` entitlements: a
+/// compose `include`, `extends.file` or `env_file` outside the working directory needs
+/// `fs.read` for it, as any other read does.
+pub fn load(
+    settings: &Settings,
+    args: &SpecArgs,
+    allow: &[String],
+) -> Result<Loaded, (SourceMap, Diags)> {
+    pipeline::load(
+        read(settings, args),
+        settings,
+        &compose_env(settings),
+        &mut references(settings, allow),
+    )
+}
+
+/// What compose files refer to (`include`, `extends.file`, `env_file`), read through the same
+/// checks as every other read: inside the working directory or a root granted with
+/// `--allow fs.read=...` once symlinks are resolved, regular files only, up to the cap.
+pub fn references(
+    settings: &Settings,
+    allow: &[String],
+) -> impl FnMut(&str, Span, bool) -> Result<Option<(String, Vec<u8>)>, Diag> + use<> {
+    let cwd = settings.cwd.clone();
+    let real_cwd = paths::real_cwd(&cwd);
+    let grants = Grants::new(allow, |root| paths::real(&cwd, root));
+    move |path: &str, at: Span, optional: bool| {
+        let real = paths::real(&cwd, path);
+        if optional && std::fs::symlink_metadata(&real).is_err() {
+            return Ok(None);
+        }
+        if !grants.permits(&real_cwd, &real, Access::Read) {
+            return Err(Diag::error(
+                "cli::entitlement",
+                format!(
+                    "the compose file reads `{path}`, which resolves to `{}`, outside the working directory",
+                    real.display()
+                ),
+            )
+            .label(at, "outside the project")
+            .help(format!("run with `--allow fs.read={path}` if rbake may read it")));
+        }
+        let bytes = paths::read_regular(&real, paths::MAX_TEXT).map_err(|e| {
+            Diag::error("cli::read_file", format!("cannot read `{path}`: {e}"))
+                .label(at, "named here")
+                .help("fix the path; in a compose file it is relative to the file that names it")
+        })?;
+        Ok(Some((path.to_string(), bytes)))
+    }
 }
 
 /// The named files (or bake's default files found in the working directory), read.
@@ -52,52 +99,9 @@ pub fn compose_env(settings: &Settings) -> BTreeMap<String, String> {
     if let Ok(bytes) = paths::read_regular(&settings.cwd.join(".env"), paths::MAX_TEXT)
         && let Ok(text) = String::from_utf8(bytes)
     {
-        for (k, v) in dotenv(&text) {
+        for (k, v) in syntax::compose::dotenv(&text) {
             env.entry(k).or_insert(v);
         }
     }
     env
-}
-
-/// `KEY=VALUE` lines of a `.env` file: comments, `export `, and single or double quotes.
-fn dotenv(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let v = v.trim();
-        let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"'))
-                || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            v[1..v.len() - 1].to_string()
-        } else {
-            v.split(" #").next().unwrap_or(v).trim().to_string()
-        };
-        out.push((k.trim().to_string(), v));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reads_dotenv() {
-        let got = super::dotenv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");
-        assert_eq!(
-            got,
-            vec![
-                ("A".into(), "1".into()),
-                ("B".into(), "two words".into()),
-                ("C".into(), "x".into()),
-                ("D".into(), "v".into())
-            ]
-        );
-    }
 }

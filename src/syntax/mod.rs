@@ -56,7 +56,9 @@ pub fn detect(name: &str, text: &str) -> Format {
     }
 }
 
-/// Parses one file into a body; compose files come back already lowered to target blocks.
+/// Parses one file into a body; compose files come back already lowered to target blocks. A
+/// compose file read this way cannot read the files it refers to (`cli::spec` reads compose
+/// files together, with a reader that can).
 pub fn parse(
     sources: &SourceMap,
     file: FileId,
@@ -72,7 +74,14 @@ pub fn parse(
     let body = match format {
         Format::Hcl => hcl::parse(file, &f.text).map_err(one)?,
         Format::Json => json::parse(file, &f.text)?,
-        Format::Compose => compose::parse(file, &f.text, env)?,
+        Format::Compose => {
+            let input = compose::Input {
+                file,
+                name: &f.name,
+                text: &f.text,
+            };
+            compose::parse(&[input], env, &mut compose::Offline)?
+        }
         Format::Toml => toml::parse(file, &f.text)?,
     };
     Ok((format, body))

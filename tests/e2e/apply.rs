@@ -1600,3 +1600,85 @@ fn sharded_release() {
         assert_eq!(&after, before, "{t} moved on a second publish");
     }
 }
+
+/// bake's shorthand flags do what `print` says they stand for, on a target with no output:
+/// `--push` (`*.push=true`, an image output that pushes) puts an index for the target's
+/// platform in the registry; `--load` (`*.output=type=docker`) puts an arm64 image in the
+/// engine; `--no-cache` runs the RUN step again (a new `/stamp`) where a plain rerun is served
+/// from cache or skipped as up to date (the same `/stamp`).
+fn bake_flags_apply(engine: &Engine) {
+    let ws = Workspace::new("flags", engine);
+    let repo_ref = ws.registry_repo("flags");
+    ws.set_env("REPO", &repo_ref);
+    let tag = format!("{repo_ref}:v1");
+
+    let printed = ws.rbake(&["print", "e2e-flags", "--push"]);
+    printed.assert_success();
+    let printed: Value = serde_json::from_str(&printed.stdout).expect("print JSON");
+    assert_eq!(
+        printed["target"]["e2e-flags"]["output"],
+        serde_json::json!(["type=image,push=true"]),
+        "what --push stands for"
+    );
+
+    // --push: the plan has a push node, and the registry serves the tag.
+    let pushed = ws.apply(&["e2e-flags", "--push"], &["--progress", "plain"]);
+    pushed.run.assert_success();
+    assert_eq!(pushed.plan.nodes_of("push", "e2e-flags").len(), 1);
+    let (_, repo, _) = registry::split_reference(&tag);
+    // One platform may be pushed as a plain manifest or as an index of one.
+    let accept = format!("{ACCEPT_INDEX}, application/vnd.oci.image.manifest.v1+json");
+    let index = ws.registry.manifest(&repo, "v1", &accept);
+    let descriptors = if INDEX_TYPES.contains(&index.media_type.as_str()) {
+        crate::image::descriptors(&index.json)
+    } else {
+        vec![serde_json::json!({
+            "mediaType": index.media_type,
+            "digest": crate::image::sha256(&index.bytes),
+            "platform": {"os": "linux", "architecture": "arm64"},
+        })]
+    };
+    let images: Vec<ImageContent> = descriptors
+        .iter()
+        .filter(|d| crate::image::descriptor_platform(d).as_deref() == Some("linux/arm64"))
+        .map(|d| ws.registry.image(&repo, d))
+        .collect();
+    assert_eq!(images.len(), 1, "one arm64 manifest: {}", index.json);
+    assert_eq!(images[0].text("/arch"), uname_of("linux/arm64"));
+    assert_eq!(images[0].text("/nonce"), pushed.nonce);
+
+    // --load: the engine holds the tag, built for arm64 under emulation.
+    let loaded = ws.apply(&["e2e-flags", "--load"], &["--progress", "plain"]);
+    loaded.run.assert_success();
+    assert_eq!(loaded.plan.nodes_of("push", "e2e-flags").len(), 0);
+    assert!(!loaded.plan.nodes_of("load", "e2e-flags").is_empty());
+    let first = engine.image(&tag);
+    assert_eq!(first.platform, "linux/arm64", "{}", engine.label);
+    assert_eq!(first.text("/arch"), uname_of("linux/arm64"));
+    assert_eq!(first.text("/nonce"), loaded.nonce);
+    let stamp = first.text("/stamp");
+
+    // The same inputs again: cached (or up to date), so the stamp stays.
+    let again = ws.rbake(&["apply", "e2e-flags", "--load", "--progress", "plain"]);
+    again.assert_success();
+    assert_eq!(engine.image(&tag).text("/stamp"), stamp, "a plain rerun");
+
+    // --no-cache: the RUN step runs again, so the stamp changes.
+    let fresh = ws.rbake(&[
+        "apply",
+        "e2e-flags",
+        "--load",
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    fresh.assert_success();
+    let rebuilt = engine.image(&tag);
+    assert_eq!(rebuilt.text("/nonce"), loaded.nonce);
+    assert_ne!(
+        rebuilt.text("/stamp"),
+        stamp,
+        "--no-cache reran the RUN step"
+    );
+}
+crate::on_both_engines!(bake_flags_apply);

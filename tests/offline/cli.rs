@@ -885,9 +885,25 @@ fn a_panic_asks_for_a_bug_report_and_exits_101() {
 /// `docker buildx bake --print ARGUMENTS`, byte for byte.
 #[test]
 fn bake_flags_and_groups_print_as_buildx() {
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bake-flags");
-    let dir = TempDir::copy_of(&fixtures, "bake-flags");
+    assert_cases_print_as_buildx("bake-flags", 20);
+}
+
+/// Compose files given together merge before they are checked, as in compose-go (a service
+/// the first file declares without `build` or `image` is completed by a later one); `extends`
+/// (in the file and from another), `include` (each included project with its own directory
+/// and `.env`), `env_file`, `!reset` and `!override`, each recorded with buildx 0.13.1.
+#[test]
+fn compose_projects_print_as_buildx() {
+    assert_cases_print_as_buildx("compose-merge", 10);
+}
+
+/// Runs every case of `tests/fixtures/DIR/cases` (`NAME<TAB>ARGUMENTS`) as `rbake print
+/// ARGUMENTS` in a copy of the folder and compares stdout with `NAME.json`, buildx's output.
+fn assert_cases_print_as_buildx(dir: &str, at_least: usize) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
+    let copy = TempDir::copy_of(&fixtures, dir);
     let cases = std::fs::read_to_string(fixtures.join("cases")).expect("cases");
     let mut failed = Vec::new();
     let mut count = 0;
@@ -898,7 +914,7 @@ fn bake_flags_and_groups_print_as_buildx() {
         let (name, args) = line.split_once('\t').expect("NAME<TAB>ARGUMENTS");
         let mut argv = vec!["print"];
         argv.extend(args.split(' '));
-        let run = rbake(&dir.path, &argv, &[]);
+        let run = rbake(&copy.path, &argv, &[]);
         let want = std::fs::read_to_string(fixtures.join(format!("{name}.json")))
             .expect("expected output");
         count += 1;
@@ -912,7 +928,7 @@ fn bake_flags_and_groups_print_as_buildx() {
             ));
         }
     }
-    assert!(count >= 20, "only {count} cases");
+    assert!(count >= at_least, "only {count} cases");
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
@@ -1161,4 +1177,101 @@ target "docs" {
         "{}",
         no_plan.stderr
     );
+}
+
+/// A compose `extends.file` outside the working directory is read only with `--allow
+/// fs.read=...` for it, as every other read outside the project; relative paths in that file
+/// are relative to its own directory.
+#[test]
+fn compose_reads_outside_the_project_only_when_allowed() {
+    let outside = TempDir::new("compose-outside");
+    outside.write(
+        "base.yml",
+        "services:\n  base:\n    build:\n      context: ./ctx\n      args: { FROM: base }\n",
+    );
+    let dir = project("compose-allow", "");
+    let base = outside.path.join("base.yml");
+    dir.write(
+        "compose.yml",
+        &format!(
+            "services:\n  app:\n    extends:\n      file: {}\n      service: base\n",
+            base.display()
+        ),
+    );
+    let denied = rbake(&dir.path, &["print", "-f", "compose.yml"], &[]);
+    assert_eq!(denied.code, Some(1), "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains("cli::entitlement") && denied.stdout.is_empty(),
+        "{}",
+        denied.stderr
+    );
+    let grant = format!("fs.read={}", outside.path.display());
+    for command in ["print", "plan"] {
+        let mut args = vec![command, "-f", "compose.yml", "--allow", &grant];
+        if command == "plan" {
+            args.extend(["--format", "json"]);
+        }
+        let run = rbake(&dir.path, &args, &[]);
+        assert!(
+            !run.stderr.contains("cli::entitlement"),
+            "{command}: {}",
+            run.stderr
+        );
+        if command == "print" {
+            assert_eq!(run.code, Some(0), "{}", run.stderr);
+            let printed = json_of(&run);
+            let context = outside.path.join("ctx").display().to_string();
+            assert_eq!(printed["target"]["app"]["context"], json!(context));
+            assert_eq!(printed["target"]["app"]["args"], json!({"FROM": "base"}));
+        }
+    }
+}
+
+/// Bake files from public projects outside the shared corpus (`tests/fixtures/public-bake`),
+/// each printed with the arguments its CI passes and compared with buildx 0.13.1's output; a
+/// folder with `expected-difference` is one where rbake follows newer bake on purpose, and
+/// must still differ.
+#[test]
+fn public_bake_files_print_as_buildx() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/public-bake");
+    let mut names: Vec<_> = std::fs::read_dir(&root)
+        .expect("public-bake")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut failed = Vec::new();
+    for name in &names {
+        let src = root.join(name);
+        assert!(src.join("SOURCE").is_file(), "{name} has no SOURCE");
+        let args = std::fs::read_to_string(src.join("args")).expect("args");
+        let dir = TempDir::copy_of(&src, name);
+        let mut argv = vec!["print"];
+        argv.extend(args.split_whitespace());
+        let run = rbake(&dir.path, &argv, &[]);
+        match std::fs::read_to_string(src.join("expected.json")) {
+            Ok(want) => {
+                if run.code != Some(0) || run.stdout != want {
+                    failed.push(format!(
+                        "{name}: exit {:?}\n{}\n--- got\n{}--- want (buildx 0.13.1)\n{want}",
+                        run.code, run.stderr, run.stdout
+                    ));
+                }
+            }
+            Err(_) => {
+                let reason = std::fs::read_to_string(src.join("expected-difference"))
+                    .unwrap_or_else(|_| panic!("{name}: no expected.json or expected-difference"));
+                // The recorded difference is buildx's failure; rbake must still succeed.
+                if run.code != Some(0) {
+                    failed.push(format!(
+                        "{name}: no longer differs ({reason})\n{}",
+                        run.stderr
+                    ));
+                }
+            }
+        }
+    }
+    assert!(names.len() >= 20, "only {} public bake files", names.len());
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }

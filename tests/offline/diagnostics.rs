@@ -42,6 +42,13 @@ crate::support::print_fixtures! {
     string_doubling_functions: "string-doubling-functions" exits 1;
     matrix_too_large: "matrix-too-large" exits 1;
     too_much_work: "too-much-work" exits 1;
+    compose_split_incomplete: "compose-split-incomplete" exits 1;
+    compose_extends_cycle: "compose-extends-cycle" exits 1;
+    compose_extends_unknown: "compose-extends-unknown" exits 1;
+    compose_include_missing: "compose-include-missing" exits 1;
+    compose_include_cycle: "compose-include-cycle" exits 1;
+    compose_env_file_missing: "compose-env-file-missing" exits 1;
+    compose_read_outside: "compose-read-outside" exits 1;
     warning_unknown_attribute: "warning-unknown-attribute" exits 0;
     warning_unknown_block: "warning-unknown-block" exits 0;
 }

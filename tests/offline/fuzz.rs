@@ -186,7 +186,7 @@ fn evaluate(case: &Case) -> Outcome {
         targets: case.targets.clone(),
         ..SpecArgs::default()
     };
-    let mut loaded = match pipeline::load(files, &settings, &settings.env) {
+    let mut loaded = match pipeline::load(files, &settings, &settings.env, &mut pipeline::no_refs) {
         Ok(l) => l,
         Err((sources, diags)) => {
             return Outcome {
