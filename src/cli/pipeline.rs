@@ -82,11 +82,15 @@ pub fn load(
 /// given the path as written, where it is named and whether it may be missing, the file's
 /// name and bytes, `None` for a missing optional file, or the diagnostic why not. The CLI
 /// reads through the entitlement checks (`cli::spec`); [`no_refs`] reads nothing.
-pub type Refs<'a> = &'a mut dyn FnMut(&str, Span, bool) -> Result<Option<(String, Vec<u8>)>, Diag>;
+pub type Refs<'a> = &'a mut dyn FnMut(&str, Span, bool) -> RefRead;
+
+/// What a [`Refs`] gives for one file: its name and bytes, `None` for a missing optional
+/// file, or the diagnostic why it cannot be read.
+pub type RefRead = Result<Option<(String, Vec<u8>)>, Diag>;
 
 /// A [`Refs`] for inputs given as text alone (the fuzzer, the benchmarks): every file a
 /// compose file names is unreadable.
-pub fn no_refs(path: &str, at: Span, _optional: bool) -> Result<Option<(String, Vec<u8>)>, Diag> {
+pub fn no_refs(path: &str, at: Span, _optional: bool) -> RefRead {
     Err(Diag::error("syntax::compose", format!("cannot read `{path}` here"))
         .label(at, "named here")
         .help("this compose file is read without access to other files; run it with `rbake print -f FILE`"))

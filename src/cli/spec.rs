@@ -38,7 +38,7 @@ pub fn load(
 pub fn references(
     settings: &Settings,
     allow: &[String],
-) -> impl FnMut(&str, Span, bool) -> Result<Option<(String, Vec<u8>)>, Diag> + use<> {
+) -> impl FnMut(&str, Span, bool) -> pipeline::RefRead + use<> {
     let cwd = settings.cwd.clone();
     let real_cwd = paths::real_cwd(&cwd);
     let grants = Grants::new(allow, |root| paths::real(&cwd, root));
