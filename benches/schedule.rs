@@ -126,6 +126,7 @@ fn release(nodes: usize, builders: usize, rng: &mut Rng) -> Release {
                 deps,
                 candidates: all[p].clone(),
                 affinity: None,
+                follow: None,
             });
             r.work.push(base * (0.8 + rng.unit() * 0.4));
             r.platform.push(Some(p));
@@ -135,6 +136,7 @@ fn release(nodes: usize, builders: usize, rng: &mut Rng) -> Release {
             deps,
             candidates: Vec::new(),
             affinity: None,
+            follow: None,
         });
         r.work.push(0.5 + rng.unit() * 1.5);
         r.platform.push(None);

@@ -220,10 +220,18 @@ fn jobs(ctx: &Ctx, order: &[NodeIndex]) -> Vec<Job> {
                 .keys
                 .last_builder(&anchor_name(b, &ctx.opts.cwd))
                 .and_then(|name| builder_index(&name));
+            // A `target:` context is read from the engine that built it: run beside it.
+            let follow = b.contexts.values().find_map(|c| match c {
+                crate::plan::NamedContext::Target { node, .. } => order
+                    .iter()
+                    .position(|i| plan.graph[*i].id() == node.as_str()),
+                crate::plan::NamedContext::Source { .. } => None,
+            });
             Job {
                 deps,
                 candidates,
                 affinity,
+                follow,
             }
         })
         .collect()

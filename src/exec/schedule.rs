@@ -45,6 +45,9 @@ pub struct Job {
     pub candidates: Vec<Candidate>,
     /// The builder that built it last (its cache is warm there).
     pub affinity: Option<usize>,
+    /// A dependency it must run beside: it goes to the builder that dependency ran on (a
+    /// `target:` context is read from that engine's image store).
+    pub follow: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -267,6 +270,7 @@ impl<T> Scheduler<T> {
             return out;
         }
         self.dispatch_warm(&mut out);
+        let mut deferred: Vec<(usize, usize)> = Vec::new();
         loop {
             if self.total_full() {
                 break;
@@ -304,9 +308,9 @@ impl<T> Scheduler<T> {
                     out.push(self.start(node, None));
                 }
                 Placement::Full => {
-                    // Only its retry's avoided builder had room: wait for another.
-                    self.queues[g].push((self.height[node], Reverse(node)));
-                    break;
+                    // Its builder is taken (the one its dependency ran on): the node waits,
+                    // set aside so that other queues still dispatch.
+                    deferred.push((g, node));
                 }
                 Placement::NoBuilder => {
                     let builders = self.jobs[node]
@@ -319,7 +323,19 @@ impl<T> Scheduler<T> {
                 }
             }
         }
+        for (g, node) in deferred {
+            self.queues[g].push((self.height[node], Reverse(node)));
+        }
         out
+    }
+
+    /// The builder a follower must run on: where its dependency ran.
+    fn pinned(&self, node: usize) -> Option<usize> {
+        let d = self.jobs[node].follow?;
+        match self.fates.get(d)? {
+            Some(Fate::Done { builder, .. }) => *builder,
+            _ => None,
+        }
     }
 
     /// Starts ready nodes on the builder that holds their cache, wherever it has a free slot,
@@ -333,6 +349,7 @@ impl<T> Scheduler<T> {
                 };
                 let eligible = self.state[node] == State::Queued
                     && self.avoid[node] != Some(b)
+                    && self.pinned(node).is_none_or(|p| p == b)
                     && self
                         .tier(&self.jobs[node].candidates)
                         .any(|c| c.builder == b);
@@ -394,7 +411,11 @@ impl<T> Scheduler<T> {
         if job.candidates.is_empty() {
             return Placement::Other;
         }
-        let tier: Vec<Candidate> = self.tier(&job.candidates).collect();
+        let pinned = self.pinned(node);
+        let tier: Vec<Candidate> = self
+            .tier(&job.candidates)
+            .filter(|c| pinned.is_none_or(|p| p == c.builder))
+            .collect();
         if tier.is_empty() {
             return Placement::NoBuilder;
         }
@@ -707,6 +728,7 @@ mod tests {
                 .map(|&(builder, native)| Candidate { builder, native })
                 .collect(),
             affinity: None,
+            follow: None,
         }
     }
 
@@ -912,6 +934,31 @@ mod tests {
             }
         ));
         assert_eq!(fates[2], Fate::Skipped(Skip::Dependency { node: 0 }));
+    }
+
+    #[test]
+    fn a_follower_runs_where_its_dependency_ran() {
+        // 0 lands on builder 1 (most free slots); 1 follows it although 0 has more room, and
+        // waits for its slot without holding up 2.
+        let mut f = job(&[0], &[(0, true), (1, true)]);
+        f.follow = Some(0);
+        let jobs = vec![job(&[], &[(0, true), (1, true)]), f, job(&[], &[(0, true)])];
+        let (log, fates) = simulate(jobs, limits(&[1, 2]), |_| None);
+        assert_eq!(log[0].1.builder, Some(1));
+        assert!(matches!(
+            fates[1],
+            Fate::Done {
+                builder: Some(1),
+                ..
+            }
+        ));
+        assert!(matches!(
+            fates[2],
+            Fate::Done {
+                builder: Some(0),
+                ..
+            }
+        ));
     }
 
     #[test]
