@@ -393,7 +393,38 @@ fn check_builders(builders: &[Builder], diags: &mut Diags) {
                 .help("write `unix:///var/run/docker.sock` or `tcp://HOST:PORT`"),
             );
         }
+        if let Some(e) = b.str("endpoint")
+            && let Some(host) = tcp_host(e)
+            && !is_loopback(host)
+        {
+            diags.push(
+                Diag::warning(
+                    "check::plain_tcp",
+                    format!("builder `{}` reaches its engine at `{e}` in clear text", b.name),
+                )
+                .label(b.span_of("endpoint"), "plain TCP, no TLS")
+                .help("whoever can reach that port runs anything as root on that machine, and anyone on the way reads every build's files and secrets: keep the engine's port on loopback there and reach it through an SSH tunnel (`ssh -NL 127.0.0.1:2375:/var/run/docker.sock HOST`, then `tcp://127.0.0.1:2375`)"),
+            );
+        }
     }
+}
+
+/// The host of a `tcp://HOST:PORT` endpoint (brackets kept off an IPv6 address).
+fn tcp_host(endpoint: &str) -> Option<&str> {
+    let rest = endpoint.strip_prefix("tcp://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next();
+    }
+    Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h))
+}
+
+/// Whether traffic to `host` stays on this machine: `localhost`, 127.0.0.0/8, `::1`.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn check_outputs(plan: &Plan, def: &Definition, diags: &mut Diags) {
@@ -970,5 +1001,40 @@ mod tests {
             codes(&check(spec, &project(), &[], &[])),
             ["check::cache_export"]
         );
+    }
+
+    use super::{is_loopback, tcp_host};
+
+    #[test]
+    fn tcp_hosts_and_loopback() {
+        let host = |e: &str| tcp_host(e).map(|h| (h.to_string(), is_loopback(h)));
+        assert_eq!(
+            host("tcp://127.0.0.1:2375"),
+            Some(("127.0.0.1".into(), true))
+        );
+        assert_eq!(
+            host("tcp://127.8.0.1:2375/"),
+            Some(("127.8.0.1".into(), true))
+        );
+        assert_eq!(
+            host("tcp://localhost:2375"),
+            Some(("localhost".into(), true))
+        );
+        assert_eq!(host("tcp://[::1]:2375"), Some(("::1".into(), true)));
+        assert_eq!(
+            host("tcp://[fe80::1]:2375"),
+            Some(("fe80::1".into(), false))
+        );
+        assert_eq!(
+            host("tcp://10.0.0.5:2375"),
+            Some(("10.0.0.5".into(), false))
+        );
+        assert_eq!(host("tcp://arm-box"), Some(("arm-box".into(), false)));
+        // A name that merely starts like loopback is another machine.
+        assert_eq!(
+            host("tcp://127.0.0.1.example.com:2375").map(|h| h.1),
+            Some(false)
+        );
+        assert_eq!(host("unix:///var/run/docker.sock"), None);
     }
 }

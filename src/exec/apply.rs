@@ -9,16 +9,19 @@ use std::sync::Arc;
 
 use bollard::Docker;
 use petgraph::graph::NodeIndex;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::build::anchor_name;
 use super::credentials::Credentials;
 use super::engine::Endpoint;
 use super::events::{Event, Outcome};
 use super::inputs::Keys;
 use super::publish::tag;
 use super::registry::Registry;
+use super::schedule::{
+    self, Candidate, Failure, Fate, Job, Limits, Note, RunError, Scheduler, Skip, Start,
+};
 use super::uptodate::{self, Assessment, Verdict};
 use super::{build, export, publish};
 use crate::model::Capabilities;
@@ -53,6 +56,8 @@ pub(crate) struct Built {
     /// Where the image stays after the run (see [`cleanup`]).
     pub(crate) anchor: String,
     pub(crate) endpoint: Endpoint,
+    /// The builder whose engine holds it.
+    pub(crate) builder: String,
     pub(crate) digest: Option<String>,
 }
 
@@ -65,22 +70,21 @@ pub(crate) struct Ctx {
     /// This run's id: intermediate images are stored under it, so concurrent runs (of this
     /// project or another with the same target names) never see each other's results.
     pub(crate) run: String,
-    /// Nodes whose failure event was already sent (with logs) by the node itself.
-    pub(crate) reported: tokio::sync::Mutex<std::collections::HashSet<String>>,
     /// Input keys and what is already up to date (`uptodate.rs`).
     pub(crate) keys: Keys,
     pub(crate) assessment: Assessment,
 }
 
 pub async fn apply(
-    plan: Plan,
+    mut plan: Plan,
     opts: Options,
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
 ) -> Report {
-    let plan = Arc::new(plan);
     let registry = Registry::new(opts.credentials.clone()).ok();
     let keys = Keys::new(Keys::cache_dir(&opts.env));
+    prefer_warm_builders(&mut plan, &keys, &opts.cwd);
+    let plan = Arc::new(plan);
     let assessment = tokio::select! {
         a = uptodate::assess(&plan, &opts.cwd, &keys, registry.as_ref(), opts.rebuild) => a,
         _ = cancel.cancelled() => Assessment::default(),
@@ -93,148 +97,198 @@ pub async fn apply(
         built: Default::default(),
         events: events.clone(),
         registry,
-        reported: Default::default(),
         run: super::session::new_id()[..10].to_string(),
     });
     let order = plan.order();
-    let mut state: HashMap<NodeIndex, Option<bool>> = order.iter().map(|n| (*n, None)).collect();
-    let mut report: Report = BTreeMap::new();
-    let builder_slots: HashMap<String, Arc<Semaphore>> = plan
-        .builders
-        .iter()
-        .map(|b| {
-            (
-                b.name.clone(),
-                Arc::new(Semaphore::new(
-                    ctx.opts.jobs.unwrap_or(b.max_parallelism).max(1),
-                )),
-            )
-        })
-        .collect();
-    let any_slots = Arc::new(Semaphore::new(ctx.opts.jobs.unwrap_or(8).max(1)));
-    let mut running: JoinSet<(NodeIndex, Result<Outcome, String>)> = JoinSet::new();
-    let mut started: std::collections::HashSet<NodeIndex> = Default::default();
-    loop {
-        // Start every node whose dependencies succeeded; skip those whose dependencies failed.
-        for n in &order {
-            if started.contains(n) || state[n].is_some() {
-                continue;
-            }
-            let deps: Vec<NodeIndex> = plan
-                .graph
-                .neighbors_directed(*n, petgraph::Direction::Incoming)
-                .collect();
-            if let Some(failed) = deps.iter().find(|d| state[d] == Some(false)) {
-                let reason = format!("{} did not succeed", plan.graph[*failed].id());
-                state.insert(*n, Some(false));
-                report.insert(
-                    plan.graph[*n].id().to_string(),
-                    Result_::Skipped(reason.clone()),
-                );
-                let _ = events.send(Event::Skipped {
-                    node: plan.graph[*n].id().to_string(),
-                    reason,
-                });
-                continue;
-            }
-            if cancel.is_cancelled() || !deps.iter().all(|d| state[d] == Some(true)) {
-                continue;
-            }
-            started.insert(*n);
-            let slots = node_builder(&plan.graph[*n])
-                .and_then(|b| builder_slots.get(&b))
-                .cloned()
-                .unwrap_or_else(|| any_slots.clone());
+    let scheduler = Scheduler::new(jobs(&ctx, &order), limits(&plan, &ctx.opts));
+    let runner = {
+        let (ctx, order) = (ctx.clone(), order.clone());
+        move |start: Start| {
             let ctx = ctx.clone();
-            let cancel = cancel.clone();
-            let n = *n;
-            running.spawn(async move {
-                let _permit = slots.acquire_owned().await;
-                let id = ctx.plan.graph[n].id().to_string();
-                if cancel.is_cancelled() {
-                    return (n, Err("cancelled".to_string()));
-                }
-                let _ = ctx.events.send(Event::Started { node: id.clone() });
-                let r = tokio::select! {
-                    r = run_node(&ctx, n) => r,
-                    _ = cancel.cancelled() => Err("cancelled".to_string()),
-                };
-                (n, r)
+            let node = order[start.node];
+            async move {
+                let builder = start.builder.map(|b| ctx.plan.builders[b].name.clone());
+                run_node(&ctx, node, builder).await
+            }
+        }
+    };
+    let id = |i: usize| plan.graph[order[i]].id().to_string();
+    let mut report: Report = BTreeMap::new();
+    let notify = |note: Note<'_, Outcome>| match note {
+        Note::Started(s) => {
+            let _ = events.send(Event::Started { node: id(s.node) });
+        }
+        Note::Retry { start, reason } => {
+            let _ = events.send(Event::Retry {
+                node: id(start.node),
+                reason: reason.to_string(),
             });
         }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (n, r) = match joined {
-            Ok(x) => x,
-            Err(e) => {
-                // A panicked task is a bug; stop everything rather than publish anything. The
-                // report records it as a failure, so the run can never end as a success.
-                cancel.cancel();
-                let error = format!("internal error, please report it: {e}");
-                report.insert("internal".into(), Result_::Failed(error.clone()));
-                let _ = events.send(Event::Failed {
-                    node: "internal".into(),
-                    error,
-                    logs: Vec::new(),
-                });
-                continue;
-            }
-        };
-        let id = plan.graph[n].id().to_string();
-        match r {
-            Ok(outcome) => {
-                state.insert(n, Some(true));
-                let _ = events.send(Event::Done {
-                    node: id.clone(),
+        Note::Settled { node, fate } => {
+            let result = settled(&plan, &id, fate);
+            let node = id(node);
+            let _ = events.send(match &result {
+                Result_::Done(outcome) => Event::Done {
+                    node: node.clone(),
                     outcome: outcome.clone(),
-                });
-                report.insert(id, Result_::Done(outcome));
-            }
-            Err(e) if e == "cancelled" => {
-                state.insert(n, Some(false));
-                let _ = events.send(Event::Skipped {
-                    node: id.clone(),
-                    reason: "cancelled".into(),
-                });
-                report.insert(id, Result_::Skipped("cancelled".into()));
-            }
-            Err(e) => {
-                state.insert(n, Some(false));
-                // A failed solve reported itself, with the failing step's logs.
-                let reported = ctx.reported.lock().await.contains(&id);
-                if !reported {
-                    let _ = events.send(Event::Failed {
-                        node: id.clone(),
-                        error: e.clone(),
-                        logs: Vec::new(),
-                    });
-                }
-                report.insert(id, Result_::Failed(e));
-                if !ctx.opts.keep_going {
-                    cancel.cancel();
-                }
-            }
-        }
-    }
-    for n in &order {
-        let id = plan.graph[*n].id().to_string();
-        if let std::collections::btree_map::Entry::Vacant(e) = report.entry(id.clone()) {
-            let reason = if cancel.is_cancelled() {
-                "cancelled"
-            } else {
-                "not reached"
-            };
-            let _ = events.send(Event::Skipped {
-                node: id,
-                reason: reason.into(),
+                },
+                Result_::Failed(error) => Event::Failed {
+                    node: node.clone(),
+                    error: error.clone(),
+                    logs: match fate {
+                        Fate::Failed(Failure::Run(e)) => e.logs.clone(),
+                        _ => Vec::new(),
+                    },
+                },
+                Result_::Skipped(reason) => Event::Skipped {
+                    node: node.clone(),
+                    reason: reason.clone(),
+                },
             });
-            e.insert(Result_::Skipped(reason.into()));
+            report.insert(node, result);
         }
-    }
+    };
+    schedule::run(scheduler, cancel, runner, notify).await;
     cleanup(&ctx).await;
     ctx.keys.save();
     report
+}
+
+/// A settled node's report entry.
+fn settled(plan: &Plan, id: &dyn Fn(usize) -> String, fate: &Fate<Outcome>) -> Result_ {
+    match fate {
+        Fate::Done { value, .. } => Result_::Done(value.clone()),
+        Fate::Failed(Failure::Cancelled) | Fate::Skipped(Skip::Cancelled) => {
+            Result_::Skipped("cancelled".into())
+        }
+        Fate::Skipped(Skip::Dependency { node }) => {
+            Result_::Skipped(format!("{} did not succeed", id(*node)))
+        }
+        Fate::Failed(Failure::NoBuilder { builders, last }) => {
+            let names: Vec<&str> = builders
+                .iter()
+                .filter_map(|b| plan.builders.get(*b))
+                .map(|b| b.name.as_str())
+                .collect();
+            let why = last.as_ref().map(|l| format!(": {l}")).unwrap_or_default();
+            Result_::Failed(format!(
+                "no builder is left to run it: {} could not be reached{why}",
+                names.join(", ")
+            ))
+        }
+        Fate::Failed(f) => Result_::Failed(f.to_string()),
+    }
+}
+
+/// The scheduler's view of the plan: each node's dependencies, candidate builders (a build
+/// reused from its anchor must run where the anchor is; a node with nothing to do, and every
+/// publishing node, takes no builder slot) and the builder that built it last.
+fn jobs(ctx: &Ctx, order: &[NodeIndex]) -> Vec<Job> {
+    let plan = &ctx.plan;
+    let index: HashMap<NodeIndex, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let builder_index = |name: &str| plan.builders.iter().position(|b| b.name == name);
+    order
+        .iter()
+        .map(|n| {
+            let deps = plan
+                .graph
+                .neighbors_directed(*n, petgraph::Direction::Incoming)
+                .filter_map(|d| index.get(&d).copied())
+                .collect();
+            let Node::Build(b) = &plan.graph[*n] else {
+                return Job {
+                    deps,
+                    ..Job::default()
+                };
+            };
+            let names: Vec<&String> = match ctx.assessment.verdict(&b.id) {
+                Some(Verdict::UpToDate(_)) => Vec::new(),
+                Some(Verdict::Reuse { .. }) => b.builder.iter().collect(),
+                _ => b.candidates.iter().collect(),
+            };
+            let candidates = names
+                .iter()
+                .filter_map(|name| {
+                    let i = builder_index(name)?;
+                    Some(Candidate {
+                        builder: i,
+                        native: plan.builders[i].is_native(&b.platform),
+                    })
+                })
+                .collect();
+            let affinity = ctx
+                .keys
+                .last_builder(&anchor_name(b, &ctx.opts.cwd))
+                .and_then(|name| builder_index(&name));
+            // A `target:` context is read from the engine that built it: run beside it.
+            let follow = b.contexts.values().find_map(|c| match c {
+                crate::plan::NamedContext::Target { node, .. } => order
+                    .iter()
+                    .position(|i| plan.graph[*i].id() == node.as_str()),
+                crate::plan::NamedContext::Source { .. } => None,
+            });
+            Job {
+                deps,
+                candidates,
+                affinity,
+                follow,
+            }
+        })
+        .collect()
+}
+
+fn limits(plan: &Plan, opts: &Options) -> Limits {
+    Limits {
+        slots: plan
+            .builders
+            .iter()
+            .map(|b| opts.jobs.unwrap_or(b.max_parallelism).max(1))
+            .collect(),
+        total: opts.jobs.map(|j| j.max(1)),
+        other: opts.jobs.unwrap_or(8).max(1),
+        keep_going: opts.keep_going,
+    }
+}
+
+/// Makes the builder that built each build last its preferred builder, when it is as good a
+/// candidate as the preferred one (both native, or both emulating): the up-to-date
+/// assessment then looks for the kept image where it is, and a load of that build alone goes
+/// to the same engine.
+fn prefer_warm_builders(plan: &mut Plan, keys: &Keys, cwd: &std::path::Path) {
+    let mut moved: Vec<(NodeIndex, String)> = Vec::new();
+    for n in plan.graph.node_indices() {
+        let Node::Build(b) = &plan.graph[n] else {
+            continue;
+        };
+        let Some(last) = keys.last_builder(&anchor_name(b, cwd)) else {
+            continue;
+        };
+        let Some(caps) = plan.builder(&last) else {
+            continue;
+        };
+        if b.builder.as_ref() != Some(&last)
+            && b.candidates.contains(&last)
+            && caps.is_native(&b.platform) != b.emulated
+        {
+            moved.push((n, last));
+        }
+    }
+    for (n, builder) in moved {
+        if let Node::Build(b) = &mut plan.graph[n] {
+            b.builder = Some(builder.clone());
+        }
+        let dependents: Vec<NodeIndex> = plan
+            .graph
+            .neighbors_directed(n, petgraph::Direction::Outgoing)
+            .collect();
+        for l in dependents {
+            if let Node::Load(load) = &mut plan.graph[l]
+                && load.platforms.len() == 1
+            {
+                load.builder = Some(builder.clone());
+            }
+        }
+    }
 }
 
 /// Removes this run's intermediate references from the engines. Loaded and pushed images
@@ -264,15 +318,8 @@ async fn cleanup(ctx: &Ctx) {
     futures_util::future::join_all(jobs).await;
 }
 
-fn node_builder(n: &Node) -> Option<String> {
-    match n {
-        Node::Build(b) => b.builder.clone(),
-        Node::Load(l) => l.builder.clone(),
-        _ => None,
-    }
-}
-
-async fn run_node(ctx: &Ctx, n: NodeIndex) -> Result<Outcome, String> {
+/// Runs one node on `builder` (a build's placement; `None` for the others).
+async fn run_node(ctx: &Ctx, n: NodeIndex, builder: Option<String>) -> Result<Outcome, RunError> {
     let start = std::time::Instant::now();
     match ctx.assessment.verdict(ctx.plan.graph[n].id()) {
         Some(Verdict::UpToDate(why)) => {
@@ -283,7 +330,7 @@ async fn run_node(ctx: &Ctx, n: NodeIndex) -> Result<Outcome, String> {
         }
         Some(Verdict::Reuse { image }) => {
             if let Node::Build(b) = &ctx.plan.graph[n] {
-                return build::reuse(ctx, b, image).await;
+                return Ok(build::reuse(ctx, b, image).await?);
             }
         }
         Some(Verdict::Run(why)) if !why.is_empty() => {
@@ -295,10 +342,20 @@ async fn run_node(ctx: &Ctx, n: NodeIndex) -> Result<Outcome, String> {
         _ => {}
     }
     let mut outcome = match &ctx.plan.graph[n] {
-        Node::Build(b) => build::build(ctx, b).await?,
+        Node::Build(b) => {
+            let mut placed = b.clone();
+            if let Some(name) = builder {
+                placed.emulated = ctx
+                    .plan
+                    .builder(&name)
+                    .is_some_and(|c| !c.is_native(&b.platform));
+                placed.builder = Some(name);
+            }
+            build::build(ctx, &placed).await?
+        }
         Node::Load(l) => {
             let o = publish::load(ctx, l).await?;
-            publish::record_load(ctx, l).await;
+            publish::record_load(ctx, l, o.builder.as_deref()).await;
             o
         }
         Node::Push(p) => publish::push(ctx, p).await?,

@@ -1,6 +1,7 @@
 //! A build node: its Dockerfile, named contexts, secrets and SSH resolved to values, then one
-//! solve on its builder, retried once on a transient engine error. The result stays in the
-//! engine under an rbake-owned reference for the nodes that consume it.
+//! solve on the builder the scheduler placed it on (the scheduler retries a transient engine
+//! error once). The result stays in the engine under an rbake-owned reference for the nodes
+//! that consume it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,10 +9,11 @@ use std::sync::Arc;
 
 use super::apply::{Built, Ctx, caps};
 use super::engine::Endpoint;
-use super::events::{Event, Outcome};
+use super::events::Outcome;
 use super::filesync::Dirs;
 use super::fswalk::{Disk, Memory, Tree};
 use super::paths;
+use super::schedule::{ErrorKind, RunError};
 use super::session::SecretSource;
 use super::{context, frontend, solve};
 use crate::model::access::{Access, Grants};
@@ -54,7 +56,7 @@ fn clean_name(target: &str) -> String {
         .collect()
 }
 
-pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
+pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
     let caps = caps(ctx, b.builder.as_ref())?;
     let endpoint = Endpoint::parse(&caps.endpoint)?;
     let cwd = &ctx.opts.cwd;
@@ -87,11 +89,11 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
                 rewrites.push((name.clone(), img.to_string()));
                 continue;
             }
-            return Err(format!(
+            return Err(RunError::permanent(format!(
                 "named context `{name}` = `{value}` needs BuildKit 0.10+ (builder `{}` has {})",
                 caps.name,
                 caps.buildkit.as_deref().unwrap_or("an older one")
-            ));
+            )));
         }
         let value = match crate::check::local_context(&value) {
             Some(path) => {
@@ -153,60 +155,55 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, String> {
         credentials: ctx.opts.credentials.clone(),
         env: ctx.opts.env.clone(),
     };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let req = solve::Request {
-            node: b.id.clone(),
-            platform: b.platform.to_string(),
-            dirs: dirs.clone(),
-            shared_key: shared_key.clone(),
-            dockerfile: filename.clone(),
-            attrs: attrs.clone(),
-            secrets: secrets.clone(),
-            ssh: ssh.clone(),
-            cache_from: cache_from.clone(),
-            cache_to: cache_to.clone(),
-            entitlements: entitlements.clone(),
-            exporter: solve::Exporter::Image(export.clone()),
-        };
-        match solve::solve(&endpoint, req, &shared, &ctx.events).await {
-            Ok(outcome) => {
-                if let Some(k) = ctx.assessment.keys.get(&b.id)
-                    && let Ok(d) = endpoint.docker()
-                    && let Ok(img) = d.inspect_image(&export).await
-                    && let Some(id) = img.id
-                {
-                    ctx.keys.record(&id, k);
-                }
-                ctx.built.lock().await.insert(
-                    b.id.clone(),
-                    Built {
-                        reference: export.clone(),
-                        anchor: anchor_name(b, &ctx.opts.cwd),
-                        endpoint: endpoint.clone(),
-                        digest: outcome.digest.clone(),
-                    },
-                );
-                return Ok(outcome);
-            }
-            Err(f) if f.transient && attempt == 1 => {
-                let _ = ctx.events.send(Event::Retry {
-                    node: b.id.clone(),
-                    reason: f.message,
-                });
-            }
-            Err(f) => {
-                ctx.reported.lock().await.insert(b.id.clone());
-                let _ = ctx.events.send(Event::Failed {
-                    node: b.id.clone(),
-                    error: f.message.clone(),
-                    logs: f.logs,
-                });
-                return Err(f.message);
-            }
-        }
+    let req = solve::Request {
+        node: b.id.clone(),
+        platform: b.platform.to_string(),
+        dirs,
+        shared_key,
+        dockerfile: filename,
+        attrs,
+        secrets,
+        ssh,
+        cache_from,
+        cache_to,
+        entitlements,
+        exporter: solve::Exporter::Image(export.clone()),
+    };
+    // A transient failure is retried by the scheduler, on another builder if this one was lost.
+    let mut outcome = solve::solve(&endpoint, req, &shared, &ctx.events)
+        .await
+        .map_err(|f| RunError {
+            message: f.message,
+            kind: if f.unreachable {
+                ErrorKind::BuilderLost
+            } else if f.transient {
+                ErrorKind::Transient
+            } else {
+                ErrorKind::Permanent
+            },
+            logs: f.logs,
+        })?;
+    if let Some(k) = ctx.assessment.keys.get(&b.id)
+        && let Ok(d) = endpoint.docker()
+        && let Ok(img) = d.inspect_image(&export).await
+        && let Some(id) = img.id
+    {
+        ctx.keys.record(&id, k);
     }
+    let anchor = anchor_name(b, &ctx.opts.cwd);
+    ctx.keys.record_builder(&anchor, &caps.name);
+    ctx.built.lock().await.insert(
+        b.id.clone(),
+        Built {
+            reference: export,
+            anchor,
+            endpoint,
+            builder: caps.name.clone(),
+            digest: outcome.digest.clone(),
+        },
+    );
+    outcome.builder = Some(caps.name.clone());
+    Ok(outcome)
 }
 
 /// `ssh` specs (`default`, `ID`, `ID=PATH`) as agent sockets by id. Key files would need an
@@ -292,18 +289,21 @@ pub(crate) async fn reuse(ctx: &Ctx, b: &Build, image: &str) -> Result<Outcome, 
         .await
         .map_err(|e| format!("the kept image {image} vanished: {e}"))?
         .id;
+    ctx.keys.record_builder(image, &caps.name);
     ctx.built.lock().await.insert(
         b.id.clone(),
         Built {
             reference: image.to_string(),
             anchor: image.to_string(),
             endpoint,
+            builder: caps.name.clone(),
             digest: id.clone(),
         },
     );
     Ok(Outcome {
         digest: id,
         up_to_date: Some(format!("the engine keeps this build as {image}")),
+        builder: Some(caps.name.clone()),
         ..Outcome::default()
     })
 }

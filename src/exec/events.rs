@@ -52,6 +52,8 @@ pub struct Outcome {
     pub published: Vec<String>,
     /// Set when nothing had to run: why the node is up to date.
     pub up_to_date: Option<String>,
+    /// The builder a build ran on (or whose engine kept its result).
+    pub builder: Option<String>,
     /// A push by digest only (a shard's): each platform's manifest as pushed.
     pub manifests: Vec<Pushed>,
 }

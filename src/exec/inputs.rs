@@ -81,6 +81,10 @@ pub fn sha(data: &[u8]) -> String {
 pub struct State {
     #[serde(default)]
     pub images: BTreeMap<String, Record>,
+    /// The builder that last built each anchor reference (`build::anchor_name`: project,
+    /// target, platform): the one whose BuildKit holds its cache, which placement prefers.
+    #[serde(default)]
+    pub builders: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -157,6 +161,25 @@ impl Keys {
                 at,
             },
         );
+    }
+
+    /// The builder that built this anchor last.
+    pub fn last_builder(&self, anchor: &str) -> Option<String> {
+        lock(&self.state).builders.get(anchor).cloned()
+    }
+
+    pub fn record_builder(&self, anchor: &str, builder: &str) {
+        let mut state = lock(&self.state);
+        if state.builders.len() >= MAX_RECORDS && !state.builders.contains_key(anchor) {
+            // Forgetting an affinity only costs a cold cache; the map stays bounded.
+            let first = state.builders.keys().next().cloned();
+            if let Some(k) = first {
+                state.builders.remove(&k);
+            }
+        }
+        state
+            .builders
+            .insert(anchor.to_string(), builder.to_string());
     }
 
     /// Writes the file digests and the build record back (atomically, last writer wins;
@@ -376,6 +399,7 @@ pub fn build_key(keys: &Keys, i: &BuildInputs<'_>) -> Result<Key, String> {
             "shared",
             "builder",
             "emulated",
+            "candidates",
             "context",
             "dockerfile",
         ] {
@@ -659,6 +683,7 @@ mod tests {
             platform: crate::model::Platform::parse("linux/arm64").unwrap(),
             builder: None,
             emulated: false,
+            candidates: Vec::new(),
             context: ".".into(),
             dockerfile: "Dockerfile".into(),
             dockerfile_inline: None,

@@ -20,6 +20,7 @@ pub mod paths;
 pub mod probe;
 pub mod publish;
 pub mod registry;
+pub mod schedule;
 pub mod session;
 pub mod solve;
 pub mod uptodate;

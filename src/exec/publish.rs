@@ -38,17 +38,27 @@ pub(crate) async fn tag(docker: &Docker, source: &str, target: &str) -> Result<(
 pub(crate) async fn load(ctx: &Ctx, l: &Load) -> Result<Outcome, String> {
     let builds = inputs(ctx, &l.id).await?;
     let first = builds.first().ok_or("nothing to load")?;
-    let d = docker(&first.endpoint)?;
     if builds.len() == 1 {
+        // One build: it is already in the engine that built it, wherever it was placed.
+        let d = docker(&first.endpoint)?;
         for t in &l.tags {
             tag(&d, &first.reference, t).await?;
         }
         return Ok(Outcome {
             digest: first.digest.clone(),
             published: l.tags.clone(),
+            builder: Some(first.builder.clone()),
             ..Outcome::default()
         });
     }
+    // Several: they may have been built on several engines; the image goes to the load's.
+    let (d, builder) = match l.builder.as_deref().and_then(|b| ctx.plan.builder(b)) {
+        Some(c) => (
+            docker(&super::engine::Endpoint::parse(&c.endpoint)?)?,
+            c.name.clone(),
+        ),
+        None => (docker(&first.endpoint)?, first.builder.clone()),
+    };
     // A containerd store takes one multi-platform image: load an OCI layout of all of them.
     let mut images = Vec::new();
     for b in &builds {
@@ -84,6 +94,7 @@ pub(crate) async fn load(ctx: &Ctx, l: &Load) -> Result<Outcome, String> {
     Ok(Outcome {
         digest: Some(image::index(&refs).digest),
         published: l.tags.clone(),
+        builder: Some(builder),
         ..Outcome::default()
     })
 }
@@ -177,14 +188,14 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
     })
 }
 
-/// Remembers that the loaded tags hold this load's input key.
-pub(crate) async fn record_load(ctx: &Ctx, l: &Load) {
+/// Remembers that the loaded tags hold this load's input key, in the engine it landed in.
+pub(crate) async fn record_load(ctx: &Ctx, l: &Load, landed: Option<&str>) {
     let Some(k) = ctx.assessment.keys.get(&l.id) else {
         return;
     };
     let Some(endpoint) = ctx
         .plan
-        .endpoint(l.builder.as_deref())
+        .endpoint(landed.or(l.builder.as_deref()))
         .and_then(|e| super::engine::Endpoint::parse(e).ok())
     else {
         return;

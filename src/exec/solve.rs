@@ -50,12 +50,14 @@ pub struct Shared {
     pub env: Arc<std::collections::BTreeMap<String, String>>,
 }
 
-/// How a solve failed: `transient` errors (the engine dropped a connection) are retried.
+/// How a solve failed: `transient` errors (the engine dropped a connection) are retried;
+/// `unreachable` means no connection to the engine could be opened at all (it is down).
 #[derive(Debug)]
 pub struct Failure {
     pub message: String,
     pub logs: Vec<String>,
     pub transient: bool,
+    pub unreachable: bool,
 }
 
 pub async fn solve(
@@ -65,10 +67,11 @@ pub async fn solve(
     events: &mpsc::UnboundedSender<Event>,
 ) -> Result<Outcome, Failure> {
     let start = Instant::now();
-    let fail = |message: String, transient: bool| Failure {
+    let unreachable = |message: String| Failure {
         message,
         logs: Vec::new(),
-        transient,
+        transient: true,
+        unreachable: true,
     };
     let services = Services {
         dirs: req.dirs,
@@ -84,15 +87,15 @@ pub async fn solve(
     };
     let session = session::open(endpoint, &format!("rbake {}", req.node), services)
         .await
-        .map_err(|e| fail(e, true))?;
+        .map_err(unreachable)?;
     let mut control = endpoint
         .control()
         .await
-        .map_err(|e| fail(format!("cannot reach BuildKit: {e}"), true))?;
+        .map_err(|e| unreachable(format!("cannot reach BuildKit: {e}")))?;
     let mut status_client = endpoint
         .control()
         .await
-        .map_err(|e| fail(format!("cannot reach BuildKit: {e}"), true))?;
+        .map_err(|e| unreachable(format!("cannot reach BuildKit: {e}")))?;
 
     let build_ref = session::new_id();
     let mut frontend_attrs = req.attrs;
@@ -218,6 +221,7 @@ pub async fn solve(
                 message,
                 logs,
                 transient,
+                unreachable: false,
             })
         }
     }

@@ -58,9 +58,14 @@ pub struct Build {
     pub id: String,
     pub target: String,
     pub platform: Platform,
-    /// `None` when no builder can build the platform (`check` reports it).
+    /// The preferred builder (the first candidate); `None` when no builder can build the
+    /// platform (`check` reports it).
     pub builder: Option<String>,
     pub emulated: bool,
+    /// Every builder that may build it, in placement order: native ones first, then (unless
+    /// the target forbids emulation) emulating ones, each in declaration order. `apply`
+    /// places the build on one of them when it starts (`exec::schedule`).
+    pub candidates: Vec<String>,
     pub context: String,
     pub dockerfile: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -446,7 +451,8 @@ fn build_nodes(t: &Target, plan: &mut Plan, diags: &mut Diags) -> Vec<(Platform,
     }
     let mut out = Vec::new();
     for (platform, span) in platforms {
-        let choice = choose_builder(&platform, &candidates, &plan.builders);
+        let forbid = t.str("emulation") == Some("forbid");
+        let choice = place(&platform, &candidates, &plan.builders, forbid);
         let build = build_node(t, &platform, span, choice);
         let idx = plan.graph.add_node(Node::Build(build));
         out.push((platform, idx));
@@ -495,21 +501,48 @@ fn candidate_builders(t: &Target, builders: &[Capabilities], diags: &mut Diags) 
     out
 }
 
-/// Native before emulated; declaration order breaks ties.
-fn choose_builder(
+/// Where a build may run: the preferred builder (native before emulated, declaration order
+/// breaking ties), whether it emulates, and every candidate in placement order. A target that
+/// forbids emulation keeps its emulated preference (so `check` reports it) but offers no
+/// emulating fallback.
+struct Placement {
+    preferred: Option<(String, bool)>,
+    candidates: Vec<String>,
+}
+
+fn place(
     p: &Platform,
     candidates: &[String],
     builders: &[Capabilities],
-) -> Option<(String, bool)> {
-    let caps = |n: &String| builders.iter().find(|b| &b.name == n);
-    if let Some(b) = candidates.iter().filter_map(caps).find(|b| b.is_native(p)) {
-        return Some((b.name.clone(), false));
-    }
-    candidates
+    forbid: bool,
+) -> Placement {
+    let caps: Vec<&Capabilities> = candidates
         .iter()
-        .filter_map(caps)
-        .find(|b| b.can_build(p))
-        .map(|b| (b.name.clone(), true))
+        .filter_map(|n| builders.iter().find(|b| &b.name == n))
+        .collect();
+    let native: Vec<String> = caps
+        .iter()
+        .filter(|b| b.is_native(p))
+        .map(|b| b.name.clone())
+        .collect();
+    let emulating: Vec<String> = caps
+        .iter()
+        .filter(|b| !b.is_native(p) && b.can_build(p))
+        .map(|b| b.name.clone())
+        .collect();
+    let preferred = match (native.first(), emulating.first()) {
+        (Some(n), _) => Some((n.clone(), false)),
+        (None, Some(e)) => Some((e.clone(), true)),
+        (None, None) => None,
+    };
+    let mut all = native;
+    if !forbid || all.is_empty() {
+        all.extend(emulating);
+    }
+    Placement {
+        preferred,
+        candidates: all,
+    }
 }
 
 fn strings(items: &[Item]) -> Vec<String> {
@@ -527,12 +560,8 @@ pub fn build_id(target: &str, p: &Platform) -> String {
     format!("build:{target}:{p}")
 }
 
-fn build_node(
-    t: &Target,
-    platform: &Platform,
-    span: Span,
-    choice: Option<(String, bool)>,
-) -> Build {
+fn build_node(t: &Target, platform: &Platform, span: Span, placement: Placement) -> Build {
+    let choice = placement.preferred;
     let contexts = t
         .map("contexts")
         .into_iter()
@@ -556,6 +585,7 @@ fn build_node(
         platform: platform.clone(),
         builder: choice.as_ref().map(|c| c.0.clone()),
         emulated: choice.is_some_and(|c| c.1),
+        candidates: placement.candidates,
         context: t.str("context").unwrap_or(".").to_string(),
         dockerfile: t.str("dockerfile").unwrap_or("Dockerfile").to_string(),
         dockerfile_inline: t.str("dockerfile-inline").map(str::to_string),

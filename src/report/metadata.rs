@@ -42,6 +42,10 @@ pub struct NodeResult {
     /// The share of build steps BuildKit answered from its cache, in percent (builds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_percent: Option<u32>,
+    /// The builder it ran on: where a build was placed (or whose engine kept its result),
+    /// the engine a load landed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<String>,
 }
 
 /// One build: a target for one platform.
@@ -130,6 +134,7 @@ mod tests {
                 status: "done".into(),
                 milliseconds: Some(1200),
                 cached_percent: Some(50),
+                builder: Some("local".into()),
             },
         );
         doc.published.push(Published {

@@ -88,5 +88,6 @@ fn result(r: &Result_) -> metadata::NodeResult {
         status: status.to_string(),
         milliseconds: outcome.map(|o| o.duration.as_millis() as u64),
         cached_percent: outcome.and_then(|o| o.cached_percent()),
+        builder: outcome.and_then(|o| o.builder.clone()),
     }
 }

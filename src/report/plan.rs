@@ -123,7 +123,8 @@ impl std::io::Write for HashWriter {
     }
 }
 
-/// The readable tree: per target its builds (builder, native or emulated), inputs and
+/// The readable tree: per target its builds (preferred builder, native or emulated, and the
+/// other candidates), inputs and
 /// outputs with exact tags, then a one-line summary.
 pub fn tree(plan: &Plan) -> String {
     let mut by_target: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
@@ -181,8 +182,9 @@ pub fn tree(plan: &Plan) -> String {
                         format!(" (one build with {})", with.join(", "))
                     };
                     lines.push(format!(
-                        "build {:<14} {how}{shared}",
-                        b.platform.to_string()
+                        "build {:<14} {how}{}{shared}",
+                        b.platform.to_string(),
+                        candidates(plan, b)
                     ));
                     if !inputs_done {
                         inputs_done = true;
@@ -289,6 +291,32 @@ fn list(items: impl Iterator<Item = String>) -> String {
         "none".into()
     } else {
         v.join(", ")
+    }
+}
+
+/// The other builders a build may be placed on, when there are any: apply picks among all
+/// of them as slots free up (native first, then the one holding its cache, then the most
+/// free slots).
+fn candidates(plan: &Plan, b: &crate::plan::Build) -> String {
+    let others: Vec<String> = b
+        .candidates
+        .iter()
+        .filter(|c| Some(*c) != b.builder.as_ref())
+        .map(|c| {
+            let emulated = plan
+                .builder(c)
+                .is_some_and(|caps| !caps.is_native(&b.platform));
+            if emulated {
+                format!("{c} (emulated)")
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!(", or on {}", others.join(", "))
     }
 }
 

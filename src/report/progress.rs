@@ -249,6 +249,11 @@ pub fn summary(plan: &Plan, report: &Report) -> String {
             }
             None => ("?".into(), "-".into(), "-".into(), "-".into()),
         };
+        // Where it ran, when it ran; the plan's preferred builder otherwise.
+        let builder = match report.get(node.id()) {
+            Some(Result_::Done(o)) => o.builder.clone().unwrap_or(builder),
+            _ => builder,
+        };
         rows.push(vec![
             node.id().to_string(),
             status,

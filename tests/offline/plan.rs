@@ -288,3 +288,67 @@ fn an_error_exits_one_and_writes_no_plan() {
         "a failed plan wrote --out"
     );
 }
+
+/// A fleet: each build lists every builder it may be placed on, native ones first, and the
+/// tree names the others beside the preferred one; a target that forbids emulation gets no
+/// emulating candidate.
+#[test]
+fn builds_list_their_candidate_builders() {
+    let dir = TempDir::new("fleet-candidates");
+    std::fs::write(dir.path.join("Dockerfile"), "FROM busybox\n").unwrap();
+    std::fs::write(
+        dir.path.join("build.hcl"),
+        r#"
+builder "amd-a" {
+  platforms = ["linux/amd64", "linux/arm64"]
+  native    = ["linux/amd64"]
+}
+builder "amd-b" {
+  endpoint  = "tcp://127.0.0.1:2376"
+  platforms = ["linux/amd64", "linux/arm64"]
+  native    = ["linux/amd64"]
+}
+builder "arm" {
+  endpoint  = "tcp://127.0.0.1:2377"
+  platforms = ["linux/arm64"]
+  native    = ["linux/arm64"]
+}
+target "app" {
+  platforms = ["linux/amd64", "linux/arm64"]
+}
+target "strict" {
+  platforms = ["linux/arm64"]
+  emulation = "forbid"
+}
+"#,
+    )
+    .unwrap();
+    let tree = run_in(&dir, &["plan", "app", "strict"]);
+    assert_eq!(tree.code, Some(0), "{}", tree.stderr);
+    assert!(
+        tree.stdout
+            .contains("build linux/amd64    native on amd-a, or on amd-b\n"),
+        "{}",
+        tree.stdout
+    );
+    assert!(
+        tree.stdout.contains(
+            "build linux/arm64    native on arm, or on amd-a (emulated), amd-b (emulated)\n"
+        ),
+        "{}",
+        tree.stdout
+    );
+    let json = run_in(&dir, &["plan", "--format", "json", "app", "strict"]);
+    let v: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let candidates = |id: &str| -> Vec<String> {
+        let nodes = v["nodes"].as_array().expect("nodes");
+        let n = nodes.iter().find(|n| n["id"] == id).expect(id);
+        serde_json::from_value(n["candidates"].clone()).expect("candidates")
+    };
+    assert_eq!(candidates("build:app:linux/amd64"), ["amd-a", "amd-b"]);
+    assert_eq!(
+        candidates("build:app:linux/arm64"),
+        ["arm", "amd-a", "amd-b"]
+    );
+    assert_eq!(candidates("build:strict:linux/arm64"), ["arm"]);
+}

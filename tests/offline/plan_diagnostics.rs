@@ -45,6 +45,8 @@ fixtures! {
     max_parallelism: "max-parallelism" exits 1 reporting ["check::max_parallelism"];
     image_store: "image-store" exits 1 reporting ["check::image_store"];
     endpoint: "endpoint" exits 1 reporting ["check::endpoint"];
+    // Plain TCP to another machine warns; to loopback (an SSH tunnel) it does not.
+    endpoint_plain_tcp: "endpoint-plain-tcp" exits 0 reporting ["check::plain_tcp"];
     invalid_output: "invalid-output" exits 1 reporting ["plan::invalid_output"];
     push_without_tag: "push-without-tag" exits 1 reporting ["plan::push_without_tag"];
     export_without_dest: "export-without-dest" exits 1 reporting ["plan::export_without_dest"];

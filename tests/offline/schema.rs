@@ -216,6 +216,7 @@ fn metadata_documents_validate() {
             status: "done".into(),
             milliseconds: Some(5120),
             cached_percent: Some(75),
+            builder: Some("arm".into()),
         },
     );
     doc.results.insert(
@@ -224,6 +225,7 @@ fn metadata_documents_validate() {
             status: "skipped".into(),
             milliseconds: None,
             cached_percent: None,
+            builder: None,
         },
     );
     let value: Value = serde_json::from_str(&doc.to_json()).expect("JSON");
