@@ -1259,6 +1259,61 @@ fn interrupt_run(signal: &str, code: i32, word: &str) {
     }
 }
 
+/// Ctrl-C during a shard of a saved plan: the shard exits 130, no tag and no index exist,
+/// and no result file is written, so `rbake publish` cannot be fed a half-done shard.
+#[test]
+fn ctrl_c_during_a_shard_leaves_no_tag_and_no_result() {
+    let st = stack();
+    let reg = st.registry;
+    let e = st.engines[0];
+    let project = Project::new("interrupted");
+    let repo = fresh_repo("shard-int", e);
+    let nonce = unique();
+    let vars = [
+        ("ENDPOINT", e.endpoint()),
+        ("REPO", format!("{reg}/{repo}")),
+        ("NONCE", nonce.clone()),
+    ];
+    let saved = project.rbake(
+        &["plan", "--probe", "--out", "plan.json", "sigint"],
+        &vars,
+        secs(60),
+    );
+    assert_eq!(saved.code, Some(0), "{}", saved.show());
+    let mut rbake = project.spawn(
+        &[
+            "apply",
+            "--plan",
+            "plan.json",
+            "--shard",
+            "platform=linux/amd64",
+            "--result",
+            "result.json",
+            "--progress",
+            "json",
+        ],
+        &vars,
+    );
+    rbake.wait_for_event("running `sleep 20` step", secs(60), |v| {
+        v["event"] == "step"
+            && v["done"] == false
+            && v["name"].as_str().unwrap_or("").contains("sleep 20")
+    });
+    let status = Command::new("kill")
+        .args(["-INT".to_string(), rbake.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let run = rbake.finish(secs(30));
+    let show = run.show();
+    assert_eq!(run.code, Some(130), "{show}");
+    assert_eq!(manifest_status(reg, &repo, "v1"), 404, "{show}");
+    assert!(
+        !project.dir.join("result.json").exists(),
+        "a result after Ctrl-C\n{show}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 5. Saved plans
 // ---------------------------------------------------------------------------------------

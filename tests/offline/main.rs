@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ci_recipes;
 mod cli;
 mod diagnostics;
 mod docs;
