@@ -66,7 +66,8 @@ pub(crate) struct Ctx {
     pub(crate) opts: Options,
     pub(crate) built: tokio::sync::Mutex<HashMap<String, Built>>,
     pub(crate) events: mpsc::UnboundedSender<Event>,
-    pub(crate) registry: Option<Registry>,
+    /// The registry client, or why it could not start.
+    pub(crate) registry: Result<Registry, String>,
     /// This run's id: intermediate images are stored under it, so concurrent runs (of this
     /// project or another with the same target names) never see each other's results.
     pub(crate) run: String,
@@ -81,12 +82,14 @@ pub async fn apply(
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
 ) -> Report {
-    let registry = Registry::new(opts.credentials.clone()).ok();
+    // A client that cannot start (no TLS roots) fails each push with its cause; until a push
+    // needs it, pushes are simply not checked for being up to date.
+    let registry = Registry::new(opts.credentials.clone()).map_err(|e| e.to_string());
     let keys = Keys::new(Keys::cache_dir(&opts.env));
     prefer_warm_builders(&mut plan, &keys, &opts.cwd);
     let plan = Arc::new(plan);
     let assessment = tokio::select! {
-        a = uptodate::assess(&plan, &opts.cwd, &keys, registry.as_ref(), opts.rebuild) => a,
+        a = uptodate::assess(&plan, &opts.cwd, &keys, registry.as_ref().ok(), opts.rebuild) => a,
         _ = cancel.cancelled() => Assessment::default(),
     };
     let ctx = Arc::new(Ctx {

@@ -103,7 +103,7 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
     let registry = ctx
         .registry
         .as_ref()
-        .ok_or("the registry client could not start (TLS roots)")?;
+        .map_err(|e| format!("the registry client could not start: {e}"))?;
     let builds = inputs(ctx, &p.id).await?;
     let mut annotations = p
         .annotations
