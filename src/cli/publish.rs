@@ -6,13 +6,12 @@
 //! bytes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use clap::Args;
 
 use super::settings::Settings;
+use super::verify::json_strings;
 use super::{emit, spec};
-use crate::exec::credentials::{Credentials, config_dir};
 use crate::exec::image::{self, Blob};
 use crate::exec::paths;
 use crate::exec::registry::{Reference, Registry};
@@ -20,6 +19,9 @@ use crate::model::Platform;
 use crate::model::annotation::Annotation;
 use crate::report::shard::{ShardManifest, ShardResult, release_fingerprint};
 use crate::source::{Diag, FileId, Origin, SourceMap, Span};
+
+/// Why the registry client cannot start (no TLS roots).
+const REGISTRY: &str = "publish::registry";
 
 #[derive(Args, Debug)]
 pub struct PublishArgs {
@@ -41,14 +43,7 @@ struct Ready {
 
 pub fn run(settings: &Settings, args: &PublishArgs) -> Result<(), spec::Failed> {
     let mut sources = SourceMap::new();
-    let (doc, text) = match super::apply::read_saved(settings, &args.plan, &mut sources) {
-        Ok(read) => read,
-        Err(d) => {
-            emit(&[d], &sources);
-            return Err(1);
-        }
-    };
-    let plan_file = sources.add(&args.plan, text.as_str(), Origin::File);
+    let (doc, text, plan_file) = super::verify::open_plan(settings, &args.plan, &mut sources)?;
     let at = |file: FileId, text: &str, needle: &str| {
         let quoted = format!("\"{needle}\"");
         let range = text.find(&quoted).map_or(0..0, |i| i..i + quoted.len());
@@ -101,15 +96,8 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> Result<(), spec::Failed> 
     let mut ready = Vec::new();
     for n in doc.nodes.iter().filter(|n| n["kind"] == "push") {
         let id = n["id"].as_str().unwrap_or_default().to_string();
-        let strings = |v: &serde_json::Value| -> Vec<String> {
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        };
         let mut manifests = Vec::new();
-        for platform in strings(&n["platforms"]) {
+        for platform in json_strings(&n["platforms"]) {
             let found: Vec<(&String, &ShardManifest)> = results
                 .iter()
                 .filter_map(|(path, r)| {
@@ -150,8 +138,8 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> Result<(), spec::Failed> 
         }
         ready.push(Ready {
             id,
-            tags: strings(&n["tags"]),
-            annotations: strings(&n["annotations"])
+            tags: json_strings(&n["tags"]),
+            annotations: json_strings(&n["annotations"])
                 .iter()
                 .filter_map(|a| Annotation::parse(a).ok())
                 .collect(),
@@ -163,20 +151,10 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> Result<(), spec::Failed> 
         return Err(1);
     }
 
-    let credentials = Arc::new(Credentials::load(config_dir(&settings.env).as_deref()));
-    let registry = match Registry::new(credentials) {
+    let registry = match super::verify::registry_client(settings, REGISTRY) {
         Ok(r) => r,
-        Err(e) => {
-            emit(
-                &[Diag::error(
-                    "publish::registry",
-                    format!("cannot start the registry client: {e}"),
-                )
-                .help(
-                    "rbake needs the system's TLS root certificates to reach registries over HTTPS",
-                )],
-                &sources,
-            );
+        Err(d) => {
+            emit(&[d], &sources);
             return Err(1);
         }
     };

@@ -15,7 +15,7 @@ use crate::exec::registry::Registry;
 use crate::exec::verify::{self, Checked, Expected, Finding};
 use crate::model::annotation::Annotation;
 use crate::report;
-use crate::source::{Diag, Origin, SourceMap, Span};
+use crate::source::{Diag, FileId, Origin, SourceMap, Span};
 
 /// The codes of what `verify` finds (documented in docs/diagnostics.md).
 const MISSING: &str = "verify::missing";
@@ -27,6 +27,9 @@ const PLATFORM_UNPLANNED: &str = "verify::platform_unplanned";
 const WRONG_PLATFORM: &str = "verify::wrong_platform";
 const LABEL: &str = "verify::label";
 const ANNOTATION: &str = "verify::annotation";
+
+/// Why the registry client cannot start (no TLS roots).
+const REGISTRY: &str = "verify::registry";
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -41,14 +44,7 @@ pub struct VerifyArgs {
 
 pub fn run(settings: &Settings, args: &VerifyArgs) -> Result<(), spec::Failed> {
     let mut sources = SourceMap::new();
-    let (doc, text) = match super::apply::read_saved(settings, &args.plan, &mut sources) {
-        Ok(read) => read,
-        Err(d) => {
-            emit(&[d], &sources);
-            return Err(1);
-        }
-    };
-    let file = sources.add(&args.plan, text.as_str(), Origin::File);
+    let (doc, text, file) = open_plan(settings, &args.plan, &mut sources)?;
     let recorded = match &args.metadata_file {
         Some(path) => match recorded_digests(settings, path) {
             Ok(r) => r,
@@ -74,6 +70,44 @@ pub fn run(settings: &Settings, args: &VerifyArgs) -> Result<(), spec::Failed> {
     check(settings, expected, &locate, &sources)
 }
 
+/// A saved plan read, checked and registered as a source, for commands that work from the
+/// plan file alone (`verify`, `publish`). Problems are reported here.
+pub(super) fn open_plan(
+    settings: &Settings,
+    path: &str,
+    sources: &mut SourceMap,
+) -> Result<(report::plan::Document, String, FileId), spec::Failed> {
+    match super::apply::read_saved(settings, path, sources) {
+        Ok((doc, text)) => {
+            let file = sources.add(path, text.as_str(), Origin::File);
+            Ok((doc, text, file))
+        }
+        Err(d) => {
+            emit(&[d], sources);
+            Err(1)
+        }
+    }
+}
+
+/// The registry client with the user's docker credentials; `code` names the command whose
+/// diagnostic says why it cannot start.
+pub(super) fn registry_client(settings: &Settings, code: &'static str) -> Result<Registry, Diag> {
+    let credentials = Arc::new(Credentials::load(config_dir(&settings.env).as_deref()));
+    Registry::new(credentials).map_err(|e| {
+        Diag::error(code, format!("cannot start the registry client: {e}"))
+            .help("rbake needs the system's TLS root certificates to reach registries over HTTPS")
+    })
+}
+
+/// The strings of a JSON array in a plan node (`tags`, `platforms`, ...).
+pub(super) fn json_strings(v: &J) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
 /// Checks `expected` against the registries and reports: a line per tag that matches on
 /// stdout, a diagnostic per difference.
 pub(super) fn check(
@@ -86,20 +120,10 @@ pub(super) fn check(
         super::note("verify: the plan pushes nothing, so there is nothing to read back");
         return Ok(());
     }
-    let credentials = Arc::new(Credentials::load(config_dir(&settings.env).as_deref()));
-    let registry = match Registry::new(credentials) {
+    let registry = match registry_client(settings, REGISTRY) {
         Ok(r) => r,
-        Err(e) => {
-            emit(
-                &[Diag::error(
-                    "verify::registry",
-                    format!("cannot start the registry client: {e}"),
-                )
-                .help(
-                    "rbake needs the system's TLS root certificates to reach registries over HTTPS",
-                )],
-                sources,
-            );
+        Err(d) => {
+            emit(&[d], sources);
             return Err(1);
         }
     };
@@ -139,18 +163,11 @@ pub(super) fn expectations(
         .filter(|n| n["kind"] == "build")
         .filter_map(|n| Some((n["id"].as_str()?, n)))
         .collect();
-    let strings = |v: &J| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect()
-    };
     let mut out = Vec::new();
     for n in nodes.iter().filter(|n| n["kind"] == "push") {
         let id = n["id"].as_str().unwrap_or_default().to_string();
         let mut labels = BTreeMap::new();
-        for dep in strings(&n["depends_on"]) {
+        for dep in json_strings(&n["depends_on"]) {
             let Some(b) = builds.get(dep.as_str()) else {
                 continue;
             };
@@ -165,18 +182,18 @@ pub(super) fn expectations(
         }
         // Planned annotations were checked when planning; one that no longer parses
         // cannot have been written, so it is not expected either.
-        let annotations: Vec<Annotation> = strings(&n["annotations"])
+        let annotations: Vec<Annotation> = json_strings(&n["annotations"])
             .iter()
             .filter_map(|a| Annotation::parse(a).ok())
             .collect();
-        for tag in strings(&n["tags"]) {
+        for tag in json_strings(&n["tags"]) {
             out.push((
                 id.clone(),
                 Expected {
                     target: n["target"].as_str().unwrap_or_default().to_string(),
                     digest: recorded.get(&tag).cloned(),
                     tag,
-                    platforms: strings(&n["platforms"]),
+                    platforms: json_strings(&n["platforms"]),
                     labels: labels.clone(),
                     annotations: annotations.clone(),
                 },
