@@ -5,8 +5,10 @@
 //! not its name or builder), the Dockerfile's text, the `.dockerignore` in force, the
 //! context's content after that `.dockerignore` (walked exactly as the file sync sends it,
 //! hashing each file's content, mode, owner and link target; mtimes do not count, as in
-//! BuildKit's own cache), named local contexts, the image id each base image resolves to in
-//! the builder's engine, and the keys of its `target:` dependencies. A publishing node's key
+//! BuildKit's own cache), named local contexts, what each base image resolves to (its image
+//! id in the builder's engine, or, when the engine does not hold it, the digest its
+//! registry serves for the tag now: what BuildKit would pull), and the keys of its
+//! `target:` dependencies. A publishing node's key
 //! covers the keys of its builds plus what it writes (annotations, platforms).
 //!
 //! File digests are cached by (size, mtime, ctime, inode) in the user's cache directory, so
@@ -15,8 +17,8 @@
 //! and in pushed images' top manifest as the annotation [`ANNOTATION`], so a fresh runner
 //! can see that a registry already holds a release.
 //!
-//! A key is `None` when something cannot be pinned (a base image the engine does not hold,
-//! `no-cache`, `pull`): such a node always runs.
+//! A key is `None` when something cannot be pinned (a base image neither the engine nor its
+//! registry can name, `no-cache`, `pull`): such a node always runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -375,7 +377,8 @@ pub struct BuildInputs<'a> {
     pub dockerignore: Option<Vec<u8>>,
     /// Named contexts that are local directories, resolved.
     pub local_contexts: Vec<(String, PathBuf)>,
-    /// Each base image reference and the image id it resolves to (`None`: not held).
+    /// Each base image reference and what it resolves to: an image id in the engine, or
+    /// `registry sha256:...` / `pinned sha256:...` (`None`: neither could say).
     pub base_images: Vec<(String, Option<String>)>,
     /// The keys of `target:` dependencies, by context name.
     pub dependencies: Vec<(String, Option<Key>)>,
@@ -436,7 +439,7 @@ pub fn build_key(keys: &Keys, i: &BuildInputs<'_>) -> Result<Key, String> {
             }
             None => {
                 return Err(format!(
-                    "base image {r} is not in the builder's image store"
+                    "base image {r} is neither in the builder's image store nor readable in its registry"
                 ));
             }
         }

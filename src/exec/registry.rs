@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use sha2::Digest as _;
 use tokio::sync::Mutex;
 
 use super::credentials::Credentials;
@@ -394,6 +395,15 @@ impl Registry {
         }
         let reply = reply.expect(StatusCode::OK, &r.host, &format!("manifest {reference}"))?;
         Ok(Some(reply.body))
+    }
+
+    /// The digest of the manifest or index `reference` (a tag) names now, or `None` if the
+    /// registry has none. Computed from the bytes, not taken from a header.
+    pub async fn digest_of(&self, r: &Reference, reference: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .get_manifest(r, reference)
+            .await?
+            .map(|body| format!("sha256:{}", crate::base::hex(&sha2::Sha256::digest(&body)))))
     }
 
     /// A blob by digest (used for image configs, which are small), or `None` if the

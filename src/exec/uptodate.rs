@@ -44,6 +44,33 @@ impl Assessment {
 #[derive(Default)]
 struct Images(tokio::sync::Mutex<HashMap<(String, String), Option<String>>>);
 
+/// Base images the engine does not hold, pinned by their registry: the digest each
+/// reference's manifest (or index) has now, asked once per run.
+#[derive(Default)]
+struct Pulled(tokio::sync::Mutex<HashMap<String, Option<String>>>);
+
+impl Pulled {
+    /// What `reference` names in its registry: `registry sha256:...`, or `None` when the
+    /// registry cannot say (unreachable, no such tag, no credentials). A reference pinned
+    /// by digest names that digest without asking.
+    async fn digest(&self, registry: Option<&Registry>, reference: &str) -> Option<String> {
+        if let Some((_, digest)) = reference.split_once('@') {
+            return Some(format!("pinned {digest}"));
+        }
+        let registry = registry?;
+        if let Some(v) = self.0.lock().await.get(reference) {
+            return v.clone();
+        }
+        let digest = match Reference::parse(reference) {
+            Ok(r) => registry.digest_of(&r, &r.tag).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let v = digest.map(|d| format!("registry {d}"));
+        self.0.lock().await.insert(reference.to_string(), v.clone());
+        v
+    }
+}
+
 impl Images {
     async fn id(&self, endpoint: &str, reference: &str) -> Option<String> {
         let k = (endpoint.to_string(), reference.to_string());
@@ -68,6 +95,7 @@ pub async fn assess(
 ) -> Assessment {
     let mut a = Assessment::default();
     let images = Images::default();
+    let pulled = Pulled::default();
     let order = plan.order();
     let mut why_keyless: HashMap<String, String> = HashMap::new();
 
@@ -76,7 +104,14 @@ pub async fn assess(
         let node = &plan.graph[*n];
         let id = node.id().to_string();
         let key = match node {
-            Node::Build(b) => build_key(plan, b, cwd, keys, &images, &a.keys).await,
+            Node::Build(b) => {
+                let sources = BaseSources {
+                    images: &images,
+                    pulled: &pulled,
+                    registry,
+                };
+                build_key(plan, b, cwd, keys, &sources, &a.keys).await
+            }
             _ => {
                 let builds = plan.input_builds(*n);
                 let mut ks = Vec::new();
@@ -188,12 +223,20 @@ fn changed(k: &Key, old: &std::collections::BTreeMap<String, String>) -> String 
     }
 }
 
+/// Where a base image's identity comes from: the engine's store first (what BuildKit uses
+/// when the image is there), else the registry it would be pulled from.
+struct BaseSources<'a> {
+    images: &'a Images,
+    pulled: &'a Pulled,
+    registry: Option<&'a Registry>,
+}
+
 async fn build_key(
     plan: &Plan,
     b: &Build,
     cwd: &Path,
     keys: &Keys,
-    images: &Images,
+    sources: &BaseSources<'_>,
     known: &HashMap<String, Key>,
 ) -> Result<Key, String> {
     let caps = b
@@ -210,7 +253,10 @@ async fn build_key(
         .unwrap_or_else(|| b.platform.clone());
     let mut base = Vec::new();
     for r in inputs::base_images(&text, b, &native) {
-        let id = images.id(&caps.endpoint, &r).await;
+        let id = match sources.images.id(&caps.endpoint, &r).await {
+            Some(id) => Some(id),
+            None => sources.pulled.digest(sources.registry, &r).await,
+        };
         base.push((r, id));
     }
     let dependencies = b

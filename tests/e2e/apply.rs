@@ -984,6 +984,85 @@ fn uptodate_base_image(engine: &Engine) {
 }
 crate::on_both_engines!(uptodate_base_image);
 
+/// A base image that only a registry holds is pinned by the digest the registry serves for
+/// its tag: nothing changed skips the build (where it used to run every time); the tag moved
+/// in the registry rebuilds, and says which input changed.
+fn uptodate_registry_base_image(engine: &Engine) {
+    let ws = Workspace::new("uptodate", engine);
+    ws.set_env("LOCAL_REPO", &ws.local_repo("uptodate"));
+    let base = ws.registry_repo("base");
+    ws.set_env("BASE_REPO", &base);
+    let (_, repo, _) = registry::split_reference(&format!("{base}:v1"));
+    let busybox = engine.image("rbake-test/busybox:amd64");
+    put_image(&ws.registry, &repo, "v1", &busybox, None);
+    assert!(
+        engine.inspect(&format!("{base}:v1")).is_none(),
+        "the engine must not hold the base image for this test"
+    );
+
+    let first = ws.apply(&["based"], &["--progress", "plain"]);
+    assert_status(&first.run, "build:based:linux/amd64", "done");
+    let again = ws.rbake(&["apply", "based", "--progress", "plain"]);
+    assert_status(&again, "build:based:linux/amd64", "up to date");
+
+    put_image(&ws.registry, &repo, "v1", &busybox, Some("moved"));
+    let moved = ws.rbake(&["apply", "based", "--progress", "plain"]);
+    assert_status(&moved, "build:based:linux/amd64", "done");
+    assert!(
+        moved
+            .stderr
+            .contains(&format!("changed: base image {base}:v1")),
+        "{}",
+        moved.output()
+    );
+    ws.registry.delete_tag(&repo, "v1");
+}
+crate::on_both_engines!(uptodate_registry_base_image);
+
+/// Uploads `img` (its uncompressed layers and its config, with the label `variant` set to
+/// `variant` when given, so the manifest's digest changes) as `repo:tag`.
+fn put_image(
+    registry: &crate::registry::Registry,
+    repo: &str,
+    tag: &str,
+    img: &ImageContent,
+    variant: Option<&str>,
+) {
+    let mut config = img.config.clone();
+    if let Some(v) = variant {
+        config["config"]["Labels"]["variant"] = Value::String(v.to_string());
+    }
+    let config = serde_json::to_vec(&config).unwrap();
+    let descriptor = |media_type: &str, digest: String, size: usize| serde_json::json!({ "mediaType": media_type, "digest": digest, "size": size });
+    let layers: Vec<Value> = img
+        .layers
+        .iter()
+        .map(|l| {
+            descriptor(
+                "application/vnd.oci.image.layer.v1.tar",
+                registry.put_blob(repo, l),
+                l.len(),
+            )
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptor(
+            "application/vnd.oci.image.config.v1+json",
+            registry.put_blob(repo, &config),
+            config.len(),
+        ),
+        "layers": layers,
+    });
+    registry.put_manifest(
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+}
+
 /// A directory's entries, sorted, one line each: path, type, mode, size, content digest, link
 /// target (the root is `.`). Symlinks are listed, never followed.
 fn dir_listing(root: &std::path::Path) -> Vec<String> {
