@@ -229,22 +229,6 @@ struct Pretty<'a> {
     empty: Vec<bool>,
 }
 
-/// Bytes a JSON string must escape: `"`, `\`, control characters, and Go's `<`, `>`, `&`.
-static ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t[b'<' as usize] = true;
-    t[b'>' as usize] = true;
-    t[b'&' as usize] = true;
-    t
-};
-
 /// How much output is buffered before it goes to the sink.
 const CHUNK: usize = 64 << 10;
 
@@ -311,39 +295,82 @@ impl<'a> Pretty<'a> {
     }
 
     fn string(&mut self, s: &str) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         self.out.push('"');
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, b) in s.bytes().enumerate() {
-            if !ESCAPE[b as usize] {
+        let mut i = 0;
+        // Most text needs no escape: look at it a word at a time, and byte by byte only in
+        // a word that may hold something to escape.
+        while i < bytes.len() {
+            let end = (i + 8).min(bytes.len());
+            let word = match bytes.get(i..i + 8) {
+                Some(w) => u64::from_le_bytes(w.try_into().unwrap_or_default()),
+                None => {
+                    let mut w = [b'a'; 8];
+                    w[..end - i].copy_from_slice(&bytes[i..end]);
+                    u64::from_le_bytes(w)
+                }
+            };
+            if !needs_look(word) {
+                i = end;
                 continue;
             }
-            let esc: &str = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                b'<' => "\\u003c",
-                b'>' => "\\u003e",
-                b'&' => "\\u0026",
-                _ => "",
-            };
-            self.out.push_str(&s[start..i]);
-            start = i + 1;
-            if esc.is_empty() {
-                self.out.push_str("\\u00");
-                self.out.push(HEX[(b >> 4) as usize] as char);
-                self.out.push(HEX[(b & 0xf) as usize] as char);
-            } else {
-                self.out.push_str(esc);
+            while i < end {
+                let (esc, len) = escape_at(bytes, i);
+                if len > 0 {
+                    self.out.push_str(&s[start..i]);
+                    self.out.push_str(esc);
+                    i += len;
+                    start = i;
+                } else {
+                    i += 1;
+                }
             }
         }
         self.out.push_str(&s[start..]);
         self.out.push('"');
     }
+}
+
+/// The escape Go's JSON encoder writes for the character at `bytes[i]`, and the length of
+/// what it replaces; `("", 0)` when it is written as is.
+fn escape_at(bytes: &[u8], i: usize) -> (&'static str, usize) {
+    const CONTROL: [&str; 32] = [
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+        "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011",
+        "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019",
+        "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+    ];
+    match bytes[i] {
+        b if b < 0x20 => (CONTROL[usize::from(b)], 1),
+        b'"' => ("\\\"", 1),
+        b'\\' => ("\\\\", 1),
+        b'<' => ("\\u003c", 1),
+        b'>' => ("\\u003e", 1),
+        b'&' => ("\\u0026", 1),
+        // The line and paragraph separators U+2028 and U+2029 (E2 80 A8 / E2 80 A9),
+        // which JavaScript reads as line ends.
+        0xe2 => match bytes.get(i + 1..i + 3) {
+            Some([0x80, 0xa8]) => ("\\u2028", 3),
+            Some([0x80, 0xa9]) => ("\\u2029", 3),
+            _ => ("", 0),
+        },
+        _ => ("", 0),
+    }
+}
+
+/// Whether any of the 8 bytes in `w` may need escaping in a JSON string as Go writes it: a
+/// control byte, `"`, `\\`, `<`, `>`, `&`, or 0xE2 (which starts U+2028 and U+2029).
+/// Word-at-a-time tests; a false positive only costs a look at each byte.
+fn needs_look(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero: the classic "has zero byte" test.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let is = |b: u8| zero(w ^ (ONES * u64::from(b)));
+    // Bytes below 0x20 (and, harmlessly, some bytes >= 0x80: they get a look and pass).
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (control | is(b'"') | is(b'\\') | is(b'<') | is(b'>') | is(b'&') | is(0xe2)) != 0
 }
 
 #[cfg(test)]
@@ -360,6 +387,45 @@ mod tests {
         s.replace('<', "\\u003c")
             .replace('>', "\\u003e")
             .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    }
+
+    /// No byte that needs escaping slips past the word-at-a-time test, at any position.
+    #[test]
+    fn every_escaped_byte_is_seen_in_a_word() {
+        for b in 0..=255u8 {
+            let must = b < 0x20 || b"\"\\<>&\xe2".contains(&b);
+            for at in 0..8 {
+                let mut word = *b"abcdefgh";
+                word[at] = b;
+                if must {
+                    assert!(needs_look(u64::from_le_bytes(word)), "{b:#x} at {at}");
+                }
+            }
+        }
+        assert!(!needs_look(u64::from_le_bytes(*b"plain-ok")));
+    }
+
+    /// Escapes land right wherever they sit in long runs of plain text.
+    #[test]
+    fn escapes_inside_long_strings() {
+        let mut def = Definition::default();
+        let span = Span::new(FileId(0), 0..0);
+        let mut t = Target::new("t", span);
+        let specials = [
+            "\"", "\\", "<", ">", "&", "\n", "\u{1}", "\u{2028}", "\u{2029}", "€", "\u{2027}", "é",
+        ];
+        let mut tags = Vec::new();
+        for (n, sp) in specials.iter().enumerate() {
+            for pad in 0..17 {
+                let text = format!("{}{sp}{}", "x".repeat(pad), "y".repeat(n + pad % 5));
+                tags.push(item(&text));
+            }
+        }
+        set(&mut t, "tags", AttrValue::List(tags));
+        def.targets.insert("t".into(), t);
+        check(&def);
     }
 
     fn check(def: &Definition) {
@@ -393,7 +459,7 @@ mod tests {
     fn matches_serde_with_escapes_and_empty_members() {
         let mut def = Definition::default();
         let span = Span::new(FileId(0), 0..0);
-        let weird = "q\"b\\s<a>&\u{1}\u{1f}\n\r\t\u{8}\u{c}é€\u{2028}";
+        let weird = "q\"b\\s<a>&\u{1}\u{1f}\n\r\t\u{8}\u{c}é€\u{2028}\u{2029}";
         def.groups.insert(
             "default".into(),
             Group {

@@ -49,12 +49,12 @@ pub struct Func {
 
 /// Looks a builtin up by name.
 pub fn lookup(name: &str) -> Option<&'static Func> {
-    // The table is sorted by name (a test checks it), and every call of a user function
-    // looks here first.
-    FUNCS
-        .binary_search_by(|f| f.name.cmp(name))
-        .ok()
-        .map(|i| &FUNCS[i])
+    // Every call, of a builtin or of a user function, looks here first: a hash index over
+    // the table (a binary search by name cost about 2% of a large `print`).
+    static INDEX: std::sync::OnceLock<foldhash::HashMap<&'static str, usize>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| FUNCS.iter().enumerate().map(|(i, f)| (f.name, i)).collect());
+    index.get(name).map(|&i| &FUNCS[i])
 }
 
 /// Every builtin's name, for "did you mean" help.
