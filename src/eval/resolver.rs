@@ -614,6 +614,9 @@ impl Resolver for Ctx<'_> {
     }
 
     fn user_function(&mut self, name: &str) -> Option<Result<Rc<UserFunction>, Diag>> {
+        if let Some(r) = self.funcs.get(name) {
+            return Some(r.clone());
+        }
         if !self.doc.functions.contains_key(name) {
             return None;
         }

@@ -154,9 +154,10 @@ impl<'a> Parser<'a> {
             return None;
         }
         self.pos += 1;
-        while self.peek().is_some_and(is_id_continue) {
-            self.pos += 1;
-        }
+        self.pos += self.b[self.pos..]
+            .iter()
+            .position(|&c| !is_id_continue(c))
+            .unwrap_or(self.b.len() - self.pos);
         // A non-ASCII identifier character is left to hcl-edit's Unicode rules.
         if self.peek().is_some_and(|c| c >= 0x80) {
             return None;
@@ -867,7 +868,14 @@ impl<'a> Parser<'a> {
                 _ => {
                     let s = self.pos;
                     // Up to a quote, an escape, or a `${`/`%{` (escaped as `$${`/`%%{` or not).
-                    while let Some(c) = self.peek() {
+                    loop {
+                        // Bytes that cannot end the run, skipped without a closer look.
+                        let plain = self.b[self.pos..]
+                            .iter()
+                            .position(|&c| matches!(c, b'"' | b'\\' | b'$' | b'%'))
+                            .unwrap_or(self.b.len() - self.pos);
+                        self.pos += plain;
+                        let Some(c) = self.peek() else { break };
                         let marker = (c == b'$' || c == b'%')
                             && (self.peek_at(1) == Some(b'{')
                                 || (self.peek_at(1) == Some(c) && self.peek_at(2) == Some(b'{')));
