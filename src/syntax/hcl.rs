@@ -24,7 +24,8 @@ pub fn parse_with_hcl_edit(file: FileId, text: &str) -> Result<Body, Diag> {
         Ok(body) => Ok(Lower { file, text }.body(&body)),
         Err(e) => {
             let loc = e.location();
-            let at = loc.offset().min(text.len());
+            // hcl-edit may point inside a multi-byte character: mark the whole character.
+            let at = char_start(text, loc.offset());
             // The parser reads an unclosed string on into the next line and stops there;
             // the mistake is the quote that was never closed.
             if let Some(open) = unclosed_string(text, at) {
@@ -142,12 +143,22 @@ pub fn parse_template(base: Span, text: &str) -> Result<Vec<Part>, Diag> {
             Ok(parts)
         }
         Err(e) => {
-            let at = e.location().offset();
+            let at = char_start(text, e.location().offset());
+            let end = next_char_boundary(text, at);
             Err(Diag::error("syntax::template", format!("invalid template: {}", e.message()))
-                .label(base.slice(at..at + 1), "here")
+                .label(base.slice(at..end.max(at + 1)), "here")
                 .help("check `${...}` and `%{...}` sequences in this string; write `$${` for a literal `${`"))
         }
     }
+}
+
+/// The start of the character that byte `at` falls in (the text's end when past it).
+fn char_start(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 fn next_char_boundary(text: &str, at: usize) -> usize {
@@ -464,6 +475,31 @@ fn shift_expr(e: &mut Expr, by: usize) {
             shift_expr(&mut f.value, by);
             if let Some(c) = &mut f.cond {
                 shift_expr(c, by);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// hcl-edit can point inside a multi-byte character; the diagnostic marks the whole
+    /// character, so its span always cuts the text on character boundaries.
+    #[test]
+    fn error_spans_fall_on_character_boundaries() {
+        for text in ["ꬠ=[ౘ", "a = [\"x\", ౘ", "t \"ꬠ\" { a = [ౘ }", "ౘ"] {
+            let Err(d) = parse_with_hcl_edit(FileId(0), text) else {
+                panic!("{text:?} parsed");
+            };
+            for l in &d.labels {
+                let r = l.span.range();
+                assert!(
+                    text.is_char_boundary(r.start)
+                        && text.is_char_boundary(r.end)
+                        && r.end <= text.len(),
+                    "{text:?}: span {r:?}"
+                );
             }
         }
     }
