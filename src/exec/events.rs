@@ -46,6 +46,13 @@ pub struct Outcome {
     pub duration: Duration,
     /// Image digest (builds: the image id; pushes: the index digest).
     pub digest: Option<String>,
+    /// The image config's digest (builds; single-platform pushes).
+    pub config_digest: Option<String>,
+    /// BuildKit's reference for the solve (builds that ran).
+    pub build_ref: Option<String>,
+    /// What a push wrote under its tags: the index's (or single manifest's) media type and
+    /// size, beside `digest`.
+    pub descriptor: Option<(String, u64)>,
     pub steps: usize,
     pub cached_steps: usize,
     /// Tags written (pushes, loads) or files written (exports).
