@@ -69,7 +69,7 @@ fn committed_schemas_are_what_rbake_prints() {
         assert!(
             committed(file) == text(*which),
             "schema/{file} is stale: regenerate it with `cargo run -- schema {} > schema/{file}` and commit it",
-            file.trim_end_matches(".v1.json")
+            file.split(".v").next().unwrap_or(file)
         );
     }
 }
@@ -78,7 +78,7 @@ fn committed_schemas_are_what_rbake_prints() {
 fn rbake_schema_prints_each_file() {
     let dir = crate::support::TempDir::new("schema");
     for (_, file) in Which::ALL {
-        let which = file.trim_end_matches(".v1.json");
+        let which = file.split(".v").next().unwrap_or(file);
         let run = crate::support::rbake(&dir.path, &["schema", which], &[]);
         assert_eq!(code(&run), 0, "{}", run.stderr);
         assert_eq!(run.stdout, committed(file), "rbake schema {which}");
