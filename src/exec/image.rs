@@ -197,12 +197,11 @@ fn attestation_in_save(files: &HashMap<String, Vec<u8>>) -> Result<Option<Attest
             let digest = d["digest"].as_str().unwrap_or_default();
             if d["annotations"][REFERENCE_TYPE] == ATTESTATION_MANIFEST {
                 found = Some(digest.to_string());
-            } else if d["mediaType"] == INDEX
-                || d["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
+            } else if (d["mediaType"] == INDEX
+                || d["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json")
+                && let Ok(bytes) = blob(digest)
             {
-                if let Ok(bytes) = blob(digest) {
-                    pending.push(serde_json::from_slice(bytes).map_err(|e| e.to_string())?);
-                }
+                pending.push(serde_json::from_slice(bytes).map_err(|e| e.to_string())?);
             }
         }
     }

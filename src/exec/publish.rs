@@ -198,9 +198,12 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
     }
     Ok(Outcome {
         digest: Some(top.digest.clone()),
-        descriptor: Some((top.media_type.clone(), top.data.len() as u64)),
-        // BuildKit reports a config digest for a single manifest only (not an index).
-        config_digest: (!indexed).then(|| images[0].config.digest.clone()),
+        recorded: Box::new(super::events::Recorded {
+            descriptor: Some((top.media_type.clone(), top.data.len() as u64)),
+            // BuildKit reports a config digest for a single manifest only (not an index).
+            config_digest: (!indexed).then(|| images[0].config.digest.clone()),
+            build_ref: None,
+        }),
         published: p.tags.clone(),
         ..Outcome::default()
     })

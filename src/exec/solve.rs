@@ -207,8 +207,11 @@ pub async fn solve(
             Ok(Outcome {
                 duration: start.elapsed(),
                 digest,
-                config_digest,
-                build_ref: Some(build_ref),
+                recorded: Box::new(super::events::Recorded {
+                    config_digest,
+                    build_ref: Some(build_ref),
+                    descriptor: None,
+                }),
                 steps: steps_total,
                 cached_steps: cached,
                 ..Outcome::default()

@@ -113,10 +113,11 @@ fn target_entry(
         entry.digest = o.digest.clone();
         entry.image_name = (!tags.is_empty()).then(|| tags.join(","));
         entry.config_digest = o
+            .recorded
             .config_digest
             .clone()
-            .or_else(|| single.and_then(|b| b.config_digest.clone()));
-        entry.descriptor = match (&o.descriptor, &o.digest) {
+            .or_else(|| single.and_then(|b| b.recorded.config_digest.clone()));
+        entry.descriptor = match (&o.recorded.descriptor, &o.digest) {
             (Some((media_type, size)), Some(digest)) => Some(metadata::Descriptor {
                 media_type: media_type.clone(),
                 digest: digest.clone(),
@@ -130,7 +131,7 @@ fn target_entry(
 
 /// buildx's `BUILDER/NODE/REF`; an rbake builder is its own only node.
 fn build_ref(o: &crate::exec::events::Outcome) -> Option<String> {
-    let r = o.build_ref.as_ref()?;
+    let r = o.recorded.build_ref.as_ref()?;
     let b = o.builder.as_deref().unwrap_or("default");
     Some(format!("{b}/{b}/{r}"))
 }
