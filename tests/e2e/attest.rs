@@ -26,16 +26,12 @@ fn metadata_as_buildx_writes_it(engine: &Engine) {
     let repo_ref = ws.registry_repo("meta-rbake");
     let bx_repo_ref = ws.registry_repo("meta-buildx");
     ws.set_env("REPO", &repo_ref);
-    // Content of this run, with a fixed mtime (COPY keeps it), so both tools build one image.
+    // Content of this run, written now. (Not with a fixed mtime: BuildKit's file sync keeps
+    // a file whose size and mtime match its last transfer under the same session key, and
+    // buildx's key is per builder and path, so a fixed mtime would hand buildx an earlier
+    // run's stamp of the same size.)
     let stamp = ws.dir.join("app/stamp.txt");
     std::fs::write(&stamp, format!("{}\n", ws.id)).unwrap();
-    let fixed = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-    std::fs::File::options()
-        .write(true)
-        .open(&stamp)
-        .unwrap()
-        .set_modified(fixed)
-        .unwrap();
 
     // buildx first: it really builds; rbake's solve of the same definition is then a cache
     // hit and yields the same image (the classic store's exporter stamps a creation time
