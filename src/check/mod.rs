@@ -2,6 +2,7 @@
 //! entitlements it needs. Pure: the files and environment arrive as [`Facts`], gathered by
 //! the CLI from [`needs`].
 
+mod attest;
 pub mod dockerfile;
 mod platforms;
 
@@ -286,6 +287,7 @@ pub fn verify(
     check_builders(builders, diags);
     platforms::check_platforms(plan, def, diags);
     check_outputs(plan, def, diags);
+    attest::check(plan, def, diags);
     let mut dockerfiles: BTreeMap<String, crate::source::FileId> = BTreeMap::new();
     let mut names: Vec<&String> = def.targets.keys().collect();
     names.sort();
@@ -792,17 +794,8 @@ fn check_overlaps(def: &Definition, facts: &Facts, diags: &mut Diags) {
 
 /// Attributes bake accepts that `rbake apply` does not apply yet: say so at plan time rather
 /// than build without them silently. (Annotations are written into pushed manifests and
-/// indexes; loads and exports do not carry them.)
+/// indexes; loads and exports do not carry them. `attest` is checked in `attest.rs`.)
 fn check_unapplied(t: &Target, diags: &mut Diags) {
-    for key in ["attest"] {
-        if let Some(a) = t.get(key).filter(|_| !t.list(key).is_empty()) {
-            diags.push(
-                Diag::warning("check::not_applied", format!("`rbake apply` does not apply `{key}` yet"))
-                    .label(a.span, "planned, but not sent to BuildKit")
-                    .help(format!("the image of `{}` is built without it; remove `{key}` to silence this, or build this target with buildx", t.name)),
-            );
-        }
-    }
     for item in t.list("annotations") {
         if let Err(msg) = crate::model::annotation::Annotation::parse(&item.value) {
             diags.push(

@@ -359,6 +359,7 @@ fn verify_pushed(
     sources: &SourceMap,
 ) -> Result<(), spec::Failed> {
     let recorded: std::collections::BTreeMap<String, String> = report::metadata(plan, report)
+        .rbake
         .published
         .into_iter()
         .map(|p| (p.tag, p.digest))

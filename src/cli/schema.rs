@@ -20,7 +20,7 @@ pub enum Which {
     BakeJson,
     /// The plan written by `rbake plan --format json` / `--out` (schema/plan.v1.json)
     Plan,
-    /// The file `rbake apply --metadata-file` writes (schema/metadata.v1.json)
+    /// The file `rbake apply --metadata-file` writes (schema/metadata.v2.json)
     Metadata,
     /// The file `rbake apply --shard S --result FILE` writes (schema/shard-result.v1.json)
     ShardResult,
@@ -32,7 +32,7 @@ impl Which {
         (Which::BuildToml, "build-toml.v1.json"),
         (Which::BakeJson, "bake-json.v1.json"),
         (Which::Plan, "plan.v1.json"),
-        (Which::Metadata, "metadata.v1.json"),
+        (Which::Metadata, "metadata.v2.json"),
         (Which::ShardResult, "shard-result.v1.json"),
     ];
 }

@@ -217,6 +217,7 @@ fn recorded_digests(settings: &Settings, path: &str) -> Result<BTreeMap<String, 
         .help(help)
     })?;
     Ok(doc
+        .rbake
         .published
         .into_iter()
         .map(|p| (p.tag, p.digest))

@@ -59,6 +59,7 @@ fn clean_name(target: &str) -> String {
 pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
     let caps = caps(ctx, b.builder.as_ref())?;
     let endpoint = Endpoint::parse(&caps.endpoint)?;
+    super::attest::require_generators(&endpoint, &caps.name, &b.attest).await?;
     let cwd = &ctx.opts.cwd;
     let grants = &ctx.plan.grants;
     let (context_dir, dockerfile_path, mut text) = local_inputs(cwd, grants, b)?;

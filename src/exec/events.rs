@@ -46,6 +46,8 @@ pub struct Outcome {
     pub duration: Duration,
     /// Image digest (builds: the image id; pushes: the index digest).
     pub digest: Option<String>,
+    /// What the metadata file records beside the digest (boxed: most outcomes have none).
+    pub recorded: Box<Recorded>,
     pub steps: usize,
     pub cached_steps: usize,
     /// Tags written (pushes, loads) or files written (exports).
@@ -56,6 +58,18 @@ pub struct Outcome {
     pub builder: Option<String>,
     /// A push by digest only (a shard's): each platform's manifest as pushed.
     pub manifests: Vec<Pushed>,
+}
+
+/// What the metadata file records of an outcome, as buildx does.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Recorded {
+    /// The image config's digest (builds; pushes of a single manifest).
+    pub config_digest: Option<String>,
+    /// BuildKit's reference for the solve (builds that ran).
+    pub build_ref: Option<String>,
+    /// What a push wrote under its tags: the index's (or single manifest's) media type and
+    /// size, beside `digest`.
+    pub descriptor: Option<(String, u64)>,
 }
 
 /// One platform's manifest, pushed by digest to every repository of a push.

@@ -47,6 +47,10 @@ pub fn attrs(b: &Build) -> Result<HashMap<String, String>, String> {
     if !b.ulimits.is_empty() {
         a.insert("ulimit".into(), b.ulimits.join(","));
     }
+    for spec in &b.attest {
+        let at = crate::model::attest::Attest::parse(spec);
+        a.insert(at.attribute(), at.spec);
+    }
     Ok(a)
 }
 

@@ -52,7 +52,25 @@ pub struct Image {
     pub manifest: Blob,
     /// `os`, `architecture`, `variant` as the config records them.
     pub platform: J,
+    /// The attestation manifest BuildKit attached to it in the engine, if any.
+    pub attestation: Option<Attestation>,
 }
+
+/// An attestation manifest as BuildKit lays it out: a manifest whose layers are in-toto
+/// statements (`application/vnd.in-toto+json`, each annotated with its predicate type),
+/// listed in the image index as platform `unknown/unknown` with the annotations
+/// `vnd.docker.reference.type = attestation-manifest` and `vnd.docker.reference.digest` =
+/// the image manifest it describes.
+#[derive(Clone, Debug)]
+pub struct Attestation {
+    pub config: Blob,
+    /// Each statement with its layer descriptor's annotations.
+    pub statements: Vec<(Blob, J)>,
+}
+
+pub const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+pub const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+pub const ATTESTATION_MANIFEST: &str = "attestation-manifest";
 
 /// Reads an image from the engine's store by reference.
 pub async fn save(docker: &Docker, reference: &str) -> Result<Image, String> {
@@ -130,6 +148,7 @@ pub fn from_save_tar(tar_bytes: &[u8]) -> Result<Image, String> {
     {
         platform["variant"] = json!(v);
     }
+    let attestation = attestation_in_save(&files)?;
     let config = Blob::new(CONFIG, config_bytes);
     let manifest = json!({
         "schemaVersion": 2,
@@ -146,7 +165,129 @@ pub fn from_save_tar(tar_bytes: &[u8]) -> Result<Image, String> {
         layers,
         manifest,
         platform,
+        attestation,
     })
+}
+
+/// The attestation manifest in an OCI `docker save` (Docker 25+ with the containerd store
+/// keeps the image index BuildKit wrote, attestation manifests included); `None` when the
+/// save has none (or is the legacy layout).
+fn attestation_in_save(files: &HashMap<String, Vec<u8>>) -> Result<Option<Attestation>, String> {
+    let blob = |digest: &str| -> Result<&Vec<u8>, String> {
+        files
+            .get(&format!(
+                "blobs/sha256/{}",
+                digest.trim_start_matches("sha256:")
+            ))
+            .ok_or_else(|| format!("blob {digest} is missing from the exported image"))
+    };
+    let Some(index) = files.get("index.json") else {
+        return Ok(None);
+    };
+    // Walk nested indexes (index.json names the image's own index) to the attestation.
+    let mut pending: Vec<J> = vec![serde_json::from_slice(index).map_err(|e| e.to_string())?];
+    let mut found = None;
+    let mut steps = 0;
+    while let Some(idx) = pending.pop() {
+        steps += 1;
+        if steps > 16 {
+            break;
+        }
+        for d in idx["manifests"].as_array().cloned().unwrap_or_default() {
+            let digest = d["digest"].as_str().unwrap_or_default();
+            if d["annotations"][REFERENCE_TYPE] == ATTESTATION_MANIFEST {
+                found = Some(digest.to_string());
+            } else if (d["mediaType"] == INDEX
+                || d["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json")
+                && let Ok(bytes) = blob(digest)
+            {
+                pending.push(serde_json::from_slice(bytes).map_err(|e| e.to_string())?);
+            }
+        }
+    }
+    let Some(digest) = found else { return Ok(None) };
+    let manifest: J = serde_json::from_slice(blob(&digest)?).map_err(|e| e.to_string())?;
+    let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
+    let config_type = manifest["config"]["mediaType"].as_str().unwrap_or(CONFIG);
+    let config = Blob::new(config_type, blob(config_digest)?.clone());
+    let mut statements = Vec::new();
+    for l in manifest["layers"].as_array().cloned().unwrap_or_default() {
+        let d = l["digest"].as_str().unwrap_or_default();
+        let media_type = l["mediaType"].as_str().unwrap_or(IN_TOTO);
+        statements.push((
+            Blob::new(media_type, blob(d)?.clone()),
+            l.get("annotations").cloned().unwrap_or(J::Null),
+        ));
+    }
+    Ok(Some(Attestation { config, statements }))
+}
+
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+
+/// The attestation manifest for `image` as pushed: each in-toto statement's subject becomes
+/// the pushed manifest (one subject per tag, named `pkg:docker/REPO@TAG?platform=...` as
+/// BuildKit names them), since the manifest rbake pushes is re-assembled and so is not the
+/// one the engine's statement named. The result is an [`Image`] (config, statements as
+/// layers, manifest) with platform `unknown/unknown`, ready to push by digest.
+pub fn attestation_for(image: &Image, tags: &[String], platform: &str) -> Option<Image> {
+    let att = image.attestation.as_ref()?;
+    let hex = image
+        .manifest
+        .digest
+        .trim_start_matches("sha256:")
+        .to_string();
+    let subjects: Vec<J> = tags
+        .iter()
+        .map(|t| json!({ "name": purl(t, platform), "digest": { "sha256": hex } }))
+        .collect();
+    let mut layers = Vec::new();
+    let mut descriptors = Vec::new();
+    for (blob, annotations) in &att.statements {
+        let mut statement: J = serde_json::from_slice(&blob.data).ok()?;
+        if !subjects.is_empty() {
+            statement["subject"] = J::Array(subjects.clone());
+        } else if let Some(list) = statement["subject"].as_array_mut() {
+            for s in list {
+                s["digest"] = json!({ "sha256": hex });
+            }
+        }
+        let b = Blob::new(&blob.media_type, serde_json::to_vec(&statement).ok()?);
+        let mut d = b.descriptor();
+        if !annotations.is_null() {
+            d["annotations"] = annotations.clone();
+        }
+        descriptors.push(d);
+        layers.push(b);
+    }
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": att.config.descriptor(),
+        "layers": descriptors,
+    });
+    Some(Image {
+        config: att.config.clone(),
+        layers,
+        manifest: Blob::new(MANIFEST, serde_json::to_vec(&manifest).ok()?),
+        platform: json!({ "architecture": "unknown", "os": "unknown" }),
+        attestation: None,
+    })
+}
+
+/// BuildKit's subject name for a tag: `pkg:docker/NAMESPACE/NAME@TAG?platform=OS%2FARCH`.
+fn purl(tag: &str, platform: &str) -> String {
+    let (name, version) = match tag.rfind(':') {
+        Some(i) if !tag[i..].contains('/') => (&tag[..i], &tag[i + 1..]),
+        _ => (tag, "latest"),
+    };
+    let name = name
+        .strip_prefix("docker.io/")
+        .map(|n| n.strip_prefix("library/").unwrap_or(n))
+        .unwrap_or(name);
+    format!(
+        "pkg:docker/{name}@{version}?platform={}",
+        platform.replace('/', "%2F")
+    )
 }
 
 /// Layers are pushed gzip-compressed; already compressed ones (OCI saves) pass through.
@@ -179,9 +320,30 @@ pub fn annotate(image: &Image, annotations: &[Annotation], platform: &str) -> Im
     out
 }
 
-/// An OCI image index over several platforms' manifests, with `index:` annotations.
-pub fn index_with(images: &[&Image], annotations: &[Annotation]) -> Blob {
+/// An OCI image index over several platforms' manifests, then each attestation manifest
+/// (paired with the image manifest it describes), as BuildKit orders them, with `index:`
+/// annotations.
+pub fn index_with(
+    images: &[&Image],
+    attestations: &[(&Image, &Image)],
+    annotations: &[Annotation],
+) -> Blob {
     let mut blob = index(images);
+    if !attestations.is_empty() {
+        let mut idx: J = serde_json::from_slice(&blob.data).unwrap_or(J::Null);
+        if let Some(list) = idx["manifests"].as_array_mut() {
+            for (att, of) in attestations {
+                let mut d = att.manifest.descriptor();
+                d["annotations"] = json!({
+                    REFERENCE_DIGEST: of.manifest.digest,
+                    REFERENCE_TYPE: ATTESTATION_MANIFEST,
+                });
+                d["platform"] = att.platform.clone();
+                list.push(d);
+            }
+        }
+        blob = Blob::new(INDEX, serde_json::to_vec(&idx).unwrap_or_default());
+    }
     let mine: serde_json::Map<String, J> = annotations
         .iter()
         .filter(|a| a.on_index)
@@ -324,6 +486,7 @@ mod tests {
             layers: vec![],
             manifest: blank,
             platform: serde_json::json!({}),
+            attestation: None,
         };
         let amd = annotate(&img, &specs, "linux/amd64");
         let arm = annotate(&img, &specs, "linux/arm64");
@@ -337,7 +500,7 @@ mod tests {
             amd.manifest.digest, img.manifest.digest,
             "a new manifest has a new digest"
         );
-        let idx = index_with(&[&amd, &arm], &specs);
+        let idx = index_with(&[&amd, &arm], &[], &specs);
         let idx: serde_json::Value = serde_json::from_slice(&idx.data).unwrap();
         assert_eq!(idx["annotations"], serde_json::json!({ "t": "1" }));
     }

@@ -696,6 +696,7 @@ mod tests {
             contexts: BTreeMap::new(),
             secrets: vec![],
             ssh: vec![],
+            attest: vec![],
             cache_from: vec![],
             cache_to: vec![],
             no_cache: false,

@@ -2,6 +2,7 @@
 //! values and events; it never prints.
 
 pub mod apply;
+pub mod attest;
 pub mod build;
 pub mod context;
 pub mod credentials;

@@ -105,6 +105,13 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
         .as_ref()
         .map_err(|e| format!("the registry client could not start: {e}"))?;
     let builds = inputs(ctx, &p.id).await?;
+    let mut saved = Vec::new();
+    // Builds are wired in platform order, so they line up with the node's platforms.
+    for b in &builds {
+        saved.push(image::save(&docker(&b.endpoint)?, &b.reference).await?);
+    }
+    // BuildKit writes an index even for one platform when it carries an attestation.
+    let indexed = saved.len() > 1 || saved.iter().any(|i| i.attestation.is_some());
     let mut annotations = p
         .annotations
         .iter()
@@ -117,23 +124,31 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
         && let Some(k) = ctx.assessment.keys.get(&p.id)
     {
         annotations.push(image::Annotation {
-            on_index: builds.len() > 1,
+            on_index: indexed,
             platform: None,
             key: super::inputs::ANNOTATION.to_string(),
             value: k.digest.clone(),
         });
     }
     let mut images = Vec::new();
-    // Builds are wired in platform order, so they line up with the node's platforms.
-    for (b, platform) in builds.iter().zip(&p.platforms) {
-        let saved = image::save(&docker(&b.endpoint)?, &b.reference).await?;
-        images.push(image::annotate(&saved, &annotations, &platform.to_string()));
+    for (img, platform) in saved.iter().zip(&p.platforms) {
+        images.push(image::annotate(img, &annotations, &platform.to_string()));
     }
+    // Each platform's attestation manifest, re-pointed at the manifest pushed for it.
+    let attestations: Vec<(Image, usize)> = images
+        .iter()
+        .zip(&p.platforms)
+        .enumerate()
+        .filter_map(|(i, (img, platform))| {
+            image::attestation_for(img, &p.tags, &platform.to_string()).map(|a| (a, i))
+        })
+        .collect();
     let refs: Vec<&Image> = images.iter().collect();
-    let top = if images.len() == 1 {
+    let pairs: Vec<(&Image, &Image)> = attestations.iter().map(|(a, i)| (a, &images[*i])).collect();
+    let top = if !indexed {
         images[0].manifest.clone()
     } else {
-        image::index_with(&refs, &annotations)
+        image::index_with(&refs, &pairs, &annotations)
     };
     // Every platform's image goes up by digest first, to every repository named...
     let mut repos: Vec<Reference> = Vec::new();
@@ -144,7 +159,7 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
         }
     }
     for r in &repos {
-        for img in &images {
+        for img in images.iter().chain(attestations.iter().map(|(a, _)| a)) {
             registry.push_image(r, img).await.map_err(|e| {
                 format!(
                     "pushing {} to {}/{}: {e}",
@@ -152,7 +167,7 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
                 )
             })?;
         }
-        if images.len() > 1 && !p.by_digest {
+        if indexed && !p.by_digest {
             registry.put_manifest(r, &top.digest, &top).await?;
         }
     }
@@ -183,6 +198,12 @@ pub(crate) async fn push(ctx: &Ctx, p: &Push) -> Result<Outcome, String> {
     }
     Ok(Outcome {
         digest: Some(top.digest.clone()),
+        recorded: Box::new(super::events::Recorded {
+            descriptor: Some((top.media_type.clone(), top.data.len() as u64)),
+            // BuildKit reports a config digest for a single manifest only (not an index).
+            config_digest: (!indexed).then(|| images[0].config.digest.clone()),
+            build_ref: None,
+        }),
         published: p.tags.clone(),
         ..Outcome::default()
     })

@@ -198,9 +198,20 @@ pub async fn solve(
                 .values()
                 .filter(|s| !s.0.starts_with("[internal]") && s.1)
                 .count();
+            // A classic store's exporter reports only the image id, which is the config's
+            // digest (buildx fills the config digest in the same way).
+            let config_digest = r
+                .get("containerimage.config.digest")
+                .or_else(|| r.get("containerimage.digest"))
+                .cloned();
             Ok(Outcome {
                 duration: start.elapsed(),
                 digest,
+                recorded: Box::new(super::events::Recorded {
+                    config_digest,
+                    build_ref: Some(build_ref),
+                    descriptor: None,
+                }),
                 steps: steps_total,
                 cached_steps: cached,
                 ..Outcome::default()

@@ -246,6 +246,7 @@ pub struct Definition {
 
 pub mod access;
 pub mod annotation;
+pub mod attest;
 pub mod output;
 pub mod platform;
 pub mod reference;

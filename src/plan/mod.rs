@@ -78,6 +78,10 @@ pub struct Build {
     /// Secret ids and where they come from (never their values).
     pub secrets: Vec<String>,
     pub ssh: Vec<String>,
+    /// The attestations asked for (`attest` entries not disabled), sent to BuildKit as
+    /// `attest:TYPE` frontend attributes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub attest: Vec<String>,
     pub cache_from: Vec<String>,
     pub cache_to: Vec<String>,
     pub no_cache: bool,
@@ -595,6 +599,10 @@ fn build_node(t: &Target, platform: &Platform, span: Span, placement: Placement)
         contexts,
         secrets: strings(t.list("secret")),
         ssh: strings(t.list("ssh")),
+        attest: crate::model::attest::enabled(t.list("attest").iter().map(|i| i.value.as_str()))
+            .into_iter()
+            .map(|a| a.spec)
+            .collect(),
         cache_from: strings(t.list("cache-from")),
         cache_to: strings(t.list("cache-to")),
         no_cache: t.bool("no-cache").unwrap_or(false),

@@ -1,6 +1,11 @@
-//! The metadata file `rbake apply --metadata-file` writes: what each build produced, which
-//! tags were published and which images were loaded. `schema/metadata.v1.json` is generated
-//! from these types.
+//! The metadata file `rbake apply --metadata-file` writes, in buildx's shape with rbake's own
+//! details beside it: every target at the top level with the keys `docker buildx bake
+//! --metadata-file` writes for it (`containerimage.digest`, `containerimage.config.digest`,
+//! `containerimage.descriptor`, `image.name`, `buildx.build.ref`), so a script that reads
+//! `.<target>["containerimage.digest"]` reads the same thing from either tool; and under the
+//! one reserved key [`RESERVED`] (`rbake.metadata`, which no target can be named: target
+//! names hold only letters, digits, `_` and `-`) what each node of the plan did.
+//! `schema/metadata.v2.json` is generated from these types.
 
 use std::collections::BTreeMap;
 
@@ -8,16 +13,87 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as J, json};
 
-pub const SCHEMA: &str = "rbake.metadata.v1";
+pub const SCHEMA: &str = "rbake.metadata.v2";
+
+/// The top-level key holding rbake's own details. It has a `.`, which a bake target name
+/// cannot have (`eval::invalid_name`), so it never meets a target's key.
+pub const RESERVED: &str = "rbake.metadata";
 
 /// The whole file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(
     title = "rbake metadata",
-    description = "What an rbake apply produced (rbake apply --metadata-file)"
+    description = "What an rbake apply produced (rbake apply --metadata-file): each target under its name with the keys buildx writes, and rbake's own details under `rbake.metadata`"
 )]
 pub struct Document {
-    /// Always `rbake.metadata.v1`.
+    /// Each target that ran, by name, with the keys `docker buildx bake --metadata-file`
+    /// writes for it.
+    #[serde(flatten)]
+    pub targets: BTreeMap<String, Target>,
+    /// rbake's own details: every node of the plan.
+    #[serde(rename = "rbake.metadata")]
+    pub rbake: Details,
+}
+
+/// One target as buildx records it. Keys buildx would not write are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Target {
+    /// The build's reference, `BUILDER/NODE/REF` as buildx writes it (BuildKit's solve
+    /// reference). Only for a target built by one solve (one platform): a multi-platform
+    /// target has one solve per platform, each in `rbake.metadata.nodes`.
+    #[serde(
+        rename = "buildx.build.ref",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub build_ref: Option<String>,
+    /// The image config's digest (single-platform images, as BuildKit reports it).
+    #[serde(
+        rename = "containerimage.config.digest",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub config_digest: Option<String>,
+    /// The descriptor of the pushed manifest or index.
+    #[serde(
+        rename = "containerimage.descriptor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub descriptor: Option<Descriptor>,
+    /// The pushed manifest's or index's digest (what the registry serves for the tags); for
+    /// a target only loaded, the image in the engine (its id on a classic store).
+    #[serde(
+        rename = "containerimage.digest",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub digest: Option<String>,
+    /// The names written, comma-separated, as BuildKit's exporter reports them.
+    #[serde(
+        rename = "image.name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_name: Option<String>,
+}
+
+/// An OCI content descriptor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub digest: String,
+    pub size: u64,
+}
+
+/// What each node of the plan did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Details {
+    /// Always `rbake.metadata.v2`.
     pub schema: String,
     /// Each build node of the plan, by its node id, with the manifest it produced.
     pub nodes: BTreeMap<String, Node>,
@@ -60,6 +136,9 @@ pub struct Node {
     pub platform: String,
     /// The target the node builds.
     pub target: String,
+    /// BuildKit's reference for the solve, `BUILDER/BUILDER/REF` as buildx writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_ref: Option<String>,
 }
 
 /// One pushed tag.
@@ -89,8 +168,11 @@ impl Document {
     /// An empty document with its schema name set.
     pub fn new() -> Document {
         Document {
-            schema: SCHEMA.to_string(),
-            ..Document::default()
+            targets: BTreeMap::new(),
+            rbake: Details {
+                schema: SCHEMA.to_string(),
+                ..Details::default()
+            },
         }
     }
 
@@ -100,13 +182,13 @@ impl Document {
     }
 }
 
-/// The JSON Schema of [`Document`], as committed in `schema/metadata.v1.json`.
+/// The JSON Schema of [`Document`], as committed in `schema/metadata.v2.json`.
 pub fn schema() -> J {
     let mut root = serde_json::to_value(schemars::schema_for!(Document)).unwrap_or(J::Null);
-    if let Some(J::Object(props)) = root.get_mut("properties") {
+    if let Some(J::Object(props)) = root.pointer_mut("/$defs/Details/properties") {
         props.insert(
             "schema".into(),
-            json!({ "const": SCHEMA, "description": "Always `rbake.metadata.v1`." }),
+            json!({ "const": SCHEMA, "description": "Always `rbake.metadata.v2`." }),
         );
     }
     root
@@ -120,15 +202,16 @@ mod tests {
     fn a_document_round_trips_and_validates() {
         let mut doc = Document::new();
         let digest = format!("sha256:{}", "a".repeat(64));
-        doc.nodes.insert(
+        doc.rbake.nodes.insert(
             "build:app:linux/arm64".into(),
             Node {
                 digest: digest.clone(),
                 platform: "linux/arm64".into(),
                 target: "app".into(),
+                build_ref: Some("local/local/abc".into()),
             },
         );
-        doc.results.insert(
+        doc.rbake.results.insert(
             "build:app:linux/arm64".into(),
             NodeResult {
                 status: "done".into(),
@@ -137,16 +220,33 @@ mod tests {
                 builder: Some("local".into()),
             },
         );
-        doc.published.push(Published {
+        doc.rbake.published.push(Published {
             tag: "r/app:1".into(),
-            digest,
+            digest: digest.clone(),
             platforms: vec!["linux/arm64".into()],
         });
+        doc.targets.insert(
+            "app".into(),
+            Target {
+                digest: Some(digest.clone()),
+                image_name: Some("r/app:1".into()),
+                ..Target::default()
+            },
+        );
         let text = doc.to_json();
         let back: Document = serde_json::from_str(&text).unwrap();
         assert_eq!(back, doc);
         let value: J = serde_json::from_str(&text).unwrap();
-        assert_eq!(value["schema"], SCHEMA);
-        assert!(schema()["properties"]["nodes"].is_object());
+        // A buildx user's script reads the same keys.
+        assert_eq!(value["app"]["containerimage.digest"], digest.as_str());
+        assert_eq!(value["app"]["image.name"], "r/app:1");
+        assert!(value["app"].get("buildx.build.ref").is_none());
+        assert_eq!(value[RESERVED]["schema"], SCHEMA);
+        assert!(schema()["$defs"]["Details"]["properties"]["nodes"].is_object());
+    }
+
+    #[test]
+    fn the_reserved_key_cannot_be_a_target_name() {
+        assert!(!crate::eval::matrix::valid_name(RESERVED));
     }
 }

@@ -339,8 +339,9 @@ fn metadata_file(engine: &Engine) {
     );
     applied.run.assert_success();
     let text = ws.read("metadata.json");
-    let meta: Value = serde_json::from_slice(&text).expect("the metadata file is JSON");
-    assert_eq!(meta["schema"], "rbake.metadata.v1");
+    let file: Value = serde_json::from_slice(&text).expect("the metadata file is JSON");
+    let meta = &file["rbake.metadata"];
+    assert_eq!(meta["schema"], "rbake.metadata.v2");
 
     // Every build node, with the digest of the image it produced.
     let builds = applied.plan.nodes("build");
@@ -387,6 +388,37 @@ fn metadata_file(engine: &Engine) {
     );
     assert_eq!(crate::strings(&published[0]["platforms"]), ALL_PLATFORMS);
 
+    // The same, as buildx writes it: the target under its name, with the index digest the
+    // registry serves, its descriptor and the name pushed. Several platforms: several
+    // solves, so no single build ref and no single config.
+    let pushed = &file["e2e-push"];
+    assert_eq!(
+        pushed["containerimage.digest"],
+        served.digest.as_str(),
+        "{pushed}"
+    );
+    assert_eq!(pushed["image.name"], tag.as_str(), "{pushed}");
+    let descriptor = &pushed["containerimage.descriptor"];
+    assert_eq!(descriptor["digest"], served.digest.as_str(), "{pushed}");
+    assert_eq!(
+        descriptor["mediaType"],
+        served.media_type.as_str(),
+        "{pushed}"
+    );
+    assert_eq!(descriptor["size"], served.bytes.len(), "{pushed}");
+    assert!(pushed.get("buildx.build.ref").is_none(), "{pushed}");
+    assert!(
+        pushed.get("containerimage.config.digest").is_none(),
+        "{pushed}"
+    );
+    let local_target = &file["e2e-load"];
+    assert!(
+        local_target["containerimage.digest"]
+            .as_str()
+            .is_some_and(is_digest),
+        "{local_target}"
+    );
+
     // Every local tag the plan loads, once per platform it holds ("one entry per tag and
     // platform"), with the image id of that platform's build.
     let mut want: Vec<(String, String)> = Vec::new();
@@ -431,7 +463,7 @@ fn metadata_file(engine: &Engine) {
     let schema: Value = serde_json::from_str(&schema.stdout).expect("the schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let errors: Vec<String> = validator
-        .iter_errors(&meta)
+        .iter_errors(&file)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(

@@ -692,7 +692,8 @@ fn check_amd64_built_arm64_failed(
 
     let meta: Value = serde_json::from_str(&project.read("meta.json"))
         .unwrap_or_else(|x| panic!("meta.json: {x}\n{show}"));
-    assert_eq!(meta["schema"], "rbake.metadata.v1", "{meta}");
+    let meta = &meta["rbake.metadata"];
+    assert_eq!(meta["schema"], "rbake.metadata.v2", "{meta}");
     assert_eq!(
         meta["nodes"][amd64]["digest"],
         digest.as_str(),
@@ -835,7 +836,7 @@ fn a_platform_that_fails_publishes_no_tag_and_reports_the_platform_that_built() 
         );
         let meta: Value = serde_json::from_str(&project.read("meta.json")).expect("meta.json");
         assert_eq!(
-            meta["nodes"],
+            meta["rbake.metadata"]["nodes"],
             serde_json::json!({}),
             "no build finished: {meta}\n{show}"
         );

@@ -50,6 +50,7 @@ pub mod image;
 pub mod registry;
 
 mod apply;
+mod attest;
 mod failures;
 mod probe;
 

@@ -51,6 +51,9 @@ fixtures! {
     push_without_tag: "push-without-tag" exits 1 reporting ["plan::push_without_tag"];
     export_without_dest: "export-without-dest" exits 1 reporting ["plan::export_without_dest"];
     cache_export_classic: "cache-export-classic" exits 1 reporting ["check::cache_export"];
+    // Attestations need the containerd store; a disabled one is not reported.
+    attest_classic: "attest-classic" exits 1 reporting ["check::attest_unsupported"];
+    attest_containerd: "attest-containerd" exits 0 reporting [];
     load_split: "load-split" exits 0 reporting ["check::load_split"];
     local_tag_undefined: "local-tag-undefined" exits 1 reporting ["plan::local_tag"];
     duplicate_tag: "duplicate-tag" exits 1 reporting ["plan::duplicate_tag"];

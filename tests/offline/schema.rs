@@ -69,7 +69,7 @@ fn committed_schemas_are_what_rbake_prints() {
         assert!(
             committed(file) == text(*which),
             "schema/{file} is stale: regenerate it with `cargo run -- schema {} > schema/{file}` and commit it",
-            file.trim_end_matches(".v1.json")
+            file.split(".v").next().unwrap_or(file)
         );
     }
 }
@@ -78,7 +78,7 @@ fn committed_schemas_are_what_rbake_prints() {
 fn rbake_schema_prints_each_file() {
     let dir = crate::support::TempDir::new("schema");
     for (_, file) in Which::ALL {
-        let which = file.trim_end_matches(".v1.json");
+        let which = file.split(".v").next().unwrap_or(file);
         let run = crate::support::rbake(&dir.path, &["schema", which], &[]);
         assert_eq!(code(&run), 0, "{}", run.stderr);
         assert_eq!(run.stdout, committed(file), "rbake schema {which}");
@@ -189,28 +189,43 @@ fn a_json_bake_file_validates_and_prints_like_its_hcl() {
 
 #[test]
 fn metadata_documents_validate() {
-    let s = schema("metadata.v1.json");
+    let s = schema("metadata.v2.json");
     let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
     let mut doc = metadata::Document::new();
-    doc.nodes.insert(
+    doc.rbake.nodes.insert(
         "build:release:linux/arm64".into(),
         metadata::Node {
             digest: digest.clone(),
             platform: "linux/arm64".into(),
             target: "release".into(),
+            build_ref: Some("arm/arm/8m2k1bq3y0xj".into()),
         },
     );
-    doc.published.push(metadata::Published {
+    doc.targets.insert(
+        "release".into(),
+        metadata::Target {
+            build_ref: Some("arm/arm/8m2k1bq3y0xj".into()),
+            digest: Some(digest.clone()),
+            config_digest: Some(digest.clone()),
+            descriptor: Some(metadata::Descriptor {
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                digest: digest.clone(),
+                size: 512,
+            }),
+            image_name: Some("127.0.0.1:5000/demo/hello:1.0.0".into()),
+        },
+    );
+    doc.rbake.published.push(metadata::Published {
         tag: "127.0.0.1:5000/demo/hello:1.0.0".into(),
         digest: digest.clone(),
         platforms: vec!["linux/arm64".into()],
     });
-    doc.loaded.push(metadata::Loaded {
+    doc.rbake.loaded.push(metadata::Loaded {
         tag: "demo/hello:1.0.0-linux-arm64".into(),
         platform: "linux/arm64".into(),
         image_id: digest,
     });
-    doc.results.insert(
+    doc.rbake.results.insert(
         "build:release:linux/arm64".into(),
         metadata::NodeResult {
             status: "done".into(),
@@ -219,7 +234,7 @@ fn metadata_documents_validate() {
             builder: Some("arm".into()),
         },
     );
-    doc.results.insert(
+    doc.rbake.results.insert(
         "push:release".into(),
         metadata::NodeResult {
             status: "skipped".into(),
@@ -232,12 +247,21 @@ fn metadata_documents_validate() {
     assert_eq!(errors(&s, &value), Vec::<String>::new());
 
     let mut bad = value.clone();
-    bad["nodes"]["build:release:linux/arm64"]["digest"] = json!("md5:abc");
+    bad["rbake.metadata"]["nodes"]["build:release:linux/arm64"]["digest"] = json!("md5:abc");
     assert_eq!(
         errors(&s, &bad),
-        vec!["/nodes/build:release:linux~1arm64/digest".to_string()]
+        vec!["/rbake.metadata/nodes/build:release:linux~1arm64/digest".to_string()]
+    );
+    let mut bad = value.clone();
+    bad["release"]["containerimage.digest"] = json!("md5:abc");
+    assert_eq!(
+        errors(&s, &bad),
+        vec!["/release/containerimage.digest".to_string()]
     );
     let mut wrong = value;
-    wrong["schema"] = json!("rbake.metadata.v2");
-    assert_eq!(errors(&s, &wrong), vec!["/schema".to_string()]);
+    wrong["rbake.metadata"]["schema"] = json!("rbake.metadata.v1");
+    assert_eq!(
+        errors(&s, &wrong),
+        vec!["/rbake.metadata/schema".to_string()]
+    );
 }
