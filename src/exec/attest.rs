@@ -1,46 +1,43 @@
 //! Attestations at run time. Provenance needs nothing but BuildKit; an SBOM needs its
-//! generator image (BuildKit runs it as a scanner over the build's result). rbake never lets
-//! a build pull that image behind the user's back: it must already be in the image store
-//! of the engine the build runs on, and a build that would need it otherwise fails before
-//! its solve starts, saying which image and which engine.
+//! generator image, which BuildKit pulls (as it does for buildx) when the engine does not
+//! hold it, and runs as a scanner over the build's result. When a build with an SBOM fails
+//! and the engine does not hold the generator, the failure says so: which image, which
+//! builder, and how to provide it or turn the SBOM off.
 
-use super::engine::{Endpoint, error_chain};
+use super::engine::Endpoint;
 use crate::model::attest::Attest;
 
-/// Fails unless every SBOM generator `attest` names is in the engine's image store.
-pub(crate) async fn require_generators(
-    endpoint: &Endpoint,
-    builder: &str,
-    attest: &[String],
-) -> Result<(), String> {
+/// The SBOM generator images `attest` names that the engine does not hold (an engine that
+/// cannot be asked counts as not holding them).
+pub(crate) async fn missing_generators(endpoint: &Endpoint, attest: &[String]) -> Vec<String> {
     let generators: Vec<String> = attest
         .iter()
         .filter_map(|a| Attest::parse(a).generator())
         .collect();
     if generators.is_empty() {
-        return Ok(());
+        return generators;
     }
-    let docker = endpoint.docker()?;
+    let Ok(docker) = endpoint.docker() else {
+        return generators;
+    };
+    let mut missing = Vec::new();
     for g in generators {
-        match docker.inspect_image(&g).await {
-            Ok(_) => {}
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => return Err(missing(&g, builder)),
-            Err(e) => {
-                return Err(format!(
-                    "cannot look up the SBOM generator image `{g}` in builder `{builder}`: {}",
-                    error_chain(&e)
-                ));
-            }
+        if docker.inspect_image(&g).await.is_err() {
+            missing.push(g);
         }
     }
-    Ok(())
+    missing
 }
 
-/// The message for a generator the engine does not hold.
-pub fn missing(generator: &str, builder: &str) -> String {
+/// What a failed build with an SBOM adds to its message when the engine had to pull the
+/// generator.
+pub fn explain_failure(message: &str, generators: &[String], builder: &str) -> String {
+    let list = generators
+        .iter()
+        .map(|g| format!("`{g}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
-        "the SBOM generator image `{generator}` is not in the image store of builder `{builder}`, and rbake does not let a build pull it; load it into that engine first (`docker pull {generator}` or `docker load`), name an image the engine holds with `type=sbom,generator=IMAGE`, or turn the SBOM off (`--sbom=false`)"
+        "{message}\nthe SBOM generator image {list} is not in the image store of builder `{builder}`, so BuildKit had to pull it; if that pull is what failed, load it into that engine (`docker pull` or `docker load`), name an image the engine holds with `type=sbom,generator=IMAGE`, or turn the SBOM off (`--sbom=false`)"
     )
 }

@@ -59,7 +59,7 @@ fn clean_name(target: &str) -> String {
 pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
     let caps = caps(ctx, b.builder.as_ref())?;
     let endpoint = Endpoint::parse(&caps.endpoint)?;
-    super::attest::require_generators(&endpoint, &caps.name, &b.attest).await?;
+    let unheld_generators = super::attest::missing_generators(&endpoint, &b.attest).await;
     let cwd = &ctx.opts.cwd;
     let grants = &ctx.plan.grants;
     let (context_dir, dockerfile_path, mut text) = local_inputs(cwd, grants, b)?;
@@ -174,7 +174,11 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
     let mut outcome = solve::solve(&endpoint, req, &shared, &ctx.events)
         .await
         .map_err(|f| RunError {
-            message: f.message,
+            message: if unheld_generators.is_empty() || f.unreachable {
+                f.message
+            } else {
+                super::attest::explain_failure(&f.message, &unheld_generators, &caps.name)
+            },
             kind: if f.unreachable {
                 ErrorKind::BuilderLost
             } else if f.transient {
