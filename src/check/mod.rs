@@ -58,7 +58,10 @@ pub enum SshKeyFact {
     /// Protected by a passphrase: only an agent can use it.
     Encrypted,
     /// Not a key rbake can sign with (why, and what to do).
-    Unusable { why: String, help: String },
+    Unusable {
+        why: String,
+        help: String,
+    },
 }
 
 impl Facts {

@@ -171,7 +171,8 @@ fn gather(settings: &Settings, def: &crate::model::Definition, allow: &[String])
         facts.paths.insert(need.path, fact);
     }
     for path in check::ssh_paths(def) {
-        if let (Some(PathFact::File(_)), Some(real)) = (facts.paths.get(&path), facts.real.get(&path))
+        if let (Some(PathFact::File(_)), Some(real)) =
+            (facts.paths.get(&path), facts.real.get(&path))
             && !facts.refused(&path, Access::Read)
         {
             let fact = ssh_key_fact(real);

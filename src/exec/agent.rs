@@ -11,9 +11,9 @@ use std::path::Path;
 
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
+use ssh_encoding::{Decode as _, Encode as _};
 use ssh_key::private::{Ed25519Keypair, KeypairData, RsaKeypair};
 use ssh_key::{Algorithm, HashAlg, PrivateKey, Signature};
-use ssh_encoding::{Decode as _, Encode as _};
 
 /// The most a key file may hold; OpenSSH's own largest keys are a few KiB. Compat:
 /// buildx reads at most 100 KiB of a key file.
@@ -157,7 +157,9 @@ impl Keyring {
     pub fn answer(&self, request: &[u8]) -> Vec<u8> {
         match request.split_first() {
             Some((&REQUEST_IDENTITIES, _)) => self.identities(),
-            Some((&SIGN_REQUEST, mut body)) => self.sign(&mut body).unwrap_or_else(|| vec![FAILURE]),
+            Some((&SIGN_REQUEST, mut body)) => {
+                self.sign(&mut body).unwrap_or_else(|| vec![FAILURE])
+            }
             // Adding, removing, locking, extensions: not offered.
             _ => vec![FAILURE],
         }
@@ -372,7 +374,10 @@ mod tests {
         let key = parse_key(pem.as_bytes()).unwrap();
         let ring = Keyring::from_keys(vec![key.clone()]).unwrap();
         let blob = key.public_key().to_bytes().unwrap();
-        for (flag, hash) in [(RSA_SHA2_256, HashAlg::Sha256), (RSA_SHA2_512, HashAlg::Sha512)] {
+        for (flag, hash) in [
+            (RSA_SHA2_256, HashAlg::Sha256),
+            (RSA_SHA2_512, HashAlg::Sha512),
+        ] {
             let sig = signature_of(&ask(&ring, &sign_request(&blob, b"data", flag)));
             assert_eq!(sig.algorithm(), Algorithm::Rsa { hash: Some(hash) });
             rsa::signature::Verifier::verify(key.public_key(), b"data", &sig).unwrap();
@@ -393,9 +398,15 @@ K/EmYT+klbvCTDT+c2n6pcnLYr75KcgXyy+10aTGyvx0IGQmX3Pa9PF0wiAhvy2Wkz+AoT
 sMx/rObaQSbnfmbIQ0FH5Gikd/jMiToYP0lI8=
 -----END OPENSSH PRIVATE KEY-----
 ";
-        assert_eq!(parse_key(encrypted.as_bytes()).unwrap_err(), KeyError::Encrypted);
+        assert_eq!(
+            parse_key(encrypted.as_bytes()).unwrap_err(),
+            KeyError::Encrypted
+        );
         let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
-        assert_eq!(parse_key(legacy.as_bytes()).unwrap_err(), KeyError::Encrypted);
+        assert_eq!(
+            parse_key(legacy.as_bytes()).unwrap_err(),
+            KeyError::Encrypted
+        );
         let public = ed25519().public_key().to_openssh().unwrap();
         assert!(matches!(
             parse_key(public.as_bytes()),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::agent::Keyring;
 use super::apply::{Built, Ctx, caps};
 use super::engine::Endpoint;
 use super::events::Outcome;
@@ -14,7 +15,6 @@ use super::filesync::Dirs;
 use super::fswalk::{Disk, Memory, Tree};
 use super::paths;
 use super::schedule::{ErrorKind, RunError};
-use super::agent::Keyring;
 use super::session::{SecretSource, SshAgent};
 use super::{context, frontend, solve};
 use crate::model::access::{Access, Grants};
@@ -246,7 +246,9 @@ fn ssh_agents(
         // Compat: buildx's agent config takes one socket, or key files, never both.
         let agent = match socket {
             Some(_) if written.len() > 1 => {
-                return Err(format!("ssh `{id}` names an agent socket among other paths: give either one socket or key files"));
+                return Err(format!(
+                    "ssh `{id}` names an agent socket among other paths: give either one socket or key files"
+                ));
             }
             Some(sock) => SshAgent::Socket(sock),
             None => SshAgent::Keys(Arc::new(Keyring::load(&keys).map_err(|(f, e)| {

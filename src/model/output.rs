@@ -201,7 +201,10 @@ mod tests {
     fn ssh_specs_parse_as_buildx() {
         assert_eq!(SshSpec::parse("default").paths, Vec::<String>::new());
         let s = SshSpec::parse("git=/k/a,keys/b");
-        assert_eq!((s.id.as_str(), s.paths), ("git", vec!["/k/a".to_string(), "keys/b".into()]));
+        assert_eq!(
+            (s.id.as_str(), s.paths),
+            ("git", vec!["/k/a".to_string(), "keys/b".into()])
+        );
     }
 
     #[test]

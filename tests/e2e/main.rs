@@ -52,6 +52,7 @@ pub mod registry;
 mod apply;
 mod failures;
 mod probe;
+mod ssh;
 
 use std::cell::RefCell;
 use std::fs::File;
