@@ -267,7 +267,7 @@ impl Framer {
 
     /// The next whole message's body, `Ok(None)` while it is incomplete, or an error for a
     /// message longer than any agent accepts (the stream is then closed).
-    pub fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
+    pub fn take(&mut self) -> Result<Option<Vec<u8>>, String> {
         let Some(len) = self.buf.get(..4) else {
             return Ok(None);
         };
@@ -307,9 +307,9 @@ mod tests {
         let mut f = Framer::default();
         let wire = frame(body);
         f.push(&wire[..3]);
-        assert_eq!(f.next().unwrap(), None);
+        assert_eq!(f.take().unwrap(), None);
         f.push(&wire[3..]);
-        let msg = f.next().unwrap().expect("a whole message");
+        let msg = f.take().unwrap().expect("a whole message");
         ring.answer(&msg)
     }
 
@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(ring.answer(&[]), vec![FAILURE]);
         let mut f = Framer::default();
         f.push(&u32::MAX.to_be_bytes());
-        assert!(f.next().is_err());
+        assert!(f.take().is_err());
     }
 
     #[test]

@@ -368,7 +368,7 @@ fn answer_in_process(
         'conn: while let Ok(Some(msg)) = incoming.message().await {
             framer.push(&msg.data);
             loop {
-                match framer.next() {
+                match framer.take() {
                     Ok(Some(request)) => {
                         let reply = keys.answer(&request);
                         yield Ok(SshBytes { data: agent::frame(&reply) });
