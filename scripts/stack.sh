@@ -316,6 +316,8 @@ do_install() {
     say "installed buildx plugin at $BUILDX_PLUGIN"
   fi
 
+  install_sshkey_server
+
   # Base images are built from these; fetching them now keeps 'base-images' off apt.
   local spec
   for spec in "${BASE_SPECS[@]}"; do
@@ -327,6 +329,25 @@ do_install() {
       "docker $("$DOCKER26" --version | awk '{print $3}' | tr -d ,) (in $D26_DIR)," \
       "registry $(docker-registry --version 2>&1 | awk '{print $NF}'), buildx $("$BUILDX_PLUGIN" version | awk '{print $2}')," \
       "$(qemu-aarch64-static --version | head -n 1)"
+}
+
+# ---- sshd for the ssh key-file test -------------------------------------------------------
+# e2e `ssh_key_file` runs its own sshd (127.0.0.1:2231, config and keys in its temp dir) for
+# the length of the test; only the package is needed, its service never started here.
+SSHKEY_PKGS=(openssh-server)
+install_sshkey_server() {
+  local p missing=() own_policy=0
+  for p in "${SSHKEY_PKGS[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  apt_update
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+  fi
+  say "apt-get install ${missing[*]} (for the ssh key-file test)"
+  local ok=0
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOG_DIR/apt-install-sshkey.log" 2>&1 && ok=1
+  [ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ $ok = 1 ] || { show_log "$LOG_DIR/apt-install-sshkey.log"; die "apt-get install ${missing[*]} failed"; }
 }
 
 # ---- up ----------------------------------------------------------------------------------

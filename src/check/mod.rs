@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use crate::base::{clean_path, csv_fields, is_remote};
 use crate::model::access::{Access, Grants};
 use crate::model::capabilities::ImageStore;
-use crate::model::output::{Output, OutputKind, SecretSource, SecretSpec, cache_type};
+use crate::model::output::{Output, OutputKind, SecretSource, SecretSpec, SshSpec, cache_type};
 use crate::model::{Builder, Definition, Platform, Target};
 use crate::plan::{Node, Plan};
 use crate::source::{Diag, Diags, Origin, SourceMap, Span};
@@ -47,6 +47,22 @@ pub struct Facts {
     pub env_not_utf8: BTreeSet<String>,
     /// Entitlements granted on the command line (`--allow`).
     pub allow: Vec<String>,
+    /// What the `ssh` paths that are regular files hold (see [`ssh_paths`]); a key is read
+    /// to classify it and never kept.
+    pub ssh_keys: BTreeMap<String, SshKeyFact>,
+}
+
+/// What an `ssh` key file holds, as far as the checks need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SshKeyFact {
+    Usable,
+    /// Protected by a passphrase: only an agent can use it.
+    Encrypted,
+    /// Not a key rbake can sign with (why, and what to do).
+    Unusable {
+        why: String,
+        help: String,
+    },
 }
 
 impl Facts {
@@ -127,6 +143,17 @@ fn local_uses(t: &Target) -> Vec<LocalUse> {
             });
         }
     }
+    for item in t.list("ssh") {
+        for path in SshSpec::parse(&item.value).paths {
+            out.push(LocalUse {
+                path,
+                access: Access::Read,
+                span: item.span,
+                text: false,
+                dockerfile: false,
+            });
+        }
+    }
     for (key, field, access) in [
         ("cache-from", "src", Access::Read),
         ("cache-to", "dest", Access::Write),
@@ -185,6 +212,15 @@ fn local_cache_path(spec: &str, field: &str) -> Option<String> {
         .find_map(|f| f.strip_prefix(&format!("{field}=")))
         .filter(|p| !p.trim().is_empty())
         .map(str::to_string)
+}
+
+/// The paths `ssh` entries name (agent sockets or key files), for the CLI to classify.
+pub fn ssh_paths(def: &Definition) -> BTreeSet<String> {
+    def.targets
+        .values()
+        .flat_map(|t| t.list("ssh"))
+        .flat_map(|item| SshSpec::parse(&item.value).paths)
+        .collect()
 }
 
 /// The paths `verify` will look at for this definition.
@@ -295,6 +331,7 @@ pub fn verify(
         let t = &def.targets[name];
         check_inputs(t, facts, sources, &mut dockerfiles, diags);
         check_secrets(t, facts, diags);
+        check_ssh(t, facts, diags);
         check_entitlements(t, facts, diags);
         check_access(t, facts, diags);
         check_unapplied(t, diags);
@@ -655,6 +692,65 @@ fn check_secrets(t: &Target, facts: &Facts, diags: &mut Diags) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Each `ssh` path exists; a key file holds a key rbake's agent can sign with; one id names
+/// one agent socket or key files, never both (as buildx).
+fn check_ssh(t: &Target, facts: &Facts, diags: &mut Diags) {
+    for item in t.list("ssh") {
+        let spec = SshSpec::parse(&item.value);
+        let id = &spec.id;
+        let mut sockets = 0;
+        for p in &spec.paths {
+            if facts.refused(p, Access::Read) {
+                continue;
+            }
+            match (facts.paths.get(p), facts.ssh_keys.get(p)) {
+                (Some(PathFact::Special(kind)), _) if *kind == "a socket" => sockets += 1,
+                (Some(PathFact::Special(kind)), _) => diags.push(
+                    Diag::error("check::ssh_key", format!("ssh `{id}` of target `{}` names `{p}`, which is {kind}, neither a key file nor an agent socket", t.name))
+                        .label(item.span, "not a key or an agent")
+                        .help("name a private key file or an agent socket"),
+                ),
+                (Some(PathFact::Dir), _) => diags.push(
+                    Diag::error("check::ssh_key", format!("ssh `{id}` of target `{}` names `{p}`, which is a directory", t.name))
+                        .label(item.span, "not a key or an agent")
+                        .help("name a private key file (such as `~/.ssh/id_ed25519`) or an agent socket"),
+                ),
+                (Some(PathFact::File(_)), Some(SshKeyFact::Encrypted)) => diags.push(
+                    Diag::error("check::ssh_key", format!("ssh `{id}` of target `{}` names `{p}`, a key encrypted with a passphrase, which rbake does not ask for", t.name))
+                        .label(item.span, "encrypted key")
+                        .help(format!("load it into an agent (`ssh-add {p}`) and write `{id}` alone, which uses the agent at $SSH_AUTH_SOCK")),
+                ),
+                (Some(PathFact::File(_)), Some(SshKeyFact::Unusable { why, help })) => diags.push(
+                    Diag::error("check::ssh_key", format!("ssh `{id}` of target `{}` names `{p}`, which {why}", t.name))
+                        .label(item.span, "not a usable key")
+                        .help(help.clone()),
+                ),
+                // The in-process agent (exec/agent.rs) answers correctly in its unit tests,
+                // but a login through BuildKit's forwarding is still refused (the e2e test
+                // `ssh_key_file` is not enabled yet): refuse key files rather than let a
+                // `RUN --mount=type=ssh` step fail with "Permission denied".
+                (Some(PathFact::File(_)), _) => diags.push(
+                    Diag::error("check::ssh_key", format!("ssh `{id}` of target `{}` names the key file `{p}`; this version of rbake cannot serve key files to a build yet", t.name))
+                        .label(item.span, "a key file")
+                        .help(format!("load the key into an agent (`ssh-add {p}`) and write `{id}` alone, which uses the agent at $SSH_AUTH_SOCK")),
+                ),
+                _ => diags.push(
+                    Diag::error("check::ssh_missing", format!("ssh `{id}` of target `{}` names `{p}`, which does not exist", t.name))
+                        .label(item.span, "file not found")
+                        .help("name an existing private key file or agent socket, or write the id alone to use the agent at $SSH_AUTH_SOCK"),
+                ),
+            }
+        }
+        if sockets > 0 && spec.paths.len() > 1 {
+            diags.push(
+                Diag::error("check::ssh_spec", format!("ssh `{id}` of target `{}` names an agent socket among other paths", t.name))
+                    .label(item.span, "one socket, or key files")
+                    .help("give one id either a single agent socket or key files; use another id for the other"),
+            );
         }
     }
 }

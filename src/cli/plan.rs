@@ -170,7 +170,38 @@ fn gather(settings: &Settings, def: &crate::model::Definition, allow: &[String])
         };
         facts.paths.insert(need.path, fact);
     }
+    for path in check::ssh_paths(def) {
+        if let (Some(PathFact::File(_)), Some(real)) =
+            (facts.paths.get(&path), facts.real.get(&path))
+            && !facts.refused(&path, Access::Read)
+        {
+            let fact = ssh_key_fact(real);
+            facts.ssh_keys.insert(path, fact);
+        }
+    }
     facts
+}
+
+/// Reads an `ssh` key file to tell whether rbake's agent can use it; the key is dropped here.
+fn ssh_key_fact(real: &std::path::Path) -> check::SshKeyFact {
+    use crate::exec::agent::{self, KeyError};
+    let text = match paths::read_regular(real, agent::MAX_KEY_FILE) {
+        Ok(t) => t,
+        Err(e) => {
+            return check::SshKeyFact::Unusable {
+                why: format!("cannot be read: {e}"),
+                help: "name a readable private key file of at most 100 KiB".into(),
+            };
+        }
+    };
+    match agent::parse_key(&text) {
+        Ok(_) => check::SshKeyFact::Usable,
+        Err(KeyError::Encrypted) => check::SshKeyFact::Encrypted,
+        Err(e) => check::SshKeyFact::Unusable {
+            why: e.to_string(),
+            help: e.help().to_string(),
+        },
+    }
 }
 
 /// Replaces each builder's declared capabilities with what its engine reports, and reports

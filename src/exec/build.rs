@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::agent::Keyring;
 use super::apply::{Built, Ctx, caps};
 use super::engine::Endpoint;
 use super::events::Outcome;
@@ -14,10 +15,10 @@ use super::filesync::Dirs;
 use super::fswalk::{Disk, Memory, Tree};
 use super::paths;
 use super::schedule::{ErrorKind, RunError};
-use super::session::SecretSource;
+use super::session::{SecretSource, SshAgent};
 use super::{context, frontend, solve};
 use crate::model::access::{Access, Grants};
-use crate::model::output::{SecretSource as SpecSource, SecretSpec};
+use crate::model::output::{SecretSource as SpecSource, SecretSpec, SshSpec};
 use crate::plan::{Build, NamedContext};
 
 /// The rbake-owned reference a build's result is stored under in its engine.
@@ -136,7 +137,7 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
         };
         secrets.insert(spec.id, src);
     }
-    let ssh = ssh_sockets(&b.ssh, cwd, &ctx.opts.env)?;
+    let ssh = ssh_agents(&b.ssh, cwd, grants, &ctx.opts.env)?;
     let mut entitlements = Vec::new();
     if b.network.as_deref() == Some("host") {
         entitlements.push("network.host".to_string());
@@ -211,40 +212,55 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
     Ok(outcome)
 }
 
-/// `ssh` specs (`default`, `ID`, `ID=PATH`) as agent sockets by id. Key files would need an
-/// agent of rbake's own; forwarding the user's agent keeps keys out of rbake entirely.
-fn ssh_sockets(
+/// `ssh` specs as agents by id, as buildx's: `ID` alone is the agent at `$SSH_AUTH_SOCK`;
+/// `ID=PATH,...` names one agent socket or any number of private key files, which rbake's
+/// own agent (`agent.rs`) serves. Each path is resolved and checked against the working
+/// directory and the granted entitlements right before it is read.
+fn ssh_agents(
     specs: &[String],
-    cwd: &std::path::Path,
+    cwd: &Path,
+    grants: &Grants,
     env: &std::collections::BTreeMap<String, String>,
-) -> Result<HashMap<String, PathBuf>, String> {
+) -> Result<HashMap<String, SshAgent>, String> {
+    use std::os::unix::fs::FileTypeExt;
     let mut out = HashMap::new();
     for spec in specs {
-        let (id, path) = match spec.split_once('=') {
-            Some((id, p)) => (
-                id.to_string(),
-                Some(p.split(',').next().unwrap_or(p).to_string()),
-            ),
-            None => (spec.clone(), None),
-        };
-        let path = match path {
-            Some(p) => if p.starts_with('/') { PathBuf::from(p) } else { cwd.join(p) },
-            None => PathBuf::from(env.get("SSH_AUTH_SOCK").ok_or_else(|| {
-                format!("ssh `{id}` uses the SSH agent, but SSH_AUTH_SOCK is not set: start an agent and `ssh-add` the key")
-            })?),
-        };
-        use std::os::unix::fs::FileTypeExt;
-        let is_socket = std::fs::metadata(&path)
-            .map(|m| m.file_type().is_socket())
-            .unwrap_or(false);
-        if !is_socket {
-            return Err(format!(
-                "ssh `{id}` points at {}, which is not an agent socket: load the key into an agent (`ssh-add {}`) and use `{id}` alone",
-                path.display(),
-                path.display()
-            ));
+        let SshSpec { id, paths: written } = SshSpec::parse(spec);
+        if written.is_empty() {
+            let sock = env.get("SSH_AUTH_SOCK").filter(|s| !s.is_empty()).ok_or_else(|| {
+                format!("ssh `{id}` uses the SSH agent, but SSH_AUTH_SOCK is not set: start an agent and `ssh-add` the key, or name the key file (`{id}=PATH`)")
+            })?;
+            out.insert(id, SshAgent::Socket(PathBuf::from(sock)));
+            continue;
         }
-        out.insert(id, path);
+        let mut socket = None;
+        let mut keys = Vec::new();
+        for w in &written {
+            let real = paths::recheck(cwd, grants, w, Access::Read)
+                .map_err(|e| format!("ssh `{id}`: {e}"))?
+                .real()
+                .to_path_buf();
+            let meta = std::fs::metadata(&real)
+                .map_err(|e| format!("ssh `{id}`: cannot read `{w}`: {e}"))?;
+            if meta.file_type().is_socket() {
+                socket = Some(real);
+            } else {
+                keys.push(real);
+            }
+        }
+        // Compat: buildx's agent config takes one socket, or key files, never both.
+        let agent = match socket {
+            Some(_) if written.len() > 1 => {
+                return Err(format!(
+                    "ssh `{id}` names an agent socket among other paths: give either one socket or key files"
+                ));
+            }
+            Some(sock) => SshAgent::Socket(sock),
+            None => SshAgent::Keys(Arc::new(Keyring::load(&keys).map_err(|(f, e)| {
+                format!("ssh `{id}`: the key file {} {e}; {}", f.display(), e.help())
+            })?)),
+        };
+        out.insert(id, agent);
     }
     Ok(out)
 }

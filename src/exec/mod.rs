@@ -1,6 +1,7 @@
 //! The only code that talks to engines, BuildKit and registries. It reports through return
 //! values and events; it never prints.
 
+pub mod agent;
 pub mod apply;
 pub mod attest;
 pub mod build;

@@ -32,6 +32,7 @@ use bollard_buildkit_proto::moby::sshforward::v1::{
 use tokio::task::JoinHandle;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::agent::{self, Keyring};
 use super::credentials::Credentials;
 use super::engine::{Endpoint, Stream};
 use super::filesend::{self, Receiver};
@@ -53,6 +54,14 @@ impl std::fmt::Debug for SecretSource {
     }
 }
 
+/// Where an `ssh` id's agent is: the user's agent socket (forwarded byte for byte, never
+/// read), or keys rbake read from files and answers for itself (`agent.rs`).
+#[derive(Clone, Debug)]
+pub enum SshAgent {
+    Socket(std::path::PathBuf),
+    Keys(Arc<Keyring>),
+}
+
 /// What one session serves.
 pub struct Services {
     /// Local sources by the name the frontend asks for.
@@ -62,8 +71,8 @@ pub struct Services {
     pub shared_key: String,
     pub secrets: HashMap<String, SecretSource>,
     pub credentials: Arc<Credentials>,
-    /// SSH agent sockets by id (`default` is `$SSH_AUTH_SOCK`), forwarded, never read.
-    pub ssh: HashMap<String, std::path::PathBuf>,
+    /// SSH agents by id (`default` is `$SSH_AUTH_SOCK` unless the spec names paths).
+    pub ssh: HashMap<String, SshAgent>,
     /// The process environment, for `env` secrets (read once by the CLI).
     pub env: Arc<std::collections::BTreeMap<String, String>>,
     /// Where a `local` or `tar` export's files go; `None` for an image export.
@@ -132,7 +141,7 @@ pub async fn open(endpoint: &Endpoint, name: &str, services: Services) -> Result
     });
     let health = HealthServer::new(HealthService);
     let ssh = SshServer::new(SshService {
-        sockets: services.ssh,
+        agents: services.ssh,
     });
     let filesend = services.receiver.as_ref().map(filesend::service);
     let task = tokio::spawn(async move {
@@ -276,7 +285,7 @@ impl Health for HealthService {
 }
 
 struct SshService {
-    sockets: HashMap<String, std::path::PathBuf>,
+    agents: HashMap<String, SshAgent>,
 }
 
 #[tonic::async_trait]
@@ -287,8 +296,9 @@ impl Ssh for SshService {
     ) -> Result<Response<CheckAgentResponse>, Status> {
         let id = &request.get_ref().id;
         let id = if id.is_empty() { "default" } else { id };
-        match self.sockets.get(id) {
-            Some(p) if p.exists() => Ok(Response::new(CheckAgentResponse {})),
+        match self.agents.get(id) {
+            Some(SshAgent::Socket(p)) if p.exists() => Ok(Response::new(CheckAgentResponse {})),
+            Some(SshAgent::Keys(_)) => Ok(Response::new(CheckAgentResponse {})),
             _ => Err(Status::not_found(format!("no ssh agent for id {id}"))),
         }
     }
@@ -296,12 +306,11 @@ impl Ssh for SshService {
     type ForwardAgentStream =
         Pin<Box<dyn tokio_stream::Stream<Item = Result<SshBytes, Status>> + Send>>;
 
-    /// Pipes the agent protocol between BuildKit and the agent's socket, byte for byte.
+    /// One agent connection: piped to the user's agent, or answered from rbake's keys.
     async fn forward_agent(
         &self,
         request: Request<Streaming<SshBytes>>,
     ) -> Result<Response<Self::ForwardAgentStream>, Status> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let id = request
             .metadata()
             .get("id")
@@ -309,33 +318,66 @@ impl Ssh for SshService {
             .filter(|v| !v.is_empty())
             .unwrap_or("default")
             .to_string();
-        let path = self
-            .sockets
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Status::not_found(format!("no ssh agent for id {id}")))?;
-        let sock = tokio::net::UnixStream::connect(&path)
-            .await
-            .map_err(|e| Status::unavailable(format!("ssh agent {id}: {e}")))?;
-        let (mut rd, mut wr) = sock.into_split();
-        let mut incoming = request.into_inner();
-        tokio::spawn(async move {
-            while let Ok(Some(msg)) = incoming.message().await {
-                if wr.write_all(&msg.data).await.is_err() {
-                    break;
-                }
-            }
-            let _ = wr.shutdown().await;
-        });
-        let stream = async_stream::stream! {
-            let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match rd.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => yield Ok(SshBytes { data: buf[..n].to_vec() }),
-                }
-            }
-        };
-        Ok(Response::new(Box::pin(stream)))
+        match self.agents.get(&id) {
+            Some(SshAgent::Socket(path)) => forward_socket(&id, path, request.into_inner()).await,
+            Some(SshAgent::Keys(keys)) => Ok(answer_in_process(keys.clone(), request.into_inner())),
+            None => Err(Status::not_found(format!("no ssh agent for id {id}"))),
+        }
     }
+}
+
+/// Pipes the agent protocol between BuildKit and the agent's socket, byte for byte.
+async fn forward_socket(
+    id: &str,
+    path: &std::path::Path,
+    mut incoming: Streaming<SshBytes>,
+) -> Result<Response<<SshService as Ssh>::ForwardAgentStream>, Status> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|e| Status::unavailable(format!("ssh agent {id}: {e}")))?;
+    let (mut rd, mut wr) = sock.into_split();
+    tokio::spawn(async move {
+        while let Ok(Some(msg)) = incoming.message().await {
+            if wr.write_all(&msg.data).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let stream = async_stream::stream! {
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => yield Ok(SshBytes { data: buf[..n].to_vec() }),
+            }
+        }
+    };
+    Ok(Response::new(Box::pin(stream)))
+}
+
+/// Answers each agent request as it completes; a message too long for any agent ends the
+/// connection, as an agent would.
+fn answer_in_process(
+    keys: Arc<Keyring>,
+    mut incoming: Streaming<SshBytes>,
+) -> Response<<SshService as Ssh>::ForwardAgentStream> {
+    let stream = async_stream::stream! {
+        let mut framer = agent::Framer::default();
+        'conn: while let Ok(Some(msg)) = incoming.message().await {
+            framer.push(&msg.data);
+            loop {
+                match framer.take() {
+                    Ok(Some(request)) => {
+                        let reply = keys.answer(&request);
+                        yield Ok(SshBytes { data: agent::frame(&reply) });
+                    }
+                    Ok(None) => break,
+                    Err(_) => break 'conn,
+                }
+            }
+        }
+    };
+    Response::new(Box::pin(stream))
 }

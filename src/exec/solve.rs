@@ -30,7 +30,7 @@ pub struct Request {
     /// Frontend attributes beyond context, filename and platform (args, labels, target...).
     pub attrs: HashMap<String, String>,
     pub secrets: HashMap<String, SecretSource>,
-    pub ssh: HashMap<String, std::path::PathBuf>,
+    pub ssh: HashMap<String, super::session::SshAgent>,
     pub cache_from: Vec<CacheOptionsEntry>,
     pub cache_to: Vec<CacheOptionsEntry>,
     pub entitlements: Vec<String>,

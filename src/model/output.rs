@@ -1,4 +1,4 @@
-//! Output, cache and secret specs in bake's CSV form (`type=registry,ref=...`), parsed into
+//! Output, cache, secret and ssh specs in bake's CSV form (`type=registry,ref=...`), parsed into
 //! what the planner needs to know.
 
 use std::collections::BTreeMap;
@@ -151,6 +151,30 @@ impl SecretSpec {
     }
 }
 
+/// An `ssh` entry as buildx reads it: `ID` alone (the agent at `$SSH_AUTH_SOCK`), or
+/// `ID=PATH[,PATH...]`, each path an agent socket or a private key file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshSpec {
+    pub id: String,
+    pub paths: Vec<String>,
+}
+
+impl SshSpec {
+    /// Compat: buildx splits at the first `=` and the paths at every `,`, with no quoting.
+    pub fn parse(spec: &str) -> SshSpec {
+        match spec.split_once('=') {
+            Some((id, paths)) => SshSpec {
+                id: id.to_string(),
+                paths: paths.split(',').map(str::to_string).collect(),
+            },
+            None => SshSpec {
+                id: spec.to_string(),
+                paths: Vec::new(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +195,16 @@ mod tests {
         );
         assert_eq!(Output::parse("out/dir").unwrap().dest(), Some("out/dir"));
         assert!(Output::parse("type=bogus").is_err());
+    }
+
+    #[test]
+    fn ssh_specs_parse_as_buildx() {
+        assert_eq!(SshSpec::parse("default").paths, Vec::<String>::new());
+        let s = SshSpec::parse("git=/k/a,keys/b");
+        assert_eq!(
+            (s.id.as_str(), s.paths),
+            ("git", vec!["/k/a".to_string(), "keys/b".into()])
+        );
     }
 
     #[test]

@@ -478,7 +478,7 @@ crate::on_both_engines!(metadata_file);
 /// Fails unless `secret` occurs nowhere rbake or the engine shows: the run's stdout and
 /// stderr, the plan, the metadata file, `docker history --no-trunc`, `docker image inspect`,
 /// and the saved image (config and every layer, compressed or not).
-fn assert_secret_nowhere(ws: &Workspace, applied: &Applied, secret: &str, image: &str) {
+pub(crate) fn assert_secret_nowhere(ws: &Workspace, applied: &Applied, secret: &str, image: &str) {
     let engine = &ws.engine;
     let needle = secret.as_bytes();
     let mut places: Vec<(String, Vec<u8>)> = vec![

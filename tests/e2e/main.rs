@@ -53,6 +53,7 @@ mod apply;
 mod attest;
 mod failures;
 mod probe;
+mod ssh;
 
 use std::cell::RefCell;
 use std::fs::File;
