@@ -117,8 +117,21 @@ impl Endpoint {
         }
     }
 
+    /// Whether the engine runs on this machine: a unix socket, or TCP or ssh to a loopback
+    /// address (so this machine's qemu registrations are the engine's too).
     pub fn is_local(&self) -> bool {
-        matches!(self, Endpoint::Unix(_))
+        let loopback = |h: &str| {
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            h.eq_ignore_ascii_case("localhost")
+                || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        };
+        match self {
+            Endpoint::Unix(_) => true,
+            Endpoint::Tcp { addr, .. } => {
+                loopback(addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h))
+            }
+            Endpoint::Ssh(t) => loopback(&t.host),
+        }
     }
 
     /// A bollard client for the engine's REST API.

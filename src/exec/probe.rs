@@ -68,7 +68,8 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
     let native: Vec<Platform> = native.into_iter().collect();
     // BuildKit only lists emulated platforms whose self-test passed when it started; a
     // handler registered (with the F flag, so it works inside containers) on this host
-    // builds too, so for a local engine the registration counts as well.
+    // builds too, so for a local engine (a unix socket, or tcp/ssh to loopback) the
+    // registration counts as well.
     if endpoint.is_local() {
         for p in registered_emulators(std::path::Path::new("/proc/sys/fs/binfmt_misc")) {
             if !platforms.contains(&p) {

@@ -51,6 +51,7 @@ pub mod registry;
 
 mod apply;
 mod failures;
+mod fleet;
 mod probe;
 
 use std::cell::RefCell;
