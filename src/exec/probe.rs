@@ -113,6 +113,11 @@ pub enum Unreachable {
     Refused { code: &'static str, help: String },
 }
 
+pub const TLS: &str = "probe::tls";
+pub const SSH_HOST_KEY: &str = "probe::ssh_host_key";
+pub const SSH_LOGIN: &str = "probe::ssh_login";
+pub const SSH_DOCKER: &str = "probe::ssh_docker";
+
 /// Sorts a probe failure by its cause.
 pub fn classify(endpoint: &str, cause: &str) -> Unreachable {
     let c = cause.to_ascii_lowercase();
@@ -124,13 +129,13 @@ pub fn classify(endpoint: &str, cause: &str) -> Unreachable {
         || c.contains("remote host identification has changed")
     {
         return refused(
-            "probe::ssh_host_key",
+            SSH_HOST_KEY,
             "ssh does not know (or no longer trusts) the engine host's key: check it and add it to known_hosts (`ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts`, or connect once with `ssh`); rbake never accepts an unknown host key",
         );
     }
     if c.contains("permission denied") || c.contains("too many authentication failures") {
         return refused(
-            "probe::ssh_login",
+            SSH_LOGIN,
             "ssh could not log in: load the key into ssh-agent (`ssh-add`) or name it with `IdentityFile` in ~/.ssh/config, and check the user in the endpoint; rbake reads no keys itself",
         );
     }
@@ -139,7 +144,7 @@ pub fn classify(endpoint: &str, cause: &str) -> Unreachable {
         || c.contains("dial-stdio")
     {
         return refused(
-            "probe::ssh_docker",
+            SSH_DOCKER,
             "the ssh login works but `docker system dial-stdio` does not run there: install the Docker CLI on that host and check that it reaches the engine",
         );
     }
@@ -158,7 +163,7 @@ pub fn classify(endpoint: &str, cause: &str) -> Unreachable {
         } else {
             "the engine refused rbake's client certificate: `tls-cert`/`tls-key` (or cert.pem/key.pem in DOCKER_CERT_PATH) must be signed by the CA the engine trusts (its `--tlscacert`)"
         };
-        return refused("probe::tls", help);
+        return refused(TLS, help);
     }
     if endpoint.starts_with("tcp://")
         && (c.contains("connection closed")
@@ -166,7 +171,7 @@ pub fn classify(endpoint: &str, cause: &str) -> Unreachable {
             || c.contains("invalid http"))
     {
         return refused(
-            "probe::tls",
+            TLS,
             "the engine did not speak plain HTTP: if it runs with `--tlsverify`, give the builder `tls-ca`, `tls-cert` and `tls-key` (or set DOCKER_TLS_VERIFY and DOCKER_CERT_PATH)",
         );
     }
