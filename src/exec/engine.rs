@@ -123,7 +123,8 @@ impl Endpoint {
         let loopback = |h: &str| {
             let h = h.trim_start_matches('[').trim_end_matches(']');
             h.eq_ignore_ascii_case("localhost")
-                || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
         };
         match self {
             Endpoint::Unix(_) => true,

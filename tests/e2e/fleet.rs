@@ -251,7 +251,10 @@ fn fleet_refusals() {
     ws.set_env("LOAD", "false");
     ws.set_env("REPO", &ws.registry_repo("refused"));
 
-    ws.write("build.hcl", &fleet.tls_builder("stranger", &fleet.other_certs, ""));
+    ws.write(
+        "build.hcl",
+        &fleet.tls_builder("stranger", &fleet.other_certs, ""),
+    );
     let run = ws.rbake(&["plan", "--probe", "small"]);
     run.assert_failure();
     for want in ["probe::tls", "`stranger`", &fleet.tls_host, "tls-cert"] {
@@ -261,7 +264,12 @@ fn fleet_refusals() {
     ws.write("build.hcl", &builder("far", "ssh://root@127.0.0.1:1", ""));
     let run = ws.rbake(&["plan", "--probe", "small"]);
     run.assert_failure();
-    for want in ["probe::failed", "`far`", "ssh://root@127.0.0.1:1", "Connection refused"] {
+    for want in [
+        "probe::failed",
+        "`far`",
+        "ssh://root@127.0.0.1:1",
+        "Connection refused",
+    ] {
         assert!(run.stderr.contains(want), "no {want}:\n{}", run.output());
     }
 
@@ -301,7 +309,11 @@ fn fleet_refusals() {
     );
     let run = ws.rbake(&["plan", "--probe", "--format", "json", "small"]);
     run.assert_success();
-    assert!(run.stderr.contains("probe::unreachable"), "{}", run.output());
+    assert!(
+        run.stderr.contains("probe::unreachable"),
+        "{}",
+        run.output()
+    );
     let plan: Value = serde_json::from_str(&run.stdout).unwrap();
     for n in plan["nodes"].as_array().unwrap() {
         if n["kind"] == "build" {
@@ -435,7 +447,14 @@ fn fleet_builder_lost_mid_run() {
     ws.plan(&only);
     let before = front.connections.load(Ordering::SeqCst);
     front.kill_after(before + 3);
-    let run = ws.rbake(&["apply", "small", "--set", "t2.builder=doomed", "--progress", "plain"]);
+    let run = ws.rbake(&[
+        "apply",
+        "small",
+        "--set",
+        "t2.builder=doomed",
+        "--progress",
+        "plain",
+    ]);
     run.assert_failure();
     for t in ["t1", "t2"] {
         let (_, repo, _) = registry::split_reference(&format!("{repo_ref}/{t}:v1"));
