@@ -6,6 +6,11 @@
 #   - a distribution 2.8 registry on 127.0.0.1:5000
 #   - qemu-user-static binfmt handlers for arm64 and arm
 #   - the buildx 0.13.1 CLI plugin (the peer for side-by-side checks)
+#   - the builder fleet (issue 9), two more Docker 26 daemons from the same binaries:
+#     "tls" on tcp://127.0.0.1:2376 with --tlsverify (CA and certificates made here with
+#     openssl, plus a client certificate from another CA that it must refuse), and "ssh"
+#     reached as ssh://root@127.0.0.1:2222 through Debian's sshd (its own config, host key
+#     and a key pair made here; listening on 127.0.0.1 only)
 # See scripts/README.md. Every subcommand is idempotent and cheap when its work is done.
 #
 # Usage: scripts/stack.sh [install] [up] [base-images] [verify] [status] [down] [env]
@@ -42,12 +47,30 @@ REG_DATA=/var/lib/rbake-registry
 REG_CONFIG=$STACK_DIR/etc/registry.yml
 REG_PIDFILE=$RUN_DIR/registry.pid
 
+# The fleet: certificates, ssh keys and configs under FLEET_DIR; each daemon its own roots.
+FLEET_DIR=$STACK_DIR/fleet
+T_ROOT=/run/rbake-t
+T_SOCK=$T_ROOT/docker.sock
+T_PIDFILE=$T_ROOT/docker.pid
+T_EXEC_ROOT=$T_ROOT/exec
+T_DATA_ROOT=/var/lib/rbake-t
+T_ADDR=127.0.0.1:2376
+S_ROOT=/run/rbake-s
+S_SOCK=$S_ROOT/docker.sock
+S_PIDFILE=$S_ROOT/docker.pid
+S_EXEC_ROOT=$S_ROOT/exec
+S_DATA_ROOT=/var/lib/rbake-s
+S_CONFIG=$STACK_DIR/etc/docker-s/daemon.json
+SSHD_PORT=2222
+SSHD_PIDFILE=$RUN_DIR/sshd.pid
+SSH_URL=ssh://root@127.0.0.1:$SSHD_PORT
+
 BUILDX_DIR=$STACK_DIR/buildx
 BUILDX_PLUGIN=${HOME:-/root}/.docker/cli-plugins/docker-buildx
 
 DEB_DIR=$CACHE_DIR/debs
 BASE_DIR=$CACHE_DIR/base-images
-APT_PKGS=(docker.io docker-registry qemu-user-static python3 curl jq)
+APT_PKGS=(docker.io docker-registry qemu-user-static python3 curl jq openssh-server openssl)
 BUSYBOX_APPLETS=(sh echo cat uname ls true false mkdir test)
 # tag  deb-arch  build platform  expected Architecture  expected Variant  uname -m
 BASE_SPECS=(
@@ -270,8 +293,9 @@ do_install() {
   for p in "${APT_PKGS[@]}"; do pkg_installed "$p" || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
     apt_update
-    # Package scripts must not start services here (the packaged registry would listen on
-    # all interfaces; dockerd is started by 'up' with our flags). Keep an existing policy.
+    # Package scripts must not start services here (the packaged registry and sshd would
+    # listen on all interfaces; dockerd and sshd are started by 'up' with our own configs).
+    # Keep an existing policy.
     local own_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
@@ -474,7 +498,139 @@ do_up() {
   up_dockerd20
   up_dockerd26
   up_registry
+  up_fleet
   do_status
+}
+
+# ---- the fleet (issue 9) -----------------------------------------------------------------
+# Certificates: a CA, the engine's server certificate (for 127.0.0.1 and localhost), a client
+# certificate, and a client certificate from a second CA that the engine must refuse.
+# Made once; ECDSA P-256, 10 years (test material only).
+fleet_certs() {
+  local d=$FLEET_DIR/tls
+  [ -s "$d/client/key.pem" ] && [ -s "$d/other-client/key.pem" ] && [ -s "$d/server/key.pem" ] && return 0
+  rm -rf "$d"; mkdir -p "$d/ca" "$d/other-ca" "$d/server" "$d/client" "$d/other-client"
+  chmod 700 "$d"
+  local log=$LOG_DIR/fleet-certs.log
+  mkca() {  # mkca DIR CN
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -keyout "$1/ca-key.pem" -out "$1/ca.pem" -subj "/CN=$2" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign >>"$log" 2>&1
+  }
+  mkcert() {  # mkcert CADIR OUTDIR CN EXTENSIONS
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout "$2/key.pem" -out "$2/req.csr" -subj "/CN=$3" >>"$log" 2>&1
+    printf '%b' "$4" >"$2/ext.cnf"
+    openssl x509 -req -in "$2/req.csr" -CA "$1/ca.pem" -CAkey "$1/ca-key.pem" -CAcreateserial \
+      -days 3650 -out "$2/cert.pem" -extfile "$2/ext.cnf" >>"$log" 2>&1
+    cp "$1/ca.pem" "$2/ca.pem"
+    rm -f "$2/req.csr" "$2/ext.cnf"
+  }
+  { mkca "$d/ca" "rbake fleet CA" &&
+    mkca "$d/other-ca" "rbake other CA" &&
+    mkcert "$d/ca" "$d/server" "127.0.0.1" 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' &&
+    mkcert "$d/ca" "$d/client" "rbake client" 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' &&
+    mkcert "$d/other-ca" "$d/other-client" "rbake stranger" 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
+  } || { show_log "$log"; die "openssl could not make the fleet's certificates"; }
+  # The stranger's bundle trusts the right CA for the server, so only its client side is wrong.
+  cp "$d/ca/ca.pem" "$d/other-client/ca.pem"
+  say "fleet: certificates made in $d"
+}
+
+# ssh: sshd's host key, a client key pair, known_hosts, an ssh config, and bin/ssh, a
+# wrapper that runs ssh with that config (tests put it first on PATH; root's ~/.ssh is not
+# touched). The key logs in as root with DOCKER_HOST set to the ssh engine's socket, so
+# `docker system dial-stdio` reaches that engine.
+fleet_ssh() {
+  local d=$FLEET_DIR/ssh
+  mkdir -p "$d" "$FLEET_DIR/bin"; chmod 700 "$d"
+  [ -s "$d/host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C rbake-fleet-host -f "$d/host_ed25519_key"
+  [ -s "$d/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C rbake-fleet-client -f "$d/id_ed25519"
+  write_if_changed "$d/authorized_keys" \
+    "environment=\"DOCKER_HOST=unix://$S_SOCK\",no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-pty $(cat "$d/id_ed25519.pub")" || true
+  chmod 600 "$d/authorized_keys"
+  write_if_changed "$d/known_hosts" "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$d/host_ed25519_key.pub")" || true
+  write_if_changed "$d/sshd_config" "Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $d/host_ed25519_key
+PidFile $SSHD_PIDFILE
+AuthorizedKeysFile $d/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitUserEnvironment DOCKER_HOST
+AllowTcpForwarding no
+X11Forwarding no
+LogLevel VERBOSE" || true
+  write_if_changed "$d/ssh_config" "Host *
+  IdentityFile $d/id_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $d/known_hosts
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  BatchMode yes" || true
+  write_if_changed "$FLEET_DIR/bin/ssh" "#!/bin/sh
+exec /usr/bin/ssh -F $d/ssh_config \"\$@\"" || true
+  chmod 755 "$FLEET_DIR/bin/ssh"
+}
+
+ping_tls() {
+  curl -sf -m 3 --cacert "$FLEET_DIR/tls/client/ca.pem" --cert "$FLEET_DIR/tls/client/cert.pem" \
+    --key "$FLEET_DIR/tls/client/key.pem" "https://$T_ADDR/_ping" >/dev/null 2>&1
+}
+ping_sshd() { "$FLEET_DIR/bin/ssh" -p "$SSHD_PORT" root@127.0.0.1 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+up_fleet() {
+  [ -x "$DOCKERD26" ] || die "$DOCKERD26 missing: run '$0 install' first"
+  [ -x /usr/sbin/sshd ] || die "sshd missing (openssh-server): run '$0 install' first"
+  mkdir -p "$T_ROOT" "$T_DATA_ROOT" "$S_ROOT" "$S_DATA_ROOT"
+  fleet_certs
+  fleet_ssh
+  local t=$FLEET_DIR/tls/server
+  # The TLS engine: the containerd store (as the main Docker 26), a unix socket for this
+  # script and tcp://127.0.0.1:2376 with --tlsverify for rbake.
+  start_dockerd "docker 26 tls" "$T_SOCK" "$T_PIDFILE" "$T_EXEC_ROOT" "$LOG_DIR/dockerd-tls.log" "$D26_PATH" \
+    "$DOCKERD26" --config-file "$D26_CONFIG" -H "unix://$T_SOCK" -H "tcp://$T_ADDR" \
+    --tlsverify --tlscacert "$t/ca.pem" --tlscert "$t/cert.pem" --tlskey "$t/key.pem" \
+    --data-root "$T_DATA_ROOT" --exec-root "$T_EXEC_ROOT" --pidfile "$T_PIDFILE" \
+    --bridge none --iptables=false
+  wait_until "docker 26 tls (tcp://$T_ADDR)" "$LOG_DIR/dockerd-tls.log" "" ping_tls
+  # The ssh engine: the classic store, so its loads are one image per platform.
+  write_if_changed "$S_CONFIG" '{ "features": { "buildkit": true } }' || true
+  start_dockerd "docker 26 ssh" "$S_SOCK" "$S_PIDFILE" "$S_EXEC_ROOT" "$LOG_DIR/dockerd-ssh.log" "$D26_PATH" \
+    "$DOCKERD26" --config-file "$S_CONFIG" -H "unix://$S_SOCK" \
+    --data-root "$S_DATA_ROOT" --exec-root "$S_EXEC_ROOT" --pidfile "$S_PIDFILE" \
+    --bridge none --iptables=false
+  local log=$LOG_DIR/sshd.log
+  if ! pid_alive "$SSHD_PIDFILE" sshd; then
+    mkdir -p /run/sshd
+    /usr/sbin/sshd -t -f "$FLEET_DIR/ssh/sshd_config" >>"$log" 2>&1 || { show_log "$log"; die "sshd rejects $FLEET_DIR/ssh/sshd_config"; }
+    echo "==== $(date -Is) starting sshd" >>"$log"
+    # -E: its log goes to our file, not syslog. It daemonizes and writes its pidfile.
+    /usr/sbin/sshd -f "$FLEET_DIR/ssh/sshd_config" -E "$log" 9>&- || { show_log "$log"; die "sshd did not start"; }
+  fi
+  wait_until "sshd (127.0.0.1:$SSHD_PORT)" "$log" "" ping_sshd
+  say "fleet: tls engine on tcp://$T_ADDR (pid $(cat "$T_PIDFILE")), ssh engine as $SSH_URL (sshd pid $(cat "$SSHD_PIDFILE"))"
+}
+
+# The fleet's engines get the base images from the main Docker 26 (save | load: no build).
+fleet_base_images() {
+  local sock tag have want
+  for sock in "$T_SOCK" "$S_SOCK"; do
+    ping_sock "$sock" || die "$sock is not answering: run '$0 up' first"
+    for tag in amd64 arm64 armv7; do
+      want=$(DOCKER_HOST=unix://$D26_SOCK "$DOCKER26" image inspect "$BASE_REPO:$tag" --format '{{index .Config.Labels "org.rbake.rootfs"}} {{.Architecture}}')
+      have=$(DOCKER_HOST=unix://$sock "$DOCKER26" image inspect "$BASE_REPO:$tag" \
+              --format '{{index .Config.Labels "org.rbake.rootfs"}} {{.Architecture}}' 2>/dev/null || true)
+      if [ "$have" = "$want" ]; then continue; fi
+      DOCKER_HOST=unix://$D26_SOCK "$DOCKER26" save "$BASE_REPO:$tag" |
+        DOCKER_HOST=unix://$sock "$DOCKER26" load -q >>"$LOG_DIR/base-images.log" 2>&1 ||
+        die "loading $BASE_REPO:$tag into $sock failed (log: $LOG_DIR/base-images.log)"
+      say "fleet: $BASE_REPO:$tag loaded into unix://$sock"
+    done
+  done
 }
 
 # ---- base images -------------------------------------------------------------------------
@@ -553,6 +709,7 @@ do_base_images() {
     run_check "docker 20.10" "$DOCKER20" "$D20_SOCK" "$tag" "$platform" "$uname"
   done
   run_check "docker 26" "$DOCKER26" "$D26_SOCK" arm64 linux/arm64 aarch64
+  fleet_base_images
 }
 
 # ---- verify ------------------------------------------------------------------------------
@@ -620,13 +777,14 @@ do_verify() {
 
 # ---- down / status / env -----------------------------------------------------------------
 do_down() {
-  stop_pidfiles "registry|$REG_PIDFILE|docker-registry" "docker 26|$D26_PIDFILE|dockerd" \
+  stop_pidfiles "sshd|$SSHD_PIDFILE|sshd" "docker 26 ssh|$S_PIDFILE|dockerd" "docker 26 tls|$T_PIDFILE|dockerd" \
+    "registry|$REG_PIDFILE|docker-registry" "docker 26|$D26_PIDFILE|dockerd" \
     "docker 20.10|$D20_PIDFILE|dockerd"
   # binfmt handlers stay registered: they cost nothing and other tools may use them.
 }
 
 do_status() {
-  local up=0 total=4
+  local up=0 total=7
   owner() { pid_alive "$1" "$2" && echo "pid $(cat "$1")" || echo "not started by stack.sh"; }
   if binfmt_enabled; then say "binfmt:       qemu-aarch64, qemu-arm enabled ($(qemu-aarch64-static --version 2>/dev/null | head -n 1))"; up=$((up + 1))
   else say "binfmt:       qemu handlers NOT enabled"; fi
@@ -639,6 +797,15 @@ do_status() {
   if ping_registry; then
     say "registry:     up   http://$REG_ADDR  $(owner "$REG_PIDFILE" docker-registry)  $(docker-registry --version 2>/dev/null | awk '{print $NF}')"; up=$((up + 1))
   else say "registry:     down (http://$REG_ADDR)"; fi
+  if ping_sock "$T_SOCK" && ping_tls; then
+    say "docker 26 tls: up  tcp://$T_ADDR (--tlsverify) and unix://$T_SOCK  $(owner "$T_PIDFILE" dockerd)  $(engine_version "$T_SOCK")"; up=$((up + 1))
+  else say "docker 26 tls: down (tcp://$T_ADDR)"; fi
+  if ping_sock "$S_SOCK"; then
+    say "docker 26 ssh: up  unix://$S_SOCK  $(owner "$S_PIDFILE" dockerd)  $(engine_version "$S_SOCK")"; up=$((up + 1))
+  else say "docker 26 ssh: down (unix://$S_SOCK)"; fi
+  if [ -x "$FLEET_DIR/bin/ssh" ] && ping_sshd; then
+    say "sshd:         up   $SSH_URL -> unix://$S_SOCK  $(owner "$SSHD_PIDFILE" sshd)  (PATH=$FLEET_DIR/bin for its ssh config)"; up=$((up + 1))
+  else say "sshd:         down ($SSH_URL)"; fi
   if [ -x "$BUILDX_PLUGIN" ]; then say "buildx:       $("$BUILDX_PLUGIN" version 2>/dev/null) ($BUILDX_PLUGIN)"
   else say "buildx:       not installed"; fi
   say "clients:      20.10 $DOCKER20, 26 $DOCKER26; logs in $LOG_DIR"
@@ -654,6 +821,13 @@ export RBAKE_DOCKER26_HOST=unix://$D26_SOCK
 export RBAKE_DOCKER20_CLI=$DOCKER20
 export RBAKE_DOCKER26_CLI=$DOCKER26
 export RBAKE_REGISTRY=$REG_ADDR
+export RBAKE_FLEET_TLS_HOST=tcp://$T_ADDR
+export RBAKE_FLEET_TLS_SOCK=unix://$T_SOCK
+export RBAKE_FLEET_CERTS=$FLEET_DIR/tls/client
+export RBAKE_FLEET_OTHER_CERTS=$FLEET_DIR/tls/other-client
+export RBAKE_FLEET_SSH_HOST=$SSH_URL
+export RBAKE_FLEET_SSH_SOCK=unix://$S_SOCK
+export RBAKE_FLEET_SSH_BIN=$FLEET_DIR/bin
 EOF
 }
 

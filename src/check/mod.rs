@@ -341,6 +341,7 @@ pub fn verify(
 
 fn check_builders(builders: &[Builder], diags: &mut Diags) {
     for b in builders {
+        builder_connection(b, diags);
         for key in ["platforms", "native"] {
             for item in b.list(key) {
                 if let Err(msg) = Platform::parse(&item.value) {
@@ -435,6 +436,7 @@ fn check_builders(builders: &[Builder], diags: &mut Diags) {
         if let Some(e) = b.str("endpoint")
             && let Some(host) = tcp_host(e)
             && !is_loopback(host)
+            && b.str("tls-ca").is_none()
         {
             diags.push(
                 Diag::warning(
@@ -442,9 +444,56 @@ fn check_builders(builders: &[Builder], diags: &mut Diags) {
                     format!("builder `{}` reaches its engine at `{e}` in clear text", b.name),
                 )
                 .label(b.span_of("endpoint"), "plain TCP, no TLS")
-                .help("whoever can reach that port runs anything as root on that machine, and anyone on the way reads every build's files and secrets: keep the engine's port on loopback there and reach it through an SSH tunnel (`ssh -NL 127.0.0.1:2375:/var/run/docker.sock HOST`, then `tcp://127.0.0.1:2375`)"),
+                .help("whoever can reach that port runs anything as root on that machine, and anyone on the way reads every build's files and secrets: use `ssh://USER@HOST` (the engine's socket through ssh), or run the engine with `--tlsverify` and give this builder `tls-ca`, `tls-cert` and `tls-key`"),
             );
         }
+    }
+}
+
+/// A builder's `context` and `tls-*` attributes fit its endpoint.
+fn builder_connection(b: &Builder, diags: &mut Diags) {
+    let tls: Vec<&str> = ["tls-ca", "tls-cert", "tls-key"]
+        .into_iter()
+        .filter(|k| b.str(k).is_some())
+        .collect();
+    if b.str("context").is_some() {
+        for key in std::iter::once("endpoint").chain(tls.iter().copied()) {
+            if b.str(key).is_some() {
+                diags.push(
+                    Diag::error(
+                        "check::builder_context",
+                        format!("builder `{}` names a Docker context and sets `{key}` too", b.name),
+                    )
+                    .label(b.span_of(key), "the context already gives this")
+                    .label(b.span_of("context"), "the context")
+                    .help("keep either `context` (the endpoint and TLS files of a `docker context`) or `endpoint` with its `tls-*` attributes"),
+                );
+            }
+        }
+        return;
+    }
+    let Some(first) = tls.first() else {
+        return;
+    };
+    let endpoint = b.str("endpoint").unwrap_or("");
+    let problem = if !endpoint.starts_with("tcp://") {
+        Some(format!("`{first}` applies to a `tcp://` endpoint only"))
+    } else if b.str("tls-ca").is_none() {
+        Some(
+            "TLS needs `tls-ca`, the CA certificate that signed the engine's certificate"
+                .to_string(),
+        )
+    } else if b.str("tls-cert").is_some() != b.str("tls-key").is_some() {
+        Some("`tls-cert` and `tls-key` go together".to_string())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        diags.push(
+            Diag::error("check::builder_tls", format!("builder `{}`: {problem}", b.name))
+                .label(b.span_of(first), "TLS material")
+                .help("for an engine run with `--tlsverify`, give `endpoint = \"tcp://HOST:2376\"`, `tls-ca`, `tls-cert` and `tls-key` (the files `docker --tlsverify` takes)"),
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command line: clap definitions and one file per subcommand.
 
 mod apply;
+pub mod endpoints;
 mod ls;
 pub mod pipeline;
 mod plan;

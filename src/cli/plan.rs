@@ -110,7 +110,8 @@ pub fn build(
     probe: bool,
 ) -> Result<Checked, spec::Failed> {
     let builders = |loaded: &pipeline::Loaded, diags: &mut Diags| {
-        let declared = pipeline::declared_builders(settings, loaded);
+        let mut declared = pipeline::declared_builders(settings, loaded);
+        super::endpoints::connect(settings, loaded, &mut declared, diags);
         if probe {
             probe_all(declared, loaded, diags)
         } else {
@@ -242,13 +243,46 @@ fn probe_all(
         futures_util::future::join_all(futures).await
     });
     let mut out = Vec::new();
+    let mut reachable = declared.len();
     for (d, r) in declared.into_iter().zip(probed) {
         match r {
             Err(cause) => {
-                let mut diag = Diag::error("probe::failed", format!("cannot probe builder `{}` at {}: {cause}", d.name, d.endpoint))
-                    .help("start the engine (see scripts/stack.sh up) or fix the builder's `endpoint`; `rbake plan` without `--probe` needs no engine");
-                if let Some(b) = loaded.config.builders.get(&d.name) {
-                    diag = diag.label(b.span_of("endpoint"), "this builder");
+                use crate::exec::probe::{Unreachable, classify};
+                let span = loaded
+                    .config
+                    .builders
+                    .get(&d.name)
+                    .map(|b| b.span_of("endpoint"));
+                let others = reachable > 1;
+                let mut diag = match classify(&d.endpoint, &cause) {
+                    Unreachable::Refused { code, help } => Diag::error(
+                        code,
+                        format!("builder `{}` at {} refused the connection: {cause}", d.name, d.endpoint),
+                    )
+                    .help(help),
+                    Unreachable::Down if others => {
+                        // Its nodes go to the other builders; a platform only it builds
+                        // then fails the plan with `check::platform_unsupported`.
+                        reachable -= 1;
+                        let mut w = Diag::warning(
+                            "probe::unreachable",
+                            format!("builder `{}` at {} is unreachable, so its work goes to the other builders: {cause}", d.name, d.endpoint),
+                        )
+                        .help("start that engine (or fix its `endpoint`) to have it build again; a platform no other builder can build fails the plan");
+                        if let Some(span) = span {
+                            w = w.label(span, "not answering");
+                        }
+                        diags.push(w);
+                        continue;
+                    }
+                    Unreachable::Down => Diag::error(
+                        "probe::failed",
+                        format!("cannot probe builder `{}` at {}: {cause}", d.name, d.endpoint),
+                    )
+                    .help("start the engine (see scripts/stack.sh up) or fix the builder's `endpoint`; `rbake plan` without `--probe` needs no engine"),
+                };
+                if let Some(span) = span {
+                    diag = diag.label(span, "this builder");
                 }
                 diags.push(diag);
                 out.push(d);

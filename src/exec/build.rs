@@ -59,7 +59,7 @@ fn clean_name(target: &str) -> String {
 
 pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
     let caps = caps(ctx, b.builder.as_ref())?;
-    let endpoint = Endpoint::parse(&caps.endpoint)?;
+    let endpoint = Endpoint::of(caps)?;
     let unheld_generators = super::attest::missing_generators(&endpoint, &b.attest).await;
     let cwd = &ctx.opts.cwd;
     let grants = &ctx.plan.grants;
@@ -303,7 +303,7 @@ pub(crate) fn dockerfile_source(
 /// consumers take that image; no solve.
 pub(crate) async fn reuse(ctx: &Ctx, b: &Build, image: &str) -> Result<Outcome, String> {
     let caps = caps(ctx, b.builder.as_ref())?;
-    let endpoint = Endpoint::parse(&caps.endpoint)?;
+    let endpoint = Endpoint::of(caps)?;
     let id = endpoint
         .docker()?
         .inspect_image(image)

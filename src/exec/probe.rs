@@ -12,7 +12,7 @@ use crate::model::capabilities::{CapSource, Capabilities, ImageStore};
 /// Probes one builder, returning its capabilities as the engine reports them. `declared`
 /// supplies the name, span and parallelism.
 pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
-    let endpoint = Endpoint::parse(&declared.endpoint)?;
+    let endpoint = Endpoint::of(declared)?;
     let docker = endpoint.docker()?;
     let info = docker.info().await.map_err(|e| error_chain(&e))?;
     let version = docker.version().await.map_err(|e| error_chain(&e))?;
@@ -68,8 +68,9 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
     let native: Vec<Platform> = native.into_iter().collect();
     // BuildKit only lists emulated platforms whose self-test passed when it started; a
     // handler registered (with the F flag, so it works inside containers) on this host
-    // builds too, so for a local engine the registration counts as well.
-    if matches!(endpoint, Endpoint::Unix(_)) {
+    // builds too, so for a local engine (a unix socket, or tcp/ssh to loopback) the
+    // registration counts as well.
+    if endpoint.is_local() {
         for p in registered_emulators(std::path::Path::new("/proc/sys/fs/binfmt_misc")) {
             if !platforms.contains(&p) {
                 platforms.push(p);
@@ -84,6 +85,8 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
     Ok(Capabilities {
         name: declared.name.clone(),
         endpoint: declared.endpoint.clone(),
+        tls: declared.tls.clone(),
+        context: declared.context.clone(),
         driver: declared.driver.clone(),
         platforms,
         native,
@@ -98,6 +101,81 @@ pub async fn probe(declared: &Capabilities) -> Result<Capabilities, String> {
         source: CapSource::Probed,
         span: declared.span,
     })
+}
+
+/// What went wrong reaching a builder, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Nothing answers (refused, timed out, no such socket or host): the builder is down or
+    /// away; its work can go to other builders.
+    Down,
+    /// The engine answered but the connection was refused for a reason the user must fix.
+    Refused { code: &'static str, help: String },
+}
+
+pub const TLS: &str = "probe::tls";
+pub const SSH_HOST_KEY: &str = "probe::ssh_host_key";
+pub const SSH_LOGIN: &str = "probe::ssh_login";
+pub const SSH_DOCKER: &str = "probe::ssh_docker";
+
+/// Sorts a probe failure by its cause.
+pub fn classify(endpoint: &str, cause: &str) -> Unreachable {
+    let c = cause.to_ascii_lowercase();
+    let refused = |code, help: &str| Unreachable::Refused {
+        code,
+        help: help.to_string(),
+    };
+    if c.contains("host key verification failed")
+        || c.contains("remote host identification has changed")
+    {
+        return refused(
+            SSH_HOST_KEY,
+            "ssh does not know (or no longer trusts) the engine host's key: check it and add it to known_hosts (`ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts`, or connect once with `ssh`); rbake never accepts an unknown host key",
+        );
+    }
+    if c.contains("permission denied") || c.contains("too many authentication failures") {
+        return refused(
+            SSH_LOGIN,
+            "ssh could not log in: load the key into ssh-agent (`ssh-add`) or name it with `IdentityFile` in ~/.ssh/config, and check the user in the endpoint; rbake reads no keys itself",
+        );
+    }
+    if c.contains("docker: command not found")
+        || c.contains("unknown command \"system\"")
+        || c.contains("dial-stdio")
+    {
+        return refused(
+            SSH_DOCKER,
+            "the ssh login works but `docker system dial-stdio` does not run there: install the Docker CLI on that host and check that it reaches the engine",
+        );
+    }
+    if c.contains("certificate")
+        || c.contains("alert")
+        || c.contains("tls")
+        || c.contains("handshake")
+    {
+        let help = if c.contains("unknownissuer")
+            || c.contains("unknown issuer")
+            || c.contains("notvalidforname")
+            || c.contains("not valid for name")
+            || c.contains("invalid peer certificate")
+        {
+            "the engine's certificate does not chain to `tls-ca` (or ca.pem in DOCKER_CERT_PATH) or does not name this host: give the CA that signed the engine's certificate, and reach the engine by a name or IP its certificate lists"
+        } else {
+            "the engine refused rbake's client certificate: `tls-cert`/`tls-key` (or cert.pem/key.pem in DOCKER_CERT_PATH) must be signed by the CA the engine trusts (its `--tlscacert`)"
+        };
+        return refused(TLS, help);
+    }
+    if endpoint.starts_with("tcp://")
+        && (c.contains("connection closed")
+            || c.contains("malformed http")
+            || c.contains("invalid http"))
+    {
+        return refused(
+            TLS,
+            "the engine did not speak plain HTTP: if it runs with `--tlsverify`, give the builder `tls-ca`, `tls-cert` and `tls-key` (or set DOCKER_TLS_VERIFY and DOCKER_CERT_PATH)",
+        );
+    }
+    Unreachable::Down
 }
 
 /// Platforms whose qemu handler is registered, enabled and usable from containers.
@@ -180,6 +258,54 @@ mod tests {
             .collect();
         assert_eq!(got, vec!["linux/arm64"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn probe_failures_are_sorted_by_cause() {
+        assert_eq!(
+            classify("ssh://h", "ssh: Host key verification failed."),
+            Unreachable::Refused {
+                code: "probe::ssh_host_key",
+                help: match classify("ssh://h", "Host key verification failed") {
+                    Unreachable::Refused { help, .. } => help,
+                    _ => String::new(),
+                }
+            }
+        );
+        assert!(matches!(
+            classify(
+                "ssh://h",
+                "ssh: root@127.0.0.1: Permission denied (publickey)."
+            ),
+            Unreachable::Refused {
+                code: "probe::ssh_login",
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(
+                "tcp://h:2376",
+                "error trying to connect: received fatal alert: BadCertificate"
+            ),
+            Unreachable::Refused {
+                code: "probe::tls",
+                ..
+            }
+        ));
+        assert_eq!(
+            classify(
+                "unix:///x.sock",
+                "error trying to connect: Connection refused (os error 111)"
+            ),
+            Unreachable::Down
+        );
+        assert_eq!(
+            classify(
+                "ssh://h:1",
+                "ssh: connect to host 127.0.0.1 port 1: Connection refused"
+            ),
+            Unreachable::Down
+        );
     }
 
     #[test]

@@ -53,10 +53,7 @@ pub(crate) async fn load(ctx: &Ctx, l: &Load) -> Result<Outcome, String> {
     }
     // Several: they may have been built on several engines; the image goes to the load's.
     let (d, builder) = match l.builder.as_deref().and_then(|b| ctx.plan.builder(b)) {
-        Some(c) => (
-            docker(&super::engine::Endpoint::parse(&c.endpoint)?)?,
-            c.name.clone(),
-        ),
+        Some(c) => (docker(&super::engine::Endpoint::of(c)?)?, c.name.clone()),
         None => (docker(&first.endpoint)?, first.builder.clone()),
     };
     // A containerd store takes one multi-platform image: load an OCI layout of all of them.
@@ -214,10 +211,10 @@ pub(crate) async fn record_load(ctx: &Ctx, l: &Load, landed: Option<&str>) {
     let Some(k) = ctx.assessment.keys.get(&l.id) else {
         return;
     };
-    let Some(endpoint) = ctx
-        .plan
-        .endpoint(landed.or(l.builder.as_deref()))
-        .and_then(|e| super::engine::Endpoint::parse(e).ok())
+    let Some(endpoint) = landed
+        .or(l.builder.as_deref())
+        .and_then(|b| ctx.plan.builder(b))
+        .and_then(|c| super::engine::Endpoint::of(c).ok())
     else {
         return;
     };

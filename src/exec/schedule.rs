@@ -463,14 +463,19 @@ impl<T> Scheduler<T> {
                 Next::Settled
             }
             Err(Failure::Run(e)) if e.kind != ErrorKind::Permanent && !self.stopped => {
+                // A builder that dies mid-solve first shows as a dropped connection (a
+                // transient error, retried there) and only then as lost: the move to another
+                // candidate is one more attempt, once.
+                let mut moved = false;
                 if e.kind == ErrorKind::BuilderLost
                     && let Some(b) = start.builder
                 {
+                    moved = self.avoid[node].is_none();
                     self.lost[b] = true;
                     self.avoid[node] = Some(b);
                     self.last_error[node] = Some(e.message.clone());
                 }
-                if self.attempts[node] < 2 {
+                if self.attempts[node] < 2 || moved {
                     self.enqueue(node);
                     return Next::Retry { reason: e.message };
                 }
@@ -893,6 +898,28 @@ mod tests {
             Some(err(ErrorKind::Permanent))
         });
         assert_eq!(log.len(), 1);
+    }
+
+    #[test]
+    fn a_builder_dying_mid_solve_still_moves_the_node() {
+        // First the connection drops (transient), then the builder cannot be reached.
+        let jobs = vec![job(&[], &[(0, true), (1, true)])];
+        let (log, fates) = simulate(jobs, limits(&[1, 1]), |s| match (s.builder, s.attempt) {
+            (Some(0), 1) => Some(err(ErrorKind::Transient)),
+            (Some(0), _) => Some(err(ErrorKind::BuilderLost)),
+            _ => None,
+        });
+        assert!(
+            matches!(
+                fates[0],
+                Fate::Done {
+                    builder: Some(1),
+                    ..
+                }
+            ),
+            "{fates:?}"
+        );
+        assert_eq!(log.len(), 3);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::build::anchor_name;
 use super::engine::Endpoint;
 use super::inputs::{self, ANNOTATION, BuildInputs, Key, Keys};
 use super::registry::{Reference, Registry};
+use crate::model::capabilities::Capabilities;
 use crate::plan::{Build, NamedContext, Node, Plan};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -40,9 +41,12 @@ impl Assessment {
     }
 }
 
-/// Ids of images by reference, per engine, asked once.
-#[derive(Default)]
-struct Images(tokio::sync::Mutex<HashMap<(String, String), Option<String>>>);
+/// Ids of images by reference, per engine, asked once; the plan's builders give each
+/// endpoint its TLS material.
+struct Images<'a>(
+    tokio::sync::Mutex<HashMap<(String, String), Option<String>>>,
+    &'a [Capabilities],
+);
 
 /// Base images the engine does not hold, pinned by their registry: the digest each
 /// reference's manifest (or index) has now, asked once per run.
@@ -71,13 +75,17 @@ impl Pulled {
     }
 }
 
-impl Images {
+impl Images<'_> {
     async fn id(&self, endpoint: &str, reference: &str) -> Option<String> {
         let k = (endpoint.to_string(), reference.to_string());
         if let Some(v) = self.0.lock().await.get(&k) {
             return v.clone();
         }
-        let id = match Endpoint::parse(endpoint).and_then(|e| e.docker()) {
+        let connect = match self.1.iter().find(|c| c.endpoint == endpoint) {
+            Some(c) => Endpoint::of(c),
+            None => Endpoint::parse(endpoint),
+        };
+        let id = match connect.and_then(|e| e.docker()) {
             Ok(d) => d.inspect_image(reference).await.ok().and_then(|i| i.id),
             Err(_) => None,
         };
@@ -94,7 +102,7 @@ pub async fn assess(
     rebuild: bool,
 ) -> Assessment {
     let mut a = Assessment::default();
-    let images = Images::default();
+    let images = Images(Default::default(), &plan.builders);
     let pulled = Pulled::default();
     let order = plan.order();
     let mut why_keyless: HashMap<String, String> = HashMap::new();
@@ -226,7 +234,7 @@ fn changed(k: &Key, old: &std::collections::BTreeMap<String, String>) -> String 
 /// Where a base image's identity comes from: the engine's store first (what BuildKit uses
 /// when the image is there), else the registry it would be pulled from.
 struct BaseSources<'a> {
-    images: &'a Images,
+    images: &'a Images<'a>,
     pulled: &'a Pulled,
     registry: Option<&'a Registry>,
 }
@@ -285,7 +293,7 @@ async fn load_verdict(
     endpoint: &str,
     k: &Key,
     keys: &Keys,
-    images: &Images,
+    images: &Images<'_>,
 ) -> Verdict {
     for t in tags {
         let Some(id) = images.id(endpoint, t).await else {

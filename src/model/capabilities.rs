@@ -21,10 +21,29 @@ pub enum CapSource {
     Probed,
 }
 
+/// TLS material for a `tcp://` endpoint, as paths to PEM files (what `docker --tlsverify
+/// --tlscacert --tlscert --tlskey` takes). Only paths: the plan never holds a key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Tls {
+    /// The CA certificate the engine's certificate must chain to.
+    pub ca: Option<String>,
+    /// The client certificate rbake presents.
+    pub cert: Option<String>,
+    /// The client certificate's private key.
+    pub key: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Capabilities {
     pub name: String,
     pub endpoint: String,
+    /// TLS for a `tcp://` endpoint (builder `tls-*` attributes, `DOCKER_TLS_VERIFY` with
+    /// `DOCKER_CERT_PATH`, or a Docker CLI context's TLS store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// The Docker CLI context the endpoint came from, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     pub driver: String,
     /// Everything it can build; the ones not in `native` run under emulation.
     pub platforms: Vec<Platform>,
@@ -77,6 +96,8 @@ impl Capabilities {
         Capabilities {
             name: "local".into(),
             endpoint,
+            tls: None,
+            context: None,
             driver: "docker".into(),
             platforms,
             native: vec![local],
@@ -114,6 +135,15 @@ impl Capabilities {
         Capabilities {
             name: b.name.clone(),
             endpoint: b.str("endpoint").unwrap_or(default_endpoint).to_string(),
+            tls: {
+                let t = Tls {
+                    ca: b.str("tls-ca").map(str::to_string),
+                    cert: b.str("tls-cert").map(str::to_string),
+                    key: b.str("tls-key").map(str::to_string),
+                };
+                (t != Tls::default()).then_some(t)
+            },
+            context: b.str("context").map(str::to_string),
             driver: b.str("driver").unwrap_or("docker").to_string(),
             platforms,
             native,

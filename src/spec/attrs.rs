@@ -138,7 +138,11 @@ pub fn index_of(def: &'static AttrDef) -> usize {
 #[rustfmt::skip]
 pub static BUILDER_ATTRS: &[AttrDef] = &[
     attr!("description", "description", Str, Replace, Value, false, false, "A human description."),
-    attr!("endpoint", "endpoint", Str, Replace, Value, false, false, "The engine's API: `unix:///var/run/docker.sock` (default: `DOCKER_HOST`, then the local socket), `tcp://HOST:PORT`."),
+    attr!("endpoint", "endpoint", Str, Replace, Value, false, false, "The engine's API: `unix:///var/run/docker.sock` (default: the implicit builder's, from `DOCKER_HOST` or `DOCKER_CONTEXT`, then the local socket), `tcp://HOST:PORT` (with `tls-*` for TLS), `ssh://[USER@]HOST[:PORT]` (through `ssh ... docker system dial-stdio`)."),
+    attr!("context", "context", Str, Replace, Value, false, false, "A Docker CLI context by name (`docker context ls`): its endpoint and TLS material from the CLI's context store. Not with `endpoint`."),
+    attr!("tls-ca", "tls-ca", Str, Replace, Value, false, false, "For `tcp://`: the CA certificate (PEM) the engine's certificate must chain to; with it, rbake speaks TLS, as `docker --tlsverify --tlscacert`."),
+    attr!("tls-cert", "tls-cert", Str, Replace, Value, false, false, "For `tcp://` with TLS: the client certificate (PEM) rbake presents, as `--tlscert`."),
+    attr!("tls-key", "tls-key", Str, Replace, Value, false, false, "For `tcp://` with TLS: the client certificate's private key (PEM), as `--tlskey`. Only its path reaches the plan."),
     attr!("driver", "driver", Str, Replace, Value, false, false, "`docker`: the engine's embedded BuildKit (the only driver so far)."),
     attr!("platforms", "platforms", List, Replace, List, false, true, "Platforms the builder can build, natively or under emulation."),
     attr!("native", "native", List, Replace, List, false, true, "Platforms it builds natively (default: the first of `platforms`); the rest run under emulation."),

@@ -52,6 +52,7 @@ pub mod registry;
 mod apply;
 mod attest;
 mod failures;
+mod fleet;
 mod probe;
 mod ssh;
 
