@@ -703,3 +703,161 @@ impl Spans {
         best.1
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<(Node, Tagged, Locator), Diag> {
+        load(FileId(0), text.into())
+    }
+
+    fn node(text: &str) -> Node {
+        parse(text)
+            .unwrap_or_else(|d| panic!("{text:?}: {}", d.message))
+            .0
+    }
+
+    /// The error's message and the text its first label points at.
+    fn error(text: &str) -> (String, String) {
+        let d = parse(text).err().expect("an error");
+        let at = d.primary().expect("a label").range();
+        (d.message, text[at].to_string())
+    }
+
+    /// Each value of `v: X` as [`Node::text`] gives it (`None` for null and collections).
+    fn text_of(value: &str) -> Option<String> {
+        node(&format!("v: {value}\n")).get("v").and_then(Node::text)
+    }
+
+    #[test]
+    fn scalars_resolve_as_yaml_v3_decodes_them() {
+        for (value, want) in [
+            ("true", Some("true")),
+            ("False", Some("false")),
+            // YAML 1.1 booleans are strings when decoded into an interface{}.
+            ("yes", Some("yes")),
+            ("off", Some("off")),
+            ("'true'", Some("true")),
+            ("12", Some("12")),
+            ("+12", Some("12")),
+            ("-0x1F", Some("-31")),
+            ("0o17", Some("15")),
+            // yaml.v3 keeps YAML 1.1's octal spelling.
+            ("0755", Some("493")),
+            ("0b101", Some("5")),
+            ("1_000", Some("1000")),
+            ("18446744073709551615", Some("18446744073709551615")),
+            ("1.50", Some("1.5")),
+            ("1e6", Some("1e+06")),
+            (".5", Some("0.5")),
+            ("08", Some("8")),
+            ("'0755'", Some("0755")),
+            ("!!str 12", Some("12")),
+            ("2001-12-14", Some("2001-12-14")),
+            ("0x", Some("0x")),
+            ("1.2.3", Some("1.2.3")),
+            ("~", None),
+            ("null", None),
+        ] {
+            assert_eq!(text_of(value).as_deref(), want, "{value}");
+        }
+        assert_eq!(node("v: .inf\n").get("v"), Some(&Node::Float(f64::INFINITY)));
+        assert_eq!(node("v: 12\n").get("v"), Some(&Node::Int(12)));
+        assert_eq!(node("v: '12'\n").get("v"), Some(&Node::Str("12".into())));
+        assert_eq!(node("v:\n").get("v"), Some(&Node::Null));
+    }
+
+    #[test]
+    fn merge_keys_follow_yaml_v3() {
+        let text = "x-a: &a\n  image: a\n  build: a\nx-b: &b\n  build: b\n  shm: b\ns:\n  <<: [*a, *b]\n  build: mine\n  after: 1\n";
+        let n = node(text);
+        let s = n.get("s").unwrap();
+        // Merged keys stand where `<<` was; the mapping's own key wins, then the first source.
+        let Node::Map(entries) = s else {
+            panic!("{s:?}")
+        };
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["image", "shm", "build", "after"]);
+        assert_eq!(s.get("build").and_then(Node::as_str), Some("mine"));
+        assert_eq!(s.get("shm").and_then(Node::as_str), Some("b"));
+        // A merged key is found where it is written: in the anchor.
+        let (_, _, loc) = parse(text).unwrap();
+        assert_eq!(loc.key(&["s", "image"]).range(), 10..15);
+        assert_eq!(loc.key(&["s", "build"]).range(), text.find("build: mine").unwrap()..text.find(": mine").unwrap());
+        // Merges nest, and aliases copy whole values.
+        let n = node("b: &b {x: 1}\nc: &c {<<: *b, y: 2}\nd:\n  <<: *c\n  z: [*b]\n");
+        let d = n.get("d").unwrap();
+        assert_eq!(d.get("x"), Some(&Node::Int(1)));
+        assert_eq!(d.get("y"), Some(&Node::Int(2)));
+        // A quoted `<<` is an ordinary key.
+        assert_eq!(node("a: {'<<': 1}\n").get("a").unwrap().get("<<"), Some(&Node::Int(1)));
+        let (msg, at) = error("a: &a 1\nb:\n  <<: *a\n");
+        assert!(msg.contains("`<<` merge takes a mapping"), "{msg}");
+        // The aliased value keeps its anchor's span.
+        assert_eq!(at, "&a 1");
+    }
+
+    #[test]
+    fn refused_as_compose_go_refuses_them() {
+        assert_eq!(
+            error("a: 1\nb:\n  c: 1\n  \"c\": 2\n"),
+            (
+                "invalid YAML: mapping key `c` is written twice".to_string(),
+                "\"c\"".to_string()
+            )
+        );
+        assert_eq!(
+            error("services:\n  1: x\n"),
+            ("non-string key `1` in compose file".to_string(), "1".to_string())
+        );
+        assert_eq!(
+            error("a: 1\n---\nb: 2\n").0,
+            "compose files with several YAML documents are not supported"
+        );
+        assert_eq!(error("# nothing\n").0, "empty compose file");
+        assert_eq!(error("!reset a\n").0, "empty compose file");
+        // A "billion laughs" stops at the alias budget instead of filling memory.
+        let mut laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n".to_string();
+        for i in 0..9 {
+            let prev = (b'a' + i) as char;
+            let next = (b'b' + i) as char;
+            laughs.push_str(&format!("{next}: &{next} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        assert!(error(&laughs).0.contains("aliases copy more than"));
+        let deep = format!("a: {}1{}\n", "[".repeat(200), "]".repeat(200));
+        assert!(error(&deep).0.starts_with("invalid YAML"));
+        let mut chain = "a0: &a0 [[[[[[[[[[1]]]]]]]]]]\n".to_string();
+        for i in 1..20 {
+            chain.push_str(&format!("a{i}: &a{i} [[[[[[[[[[*a{}]]]]]]]]]]\n", i - 1));
+        }
+        assert!(error(&chain).0.contains("nest more than"));
+    }
+
+    #[test]
+    fn keys_are_found_in_any_style() {
+        let text = "services:\n  'web': {build: {context: ., \"args\": {A: 1}}}\n  # a comment with build:\n  api:\n    build:   .\n";
+        let (_, _, loc) = parse(text).unwrap();
+        let at = |path: &[&str]| &text[loc.key(path).range()];
+        assert_eq!(at(&["services", "web"]), "'web'");
+        assert_eq!(at(&["services", "web", "build", "args"]), "\"args\"");
+        assert_eq!(at(&["services", "web", "build", "args", "B"]), "\"args\"");
+        assert_eq!(at(&["services", "api", "build"]), "build");
+        assert_eq!(loc.key(&["nothing"]), loc.whole());
+        let text = "include:\n  - a.yml\n  - path: \"ä/b.yml\"\n";
+        let (_, _, loc) = parse(text).unwrap();
+        assert_eq!(&text[loc.item(&["include"], "ä/b.yml").range()], "ä/b.yml");
+        assert_eq!(&text[loc.item(&["include"], "zz").range()], "include");
+    }
+
+    #[test]
+    fn reset_and_override_tags_are_recorded() {
+        let (n, tagged, _) = parse("s:\n  a: !reset [1]\n  b: !override {x: 1}\n  c: [!reset 1, 2]\n").unwrap();
+        let s = n.get("s").unwrap();
+        assert_eq!(s.get("a"), None);
+        assert_eq!(s.get("b").unwrap().get("x"), Some(&Node::Int(1)));
+        assert_eq!(s.get("c"), Some(&Node::List(vec![Node::Int(2)])));
+        assert_eq!(tagged.reset, [vec!["s", "a"], vec!["s", "c"]]);
+        assert_eq!(tagged.replace, [vec!["s", "b"]]);
+    }
+}
