@@ -236,9 +236,7 @@ fn receive_dir(
             }
             Ok(PacketType::PacketFin) => return Ok(()),
             Ok(PacketType::PacketErr) => {
-                return Err(Error::Sender(
-                    String::from_utf8_lossy(&p.data).into_owned(),
-                ));
+                return Err(Error::Sender(String::from_utf8_lossy(&p.data).into_owned()));
             }
             _ => {}
         }

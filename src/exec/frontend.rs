@@ -109,8 +109,14 @@ mod tests {
     #[test]
     fn cache_specs() {
         let e = cache_entry("type=local,src=/c").unwrap();
-        assert_eq!((e.r#type.as_str(), e.attrs["src"].as_str()), ("local", "/c"));
-        assert_eq!(cache_entry("user/app:cache").unwrap().attrs["ref"], "user/app:cache");
+        assert_eq!(
+            (e.r#type.as_str(), e.attrs["src"].as_str()),
+            ("local", "/c")
+        );
+        assert_eq!(
+            cache_entry("user/app:cache").unwrap().attrs["ref"],
+            "user/app:cache"
+        );
         assert_eq!(
             cache_entry("type=registry,ref").unwrap_err().to_string(),
             "cache `type=registry,ref`: `ref` is not key=value"

@@ -503,8 +503,7 @@ impl Convert<'_> {
 /// plain ones are resolved.
 fn scalar(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Node {
     let core = tag.filter(|t| t.is_yaml_core_schema());
-    if core.is_some_and(|t| t.suffix == "str") || (style != ScalarStyle::Plain && core.is_none())
-    {
+    if core.is_some_and(|t| t.suffix == "str") || (style != ScalarStyle::Plain && core.is_none()) {
         return Node::Str(text);
     }
     plain(text)
@@ -633,7 +632,10 @@ impl Locator {
         if !needle.is_empty() {
             for (keys, range) in &self.scalars {
                 let under = keys.len() >= path.len() && keys.iter().zip(path).all(|(k, p)| k == p);
-                if let Some(at) = under.then(|| self.text[range.clone()].find(needle)).flatten() {
+                if let Some(at) = under
+                    .then(|| self.text[range.clone()].find(needle))
+                    .flatten()
+                {
                     let start = range.start + at;
                     return Span::new(self.file, start..start + needle.len());
                 }
@@ -762,7 +764,10 @@ mod tests {
         ] {
             assert_eq!(text_of(value).as_deref(), want, "{value}");
         }
-        assert_eq!(node("v: .inf\n").get("v"), Some(&Node::Float(f64::INFINITY)));
+        assert_eq!(
+            node("v: .inf\n").get("v"),
+            Some(&Node::Float(f64::INFINITY))
+        );
         assert_eq!(node("v: 12\n").get("v"), Some(&Node::Int(12)));
         assert_eq!(node("v: '12'\n").get("v"), Some(&Node::Str("12".into())));
         assert_eq!(node("v:\n").get("v"), Some(&Node::Null));
@@ -784,14 +789,20 @@ mod tests {
         // A merged key is found where it is written: in the anchor.
         let (_, _, loc) = parse(text).unwrap();
         assert_eq!(loc.key(&["s", "image"]).range(), 10..15);
-        assert_eq!(loc.key(&["s", "build"]).range(), text.find("build: mine").unwrap()..text.find(": mine").unwrap());
+        assert_eq!(
+            loc.key(&["s", "build"]).range(),
+            text.find("build: mine").unwrap()..text.find(": mine").unwrap()
+        );
         // Merges nest, and aliases copy whole values.
         let n = node("b: &b {x: 1}\nc: &c {<<: *b, y: 2}\nd:\n  <<: *c\n  z: [*b]\n");
         let d = n.get("d").unwrap();
         assert_eq!(d.get("x"), Some(&Node::Int(1)));
         assert_eq!(d.get("y"), Some(&Node::Int(2)));
         // A quoted `<<` is an ordinary key.
-        assert_eq!(node("a: {'<<': 1}\n").get("a").unwrap().get("<<"), Some(&Node::Int(1)));
+        assert_eq!(
+            node("a: {'<<': 1}\n").get("a").unwrap().get("<<"),
+            Some(&Node::Int(1))
+        );
         let (msg, at) = error("a: &a 1\nb:\n  <<: *a\n");
         assert!(msg.contains("`<<` merge takes a mapping"), "{msg}");
         // The aliased value keeps its anchor's span.
@@ -809,7 +820,10 @@ mod tests {
         );
         assert_eq!(
             error("services:\n  1: x\n"),
-            ("non-string key `1` in compose file".to_string(), "1".to_string())
+            (
+                "non-string key `1` in compose file".to_string(),
+                "1".to_string()
+            )
         );
         assert_eq!(
             error("a: 1\n---\nb: 2\n").0,
@@ -852,7 +866,8 @@ mod tests {
 
     #[test]
     fn reset_and_override_tags_are_recorded() {
-        let (n, tagged, _) = parse("s:\n  a: !reset [1]\n  b: !override {x: 1}\n  c: [!reset 1, 2]\n").unwrap();
+        let (n, tagged, _) =
+            parse("s:\n  a: !reset [1]\n  b: !override {x: 1}\n  c: [!reset 1, 2]\n").unwrap();
         let s = n.get("s").unwrap();
         assert_eq!(s.get("a"), None);
         assert_eq!(s.get("b").unwrap().get("x"), Some(&Node::Int(1)));
