@@ -44,6 +44,12 @@ pub enum Error {
     /// Not an image reference (`host/repo:tag`).
     #[error("`{0}` is not an image reference")]
     Reference(String),
+    /// A build's `shm-size` is not a size Docker reads (`128m`, `1g`, bytes).
+    #[error("`{0}` is not a size like 128m")]
+    Size(String),
+    /// A `cache-from`/`cache-to` entry BuildKit's cache options cannot hold.
+    #[error("cache `{spec}`: {why}")]
+    Cache { spec: String, why: String },
 }
 
 /// The scheduler and the node kinds (`apply.rs`, `build.rs`, `publish.rs`, `export.rs`) still
@@ -52,5 +58,13 @@ pub enum Error {
 impl From<Error> for String {
     fn from(e: Error) -> String {
         e.to_string()
+    }
+}
+
+/// A node kind's `?` on an `Error` fails the node for good, as the text it replaces did
+/// (a retry would meet the same bad input).
+impl From<Error> for super::schedule::RunError {
+    fn from(e: Error) -> Self {
+        Self::permanent(e.to_string())
     }
 }

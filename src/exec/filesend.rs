@@ -31,11 +31,45 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::fsreceive::DirWriter;
 
+/// Why an export's files did not all arrive. `Clone`, because the receiver keeps the outcome
+/// for the solve that waits on it; I/O causes are shared for that.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum Error {
+    /// BuildKit stopped reading what rbake sends (its solve ended or was cancelled).
+    #[error("BuildKit closed the export stream")]
+    Closed,
+    /// BuildKit's stream ended before every entry and file had arrived.
+    #[error("BuildKit ended the export early")]
+    EndedEarly,
+    /// The stream broke (gRPC status).
+    #[error("receiving the export: {0}")]
+    Stream(String),
+    /// BuildKit reported its own failure in the stream.
+    #[error("BuildKit failed sending the export: {0}")]
+    Sender(String),
+    /// An entry could not be written, or was refused (a path escaping the destination, a
+    /// hard link to nothing written, a platform overwriting another's file).
+    #[error("{0}")]
+    Write(Arc<std::io::Error>),
+    /// The tar file could not be created or written.
+    #[error("cannot write {path}: {source}")]
+    File {
+        path: std::path::PathBuf,
+        source: Arc<std::io::Error>,
+    },
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Write(Arc::new(e))
+    }
+}
+
 /// Where one export's files go, and what became of them.
 #[derive(Clone)]
 pub struct Receiver {
     into: Arc<Destination>,
-    outcome: Arc<Mutex<Option<Result<(), String>>>>,
+    outcome: Arc<Mutex<Option<Result<(), Error>>>>,
 }
 
 enum Destination {
@@ -74,7 +108,7 @@ impl Receiver {
     }
 
     /// How the transfer ended: `None` if BuildKit never sent anything.
-    pub fn outcome(&self) -> Option<Result<(), String>> {
+    pub fn outcome(&self) -> Option<Result<(), Error>> {
         self.outcome
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -86,7 +120,7 @@ impl Receiver {
         *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    fn finish(&self, r: Result<(), String>) {
+    fn finish(&self, r: Result<(), Error>) {
         *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
     }
 }
@@ -141,7 +175,7 @@ impl PacketFileSend for PacketService {
                 receiver.finish(Err(e.clone()));
                 let _ = tx.send(Ok(Packet {
                     r#type: PacketType::PacketErr as i32,
-                    data: e.into_bytes(),
+                    data: e.to_string().into_bytes(),
                     ..Packet::default()
                 }));
             }
@@ -156,13 +190,13 @@ fn send(
     tx: &mpsc::UnboundedSender<Result<Packet, Status>>,
     ty: PacketType,
     id: u32,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     tx.send(Ok(Packet {
         r#type: ty as i32,
         id,
         ..Packet::default()
     }))
-    .map_err(|_| "BuildKit closed the export stream".to_string())
+    .map_err(|_| Error::Closed)
 }
 
 /// One `local` export into `root`, to the end of BuildKit's stream.
@@ -172,7 +206,7 @@ fn receive_dir(
     rt: &tokio::runtime::Handle,
     mut incoming: Streaming<Packet>,
     tx: &mpsc::UnboundedSender<Result<Packet, Status>>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut next_id: u32 = 0;
     let mut stats_done = false;
     let mut fin_sent = false;
@@ -180,11 +214,11 @@ fn receive_dir(
         let p = match rt.block_on(incoming.message()) {
             Ok(Some(p)) => p,
             Ok(None) if fin_sent => return Ok(()),
-            Ok(None) => return Err("BuildKit ended the export early".into()),
+            Ok(None) => return Err(Error::EndedEarly),
             // BuildKit may close the stream abruptly once it has our FIN; everything was
             // written by then.
             Err(_) if fin_sent => return Ok(()),
-            Err(s) => return Err(format!("receiving the export: {}", s.message())),
+            Err(s) => return Err(Error::Stream(s.message().to_string())),
         };
         match PacketType::try_from(p.r#type) {
             Ok(PacketType::PacketStat) => match p.stat {
@@ -192,27 +226,24 @@ fn receive_dir(
                 Some(stat) => {
                     let id = next_id;
                     next_id += 1;
-                    if writer.create(id, stat).map_err(|e| e.to_string())? {
+                    if writer.create(id, stat)? {
                         send(tx, PacketType::PacketReq, id)?;
                     }
                 }
             },
             Ok(PacketType::PacketData) => {
-                writer.data(p.id, &p.data).map_err(|e| e.to_string())?;
+                writer.data(p.id, &p.data)?;
             }
             Ok(PacketType::PacketFin) => return Ok(()),
             Ok(PacketType::PacketErr) => {
-                return Err(format!(
-                    "BuildKit failed sending the export: {}",
-                    String::from_utf8_lossy(&p.data)
-                ));
+                return Err(Error::Sender(String::from_utf8_lossy(&p.data).into_owned()));
             }
             _ => {}
         }
         if stats_done && !fin_sent && writer.pending() == 0 {
             // Directories get their modes and times last, once nothing more is written
             // into them, then BuildKit is told the transfer is complete.
-            writer.finish().map_err(|e| e.to_string())?;
+            writer.finish()?;
             // Recorded before BuildKit can know: its solve may report the export done
             // before this thread sees BuildKit's closing `FIN`.
             receiver.finish(Ok(()));
@@ -243,7 +274,7 @@ impl BytesFileSend for BytesService {
             // Recorded first, so the solve's answer never arrives before it.
             receiver.finish(r.clone());
             if let Err(e) = r {
-                let _ = tx.blocking_send(Err(Status::aborted(e)));
+                let _ = tx.blocking_send(Err(Status::aborted(e.to_string())));
             }
             // Dropping `tx` ends rbake's side of the stream: BuildKit waits for that
             // before it reports the export done.
@@ -259,9 +290,12 @@ fn receive_file(
     path: &std::path::Path,
     rt: &tokio::runtime::Handle,
     mut incoming: Streaming<BytesMessage>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     use std::io::Write;
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let fail = |e: std::io::Error| Error::File {
+        path: path.to_path_buf(),
+        source: Arc::new(e),
+    };
     // Created afresh: a symlink planted at the name is removed, never followed.
     let _ = std::fs::remove_file(path);
     let file = std::fs::OpenOptions::new()
@@ -274,7 +308,7 @@ fn receive_file(
         match rt.block_on(incoming.message()) {
             Ok(Some(m)) => out.write_all(&m.data).map_err(fail)?,
             Ok(None) => break,
-            Err(s) => return Err(format!("receiving the export: {}", s.message())),
+            Err(s) => return Err(Error::Stream(s.message().to_string())),
         }
     }
     let file = out.into_inner().map_err(|e| fail(e.into_error()))?;

@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use bollard_buildkit_proto::moby::buildkit::v1::CacheOptionsEntry;
 
+use super::error::Error;
 use crate::base::csv_fields;
 use crate::plan::Build;
 
 /// Frontend attributes for everything but the context, filename and platform.
-pub fn attrs(b: &Build) -> Result<HashMap<String, String>, String> {
+pub fn attrs(b: &Build) -> Result<HashMap<String, String>, Error> {
     let mut a = HashMap::new();
     for (k, v) in &b.args {
         a.insert(format!("build-arg:{k}"), v.clone());
@@ -55,7 +56,7 @@ pub fn attrs(b: &Build) -> Result<HashMap<String, String>, String> {
 }
 
 /// Docker's `MemBytes`: `128m`, `1g`, `512k`, or plain bytes.
-pub fn mem_bytes(s: &str) -> Result<u64, String> {
+pub fn mem_bytes(s: &str) -> Result<u64, Error> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.trim_end_matches('b');
     let (num, mult) = match t.chars().last() {
@@ -65,15 +66,17 @@ pub fn mem_bytes(s: &str) -> Result<u64, String> {
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size like 128m"))?;
+    let n: f64 = num.parse().map_err(|_| Error::Size(s.to_string()))?;
     Ok((n * mult as f64) as u64)
 }
 
 /// A `cache-from`/`cache-to` spec as BuildKit's cache entry.
-pub fn cache_entry(spec: &str) -> Result<CacheOptionsEntry, String> {
-    let fields = csv_fields(spec, ',')?;
+pub fn cache_entry(spec: &str) -> Result<CacheOptionsEntry, Error> {
+    let cache = |why: String| Error::Cache {
+        spec: spec.to_string(),
+        why,
+    };
+    let fields = csv_fields(spec, ',').map_err(cache)?;
     let mut attrs = HashMap::new();
     let mut ty = String::from("registry");
     if fields.len() == 1 && !fields[0].contains('=') {
@@ -82,7 +85,7 @@ pub fn cache_entry(spec: &str) -> Result<CacheOptionsEntry, String> {
         for f in fields {
             let (k, v) = f
                 .split_once('=')
-                .ok_or_else(|| format!("`{f}` is not key=value"))?;
+                .ok_or_else(|| cache(format!("`{f}` is not key=value")))?;
             if k == "type" {
                 ty = v.to_string();
             } else {
@@ -101,6 +104,26 @@ mod tests {
     fn sizes() {
         assert_eq!(mem_bytes("128m").unwrap(), 128 << 20);
         assert_eq!(mem_bytes("1024").unwrap(), 1024);
-        assert!(mem_bytes("lots").is_err());
+        assert_eq!(
+            mem_bytes("lots").unwrap_err().to_string(),
+            "`lots` is not a size like 128m"
+        );
+    }
+
+    #[test]
+    fn cache_specs() {
+        let e = cache_entry("type=local,src=/c").unwrap();
+        assert_eq!(
+            (e.r#type.as_str(), e.attrs["src"].as_str()),
+            ("local", "/c")
+        );
+        assert_eq!(
+            cache_entry("user/app:cache").unwrap().attrs["ref"],
+            "user/app:cache"
+        );
+        assert_eq!(
+            cache_entry("type=registry,ref").unwrap_err().to_string(),
+            "cache `type=registry,ref`: `ref` is not key=value"
+        );
     }
 }

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use crate::exec::events::Event;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,12 +189,32 @@ impl Board {
     }
 }
 
-/// Cuts a line to `columns` characters, marking the cut.
+/// Cuts a line to `columns` terminal columns, marking the cut. Widths are the terminal's: a
+/// CJK character or an emoji takes two columns, a combining mark none. A control character
+/// (a tab, a carriage return, an escape in a step's name) would move the cursor, so it is
+/// shown as a space.
 fn fit(line: String, columns: usize) -> String {
-    if line.chars().count() <= columns {
+    let line = if line.chars().any(char::is_control) {
+        line.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    } else {
+        line
+    };
+    if line.width() <= columns {
         return line;
     }
-    let mut cut: String = line.chars().take(columns - 1).collect();
+    // Keep what fits in one column less, for the `…`.
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > columns - 1 {
+            break;
+        }
+        used += w;
+        cut.push(c);
+    }
     cut.push('…');
     cut
 }
@@ -294,7 +316,7 @@ mod tests {
                     }
                     c => {
                         assert!(
-                            self.rows[self.row].chars().count() < self.width,
+                            self.rows[self.row].width() + c.width().unwrap_or(0) < self.width,
                             "a line wrapped: {}",
                             self.rows[self.row]
                         );
@@ -409,5 +431,45 @@ mod tests {
         let board = Board::new(vec!["build:a:linux/amd64".to_string()], Instant::now());
         let now = Instant::now();
         assert_eq!(board.frame(now, 10, 1), vec!["[0/1] 0 …".to_string()]);
+    }
+
+    /// Wide names (CJK, emoji) are cut by terminal columns, not characters, so a line never
+    /// reaches the last column; control characters in a step cannot move the cursor.
+    #[test]
+    fn wide_names_are_cut_by_columns() {
+        let ids: Vec<String> = ["构建镜像服务", "🚀rocket-service", "e\u{301}cole"]
+            .iter()
+            .map(|n| format!("build:{}:linux/amd64", n.repeat(8)))
+            .collect();
+        let start = Instant::now();
+        let mut board = Board::new(ids.clone(), start);
+        for id in &ids {
+            board.apply(&Event::Started { node: id.clone() }, start);
+            board.apply(
+                &Event::Step {
+                    node: id.clone(),
+                    name: "[1/2] RUN echo 日本語\tdone\r\x1b[2J".into(),
+                    cached: false,
+                    done: false,
+                },
+                start,
+            );
+        }
+        for width in [20, 41, 80, 120] {
+            let frame = board.frame(start, width, 10);
+            for line in &frame {
+                assert!(line.width() < width, "{} columns: {line}", line.width());
+                assert!(!line.chars().any(char::is_control), "{line:?}");
+            }
+            let mut terminal = Terminal::new(width, 10);
+            let mut out = Vec::new();
+            Screen::default().draw(&mut out, &frame);
+            terminal.feed(&out);
+        }
+        assert_eq!(fit("构建镜像".to_string(), 6), "构建…");
+        assert_eq!(fit("构建镜像".to_string(), 5), "构建…");
+        assert_eq!(fit("ab构建".to_string(), 6), "ab构建");
+        assert_eq!(fit("e\u{301}cole".to_string(), 5), "e\u{301}cole");
+        assert_eq!(fit("e\u{301}cole".to_string(), 4), "e\u{301}co…");
     }
 }

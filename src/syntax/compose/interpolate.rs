@@ -126,10 +126,6 @@ pub(super) static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the interpolation pattern is valid")
 });
 
-pub(super) static POSITION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r" at line \d+ column \d+").expect("the position pattern is valid")
-});
-
 pub(super) type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 pub(super) fn substitute(template: &str, lookup: &Lookup) -> Result<String, SubstError> {

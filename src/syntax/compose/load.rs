@@ -72,8 +72,7 @@ impl<'f> Loader<'f> {
         dir: &str,
         env: &BTreeMap<String, String>,
     ) -> Option<(Node, Tagged, Locator)> {
-        let loc = Locator::new(file, text.clone());
-        let (root, tagged) = match load(&text, &loc) {
+        let (root, tagged, loc) = match load(file, text) {
             Ok(r) => r,
             Err(d) => {
                 self.diags.push(d);

@@ -267,7 +267,7 @@ mod tests {
         let (msg, at) = check_diag("services:\n  a: [b\n");
         assert_eq!(
             msg,
-            "invalid YAML: did not find expected ',' or ']', while parsing a flow sequence"
+            "invalid YAML: while parsing a flow sequence, expected ',' or ']'"
         );
         assert_eq!(at, "b");
         let (msg, at) = check_diag("services:\n  a:\n    build: .\n   bad: x\n");
