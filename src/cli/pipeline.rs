@@ -405,7 +405,7 @@ pub fn plan(
     compose_env: &BTreeMap<String, String>,
     refs: Refs<'_>,
     args: &SpecArgs,
-    builders: impl FnOnce(&Loaded, &mut Diags) -> Vec<Capabilities>,
+    builders: impl FnOnce(&Loaded, &Definition, &mut Diags) -> Vec<Capabilities>,
     facts: impl FnOnce(&Definition) -> Facts,
 ) -> Result<Checked, Failure> {
     let mut loaded =
@@ -436,7 +436,7 @@ pub fn plan(
         );
     }
     let mut diags = Diags::default();
-    let builders = builders(&loaded, &mut diags);
+    let builders = builders(&loaded, &def, &mut diags);
     if diags.has_errors() {
         return Err(Failure {
             sources: loaded.sources,

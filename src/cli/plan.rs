@@ -8,7 +8,7 @@ use super::{SpecArgs, emit, pipeline, spec};
 use crate::check::{self, Facts, PathFact};
 use crate::exec::paths;
 use crate::model::access::{Access, Grants};
-use crate::model::{Capabilities, Platform};
+use crate::model::{Capabilities, Definition, Platform};
 use crate::plan::Plan;
 use crate::report;
 use crate::source::{Diag, Diags};
@@ -109,11 +109,11 @@ pub fn build(
     allow: &[String],
     probe: bool,
 ) -> Result<Checked, spec::Failed> {
-    let builders = |loaded: &pipeline::Loaded, diags: &mut Diags| {
+    let builders = |loaded: &pipeline::Loaded, def: &Definition, diags: &mut Diags| {
         let mut declared = pipeline::declared_builders(settings, loaded);
         super::endpoints::connect(settings, loaded, &mut declared, diags);
         if probe {
-            probe_all(declared, loaded, diags)
+            probe_all(declared, loaded, def, diags)
         } else {
             declared
         }
@@ -210,6 +210,7 @@ fn ssh_key_fact(real: &std::path::Path) -> check::SshKeyFact {
 fn probe_all(
     declared: Vec<Capabilities>,
     loaded: &pipeline::Loaded,
+    def: &Definition,
     diags: &mut Diags,
 ) -> Vec<Capabilities> {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -253,7 +254,13 @@ fn probe_all(
                     .builders
                     .get(&d.name)
                     .map(|b| b.span_of("endpoint"));
-                let others = reachable > 1;
+                // A builder a target names in its `builder` attribute is not dropped: those
+                // targets could go nowhere else, and "no builder named" would mislead.
+                let named = def
+                    .targets
+                    .values()
+                    .any(|t| t.list("builder").iter().any(|b| b.value == d.name));
+                let others = reachable > 1 && !named;
                 let mut diag = match classify(&d.endpoint, &cause) {
                     Unreachable::Refused { code, help } => Diag::error(
                         code,
