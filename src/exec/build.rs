@@ -60,7 +60,6 @@ fn clean_name(target: &str) -> String {
 pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
     let caps = caps(ctx, b.builder.as_ref())?;
     let endpoint = Endpoint::of(caps)?;
-    let unheld_generators = super::attest::missing_generators(&endpoint, &b.attest).await;
     let cwd = &ctx.opts.cwd;
     let grants = &ctx.plan.grants;
     let (context_dir, dockerfile_path, mut text) = local_inputs(cwd, grants, b)?;
@@ -172,23 +171,33 @@ pub(crate) async fn build(ctx: &Ctx, b: &Build) -> Result<Outcome, RunError> {
         exporter: solve::Exporter::Image(export.clone()),
     };
     // A transient failure is retried by the scheduler, on another builder if this one was lost.
-    let mut outcome = solve::solve(&endpoint, req, &shared, &ctx.events)
-        .await
-        .map_err(|f| RunError {
-            message: if unheld_generators.is_empty() || f.unreachable {
-                f.message
+    let mut outcome = match solve::solve(&endpoint, req, &shared, &ctx.events).await {
+        Ok(o) => o,
+        Err(f) => {
+            // Only a failed build asks whether the engine lacked an SBOM generator (so
+            // BuildKit had to pull it): a successful one pays no extra request.
+            let unheld = if f.unreachable {
+                Vec::new()
             } else {
-                super::attest::explain_failure(&f.message, &unheld_generators, &caps.name)
-            },
-            kind: if f.unreachable {
-                ErrorKind::BuilderLost
-            } else if f.transient {
-                ErrorKind::Transient
-            } else {
-                ErrorKind::Permanent
-            },
-            logs: f.logs,
-        })?;
+                super::attest::missing_generators(&endpoint, &b.attest).await
+            };
+            return Err(RunError {
+                message: if unheld.is_empty() {
+                    f.message
+                } else {
+                    super::attest::explain_failure(&f.message, &unheld, &caps.name)
+                },
+                kind: if f.unreachable {
+                    ErrorKind::BuilderLost
+                } else if f.transient {
+                    ErrorKind::Transient
+                } else {
+                    ErrorKind::Permanent
+                },
+                logs: f.logs,
+            });
+        }
+    };
     if let Some(k) = ctx.assessment.keys.get(&b.id)
         && let Ok(d) = endpoint.docker()
         && let Ok(img) = d.inspect_image(&export).await
